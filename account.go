@@ -1,0 +1,62 @@
+package rayfleet
+
+import "time"
+
+// Account is a tenant; everything else belongs to exactly one.
+type Account struct {
+	ID         string // 16 digits
+	Name       string
+	CreateTime time.Time
+}
+
+// User is an account's root user or one of its RAM users.
+type User struct {
+	UID        string // 18 digits
+	AccountID  string
+	Name       string
+	Nickname   string
+	Root       bool
+	CreateTime time.Time
+}
+
+// Access key statuses.
+const (
+	KeyActive   = "Active"
+	KeyInactive = "Inactive"
+)
+
+// AccessKey is a user's signing key. The secret is kept only sealed under the
+// server's master key.
+type AccessKey struct {
+	ID           string
+	AccountID    string
+	UserUID      string
+	SecretSealed []byte
+	Status       string
+	CreateTime   time.Time
+}
+
+// Principal is who made a request, as established by its signature.
+type Principal struct {
+	AccountID   string
+	UserUID     string
+	UserName    string
+	Nickname    string
+	Root        bool
+	AccessKeyID string
+	SourceIP    string
+}
+
+// Idempotency is the remembered result of a mutating call made with a client
+// token, so a retry returns it instead of acting again.
+type Idempotency struct {
+	AccountID  string
+	Token      string
+	Operation  string
+	ParamsHash string
+	Response   []byte
+	CreateTime time.Time
+}
+
+// IdempotencyWindow is how long a client token is remembered.
+const IdempotencyWindow = 24 * time.Hour

@@ -1,0 +1,237 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/service"
+)
+
+// Config is the server's configuration. Every field has a default that runs
+// a working server on one machine; flags, RAYFLEET_* environment variables
+// and an optional YAML file (--config) override them, in that order of
+// precedence: flag > environment > file > default.
+type Config struct {
+	DataDir     string `yaml:"dataDir"`
+	APIAddr     string `yaml:"apiAddr"`
+	Store       string `yaml:"store"`
+	PostgresDSN string `yaml:"postgresDsn"`
+	LogLevel    string `yaml:"logLevel"`
+	LogFormat   string `yaml:"logFormat"`
+	RegionID    string `yaml:"regionId"`
+
+	Gateway struct {
+		URL         string `yaml:"url"`
+		InnerURL    string `yaml:"innerUrl"`
+		GRPCAddress string `yaml:"grpcAddress"`
+	} `yaml:"gateway"`
+
+	// ImageRegistry, when set, prefixes every release version's image
+	// (a mirror such as registry.example.com/mirror).
+	ImageRegistry   string                     `yaml:"imageRegistry"`
+	ReleaseVersions []rayfleet.ReleaseVersion  `yaml:"releaseVersions"`
+	GPUTypes        map[string]service.GPUType `yaml:"gpuTypes"`
+	ProfileName     string                     `yaml:"profileName"`
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.DataDir = "./rayfleet-data"
+	c.APIAddr = "127.0.0.1:8080"
+	c.Store = "sqlite"
+	c.LogLevel = "info"
+	c.LogFormat = "json"
+	c.RegionID = "local"
+	c.Gateway.URL = "http://127.0.0.1:8081"
+	c.Gateway.GRPCAddress = "127.0.0.1:10101"
+	c.ProfileName = "default"
+	c.GPUTypes = map[string]service.GPUType{
+		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
+		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
+		"ecs.gn7i-c16g1.4xlarge": {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c16g1.4xlarge"}},
+		"ecs.gn7i-2x.8xlarge":    {GPUs: 2, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-2x.8xlarge"}},
+	}
+	return c
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+		errs = append(errs, fmt.Errorf("api-addr: %q is not host:port", c.APIAddr))
+	}
+	switch c.Store {
+	case "sqlite":
+	case "postgres":
+		if c.PostgresDSN == "" {
+			errs = append(errs, errors.New("postgres-dsn: required with --store postgres (e.g. postgres://user:pass@host:5432/rayfleet)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store: must be sqlite or postgres, got %q", c.Store))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level: must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log-format: must be json or text, got %q", c.LogFormat))
+	}
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL", name, u))
+		}
+	}
+	if c.Gateway.GRPCAddress != "" {
+		if _, _, err := net.SplitHostPort(c.Gateway.GRPCAddress); err != nil {
+			errs = append(errs, fmt.Errorf("gateway.grpcAddress: %q is not host:port", c.Gateway.GRPCAddress))
+		}
+	}
+	for i, r := range c.ReleaseVersions {
+		if r.Version == "" || r.RayVersion == "" || r.PythonVersion == "" || r.Image == "" {
+			errs = append(errs, fmt.Errorf("releaseVersions[%d]: releaseVersion, rayVersion, pythonVersion and image are required", i))
+		}
+	}
+	for name, g := range c.GPUTypes {
+		if g.GPUs < 1 {
+			errs = append(errs, fmt.Errorf("gpuTypes[%s].gpus: must be at least 1", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Releases returns the release catalog: the built-in engines followed by
+// the configured ones (a configured one with a built-in's name replaces it),
+// images under the configured registry.
+func (c *Config) Releases() []rayfleet.ReleaseVersion {
+	out := rayfleet.BuiltinReleaseVersions()
+	for _, r := range c.ReleaseVersions {
+		if r.Display == "" {
+			r.Display = rayfleet.DisplayName(r.Version, r.RayVersion, r.PythonVersion)
+		}
+		if r.State == "" {
+			r.State = "ONLINE"
+		}
+		if r.Type == "" {
+			r.Type = "stable"
+		}
+		if len(r.CPUArch) == 0 {
+			r.CPUArch = []string{"x86"}
+		}
+		r.Custom = true
+		replaced := false
+		for i := range out {
+			if out[i].Version == r.Version {
+				out[i], replaced = r, true
+			}
+		}
+		if !replaced {
+			out = append([]rayfleet.ReleaseVersion{r}, out...)
+		}
+	}
+	if c.ImageRegistry != "" {
+		for i := range out {
+			out[i].Image = strings.TrimRight(c.ImageRegistry, "/") + "/" + out[i].Image
+		}
+	}
+	return out
+}
+
+// LoadConfig builds the configuration from defaults, the YAML file named by
+// --config or RAYFLEET_CONFIG_FILE, the environment, and the flags.
+func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("rayfleet server", flag.ContinueOnError)
+	fs.SetOutput(new(bytes.Buffer))
+	file := fs.String("config", getenv("RAYFLEET_CONFIG_FILE"), "YAML configuration file (env RAYFLEET_CONFIG_FILE)")
+	type strFlag struct {
+		name, env, usage string
+		dst              *string
+	}
+	flags := []strFlag{
+		{"data-dir", "RAYFLEET_DATA_DIR", "directory for the database, keys and credentials", &c.DataDir},
+		{"api-addr", "RAYFLEET_API_ADDR", "address the API listens on (port 0 picks a free port)", &c.APIAddr},
+		{"store", "RAYFLEET_STORE", "sqlite or postgres", &c.Store},
+		{"postgres-dsn", "RAYFLEET_POSTGRES_DSN", "PostgreSQL connection string for --store postgres", &c.PostgresDSN},
+		{"log-level", "RAYFLEET_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
+		{"log-format", "RAYFLEET_LOG_FORMAT", "json or text", &c.LogFormat},
+		{"region", "RAYFLEET_REGION", "region id reported by the API", &c.RegionID},
+		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl)", &c.Gateway.URL},
+		{"gateway-inner-url", "RAYFLEET_GATEWAY_INNER_URL", "internal base URL of the gateway (jobUrlInner)", &c.Gateway.InnerURL},
+		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
+		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
+		{"profile-name", "RAYFLEET_PROFILE_NAME", "CLI profile the first start writes", &c.ProfileName},
+	}
+	vals := make([]*string, len(flags))
+	for i, f := range flags {
+		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return c, usageError{fs: fs, err: err}
+	}
+	if fs.NArg() > 0 {
+		return c, usageError{fs: fs, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *file != "" {
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return c, fmt.Errorf("read config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("config file %s: %w", *file, err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for i, f := range flags {
+		if set[f.name] {
+			*f.dst = *vals[i]
+		} else if v := getenv(f.env); v != "" {
+			*f.dst = v
+		}
+	}
+	if c.Gateway.InnerURL == "" {
+		c.Gateway.InnerURL = c.Gateway.URL
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+// usageError is a flag problem; it prints the flags.
+type usageError struct {
+	fs  *flag.FlagSet
+	err error
+}
+
+func (u usageError) Error() string {
+	var b bytes.Buffer
+	u.fs.SetOutput(&b)
+	u.fs.PrintDefaults()
+	if errors.Is(u.err, flag.ErrHelp) {
+		return "usage: rayfleet server [flags]\n\nRuns the rayfleet API server.\n\n" + b.String()
+	}
+	return u.err.Error() + "\n\nusage: rayfleet server [flags]\n" + b.String()
+}

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testServer starts a real server on 127.0.0.1:0 with a fresh data
+// directory and returns it with the credentials its first start wrote.
+func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.LogLevel = "error"
+	cfg.Gateway.InnerURL = "http://ray-gateway.internal:8081"
+	for _, o := range opts {
+		o(&cfg)
+	}
+	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "cli", "config.json"), "HOME": dir}
+	srv, err := Start(context.Background(), cfg, func(k string) string { return env[k] }, discard{}, discard{})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return srv, readCredentials(t, cfg.DataDir)
+}
+
+func readCredentials(t *testing.T, dataDir string) Credentials {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dataDir, "credentials"))
+	if err != nil {
+		t.Fatalf("read credentials: %v", err)
+	}
+	var c Credentials
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatalf("credentials: %v", err)
+	}
+	return c
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,286 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/cli"
+	"github.com/rayfleet/rayfleet/internal/httpapi"
+	"github.com/rayfleet/rayfleet/internal/keyring"
+	"github.com/rayfleet/rayfleet/internal/service"
+	"github.com/rayfleet/rayfleet/internal/store"
+	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
+)
+
+// Credentials is the file a first start writes to <data-dir>/credentials.
+type Credentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	AccessKeySecret string `json:"accessKeySecret"`
+	UserID          string `json:"userId"`
+	WorkspaceID     string `json:"workspaceId"`
+	Endpoint        string `json:"endpoint"`
+}
+
+// Server is a running rayfleet server.
+type Server struct {
+	Config  Config
+	Addr    string // the API's real address
+	Store   store.Store
+	Service *service.Service
+	Logger  *slog.Logger
+
+	http     *http.Server
+	listener net.Listener
+	lock     *os.File
+	done     chan struct{}
+	serveErr error
+	stopJobs context.CancelFunc
+}
+
+// Start opens everything the configuration names and starts serving. The
+// caller stops it with Shutdown.
+func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, stderr io.Writer) (srv *Server, err error) {
+	logger := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Logger: logger, lock: lock, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closeResources()
+		}
+	}()
+	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "master.key"))
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Store {
+	case "postgres":
+		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
+	default:
+		s.Store, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "rayfleet.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)
+	}
+	s.Service = &service.Service{
+		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
+		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
+		Endpoints: service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress},
+		Logger:    logger,
+	}
+	s.listener, err = net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
+	}
+	s.Addr = s.listener.Addr().String()
+
+	boot, err := s.Service.Bootstrap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("first-start setup: %w", err)
+	}
+	if err := s.writeCredentials(boot, getenv, stdout); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h := (&httpapi.Handler{
+		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
+		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,
+		HostID: s.Addr, Ready: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err },
+	}).Init()
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopJobs = stopJobs
+	go s.janitor(jobsCtx)
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr = err
+		}
+	}()
+	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir)
+	return s, nil
+}
+
+// janitor forgets client tokens older than the idempotency window.
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if err := s.Store.DeleteIdempotencyBefore(ctx, time.Now().Add(-rayfleet.IdempotencyWindow)); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("forget old client tokens", "err", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish (until ctx
+// ends), and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	<-s.done
+	s.closeResources()
+	if err == nil {
+		err = s.serveErr
+	}
+	return err
+}
+
+func (s *Server) closeResources() {
+	if s.stopJobs != nil {
+		s.stopJobs()
+	}
+	if s.listener != nil && s.http == nil {
+		s.listener.Close()
+	}
+	if s.Store != nil {
+		s.Store.Close()
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock
+	}
+}
+
+// writeCredentials writes the root credentials and CLI profile on the first
+// start, and on later starts keeps their endpoint pointing at this server.
+func (s *Server) writeCredentials(boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
+	path := filepath.Join(s.Config.DataDir, "credentials")
+	var cred Credentials
+	if boot != nil {
+		cred = Credentials{AccessKeyID: boot.AccessKeyID, AccessKeySecret: boot.AccessKeySecret, UserID: boot.AccountID, WorkspaceID: boot.WorkspaceID}
+	} else {
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // e.g. a second replica on a shared PostgreSQL: nothing to update
+		}
+		if err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		if err := json.Unmarshal(data, &cred); err != nil {
+			return fmt.Errorf("credentials file %s is not valid JSON: %w", path, err)
+		}
+		if cred.Endpoint == s.Addr {
+			return nil
+		}
+	}
+	cred.Endpoint = s.Addr
+	data, _ := json.MarshalIndent(cred, "", "  ")
+	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	profilePath, err := cli.ProfilePath(getenv)
+	if err == nil {
+		err = s.updateProfile(profilePath, cred, boot != nil)
+	}
+	if err != nil {
+		s.Logger.Warn("could not write the CLI profile; use the credentials file instead", "err", err.Error())
+		profilePath = ""
+	}
+	if boot != nil {
+		s.Logger.Info("first start: created the default account, workspace and root access key",
+			"credentials", path, "profile", profilePath, "workspaceId", boot.WorkspaceID)
+		fmt.Fprintf(stdout, "rayfleet: first start. Root credentials are in %s", path)
+		if profilePath != "" {
+			fmt.Fprintf(stdout, " and in CLI profile %q (%s)", s.Config.ProfileName, profilePath)
+		}
+		fmt.Fprintf(stdout, ".\nrayfleet: default workspace %s. Try: rayfleet cluster list\n", boot.WorkspaceID)
+	}
+	return nil
+}
+
+// updateProfile writes the profile on a first start; later it only moves
+// the endpoint of a profile that still holds this server's key.
+func (s *Server) updateProfile(path string, cred Credentials, first bool) error {
+	p := cli.Profile{Endpoint: cred.Endpoint, AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, UserID: cred.UserID, WorkspaceID: cred.WorkspaceID}
+	if first {
+		return cli.SaveProfile(path, s.Config.ProfileName, p)
+	}
+	pf, err := cli.LoadProfiles(path)
+	if err != nil {
+		return err
+	}
+	old, ok := pf.Profiles[s.Config.ProfileName]
+	if !ok || old.AccessKeyID != cred.AccessKeyID {
+		return nil
+	}
+	old.Endpoint = cred.Endpoint
+	return cli.SaveProfile(path, s.Config.ProfileName, old)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// lockDataDir takes an exclusive lock on the data directory, so a second
+// server on it refuses to start instead of corrupting it.
+func lockDataDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "rayfleet.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		owner := ""
+		if p := strings.TrimSpace(string(pid)); p != "" {
+			owner = " (pid " + p + ")"
+		}
+		return nil, fmt.Errorf("another rayfleet server%s is using data directory %s; stop it, or start this one with another --data-dir", owner, dir)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

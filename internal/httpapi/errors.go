@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api"
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[string]int{
+	rayfleet.EINVALID:       http.StatusBadRequest,
+	rayfleet.EMISSING:       http.StatusBadRequest,
+	rayfleet.EQUOTA:         http.StatusBadRequest,
+	rayfleet.EIDEMPOTENT:    http.StatusBadRequest,
+	rayfleet.ESIGNATURE:     http.StatusBadRequest,
+	"IncompleteSignature":   http.StatusBadRequest,
+	rayfleet.EAKNOTFOUND:    http.StatusNotFound,
+	rayfleet.EAKINACTIVE:    http.StatusBadRequest,
+	rayfleet.ETIMESTAMP:     http.StatusBadRequest,
+	rayfleet.ENONCE:         http.StatusBadRequest,
+	rayfleet.ESECURITYTOKEN: http.StatusBadRequest,
+	rayfleet.EFORBIDDEN:     http.StatusForbidden,
+	rayfleet.ENOTFOUND:      http.StatusNotFound,
+	rayfleet.EDENIED:        http.StatusConflict,
+	rayfleet.ETHROTTLING:    http.StatusTooManyRequests,
+	rayfleet.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	rayfleet.EMETHOD:        http.StatusNotFound,
+	rayfleet.EINTERNAL:      http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status of an error code; unknown codes are 400
+// when they are the caller's fault (*rayfleet.Error) and 500 otherwise.
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// errorBody builds the ROA error body for err.
+func (h *Handler) errorBody(err error, requestID, action string) (int, api.ErrorResponse) {
+	code := rayfleet.ErrorCode(err)
+	body := api.ErrorResponse{
+		RequestID: requestID,
+		HostID:    h.HostID,
+		Code:      code,
+		Message:   rayfleet.ErrorMessage(err),
+		Recommend: "https://api.alibabacloud.com/troubleshoot?q=" + url.QueryEscape(code) +
+			"&product=emr-serverless-spark&requestId=" + url.QueryEscape(requestID),
+	}
+	if code == rayfleet.EFORBIDDEN {
+		body.AccessDeniedDetail = &api.AccessDeniedDetail{AuthAction: "emr-serverless-spark:" + action, NoPermissionType: "ImplicitDeny"}
+	}
+	return StatusOf(code), body
+}
+

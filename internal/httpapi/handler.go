@@ -1,0 +1,259 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/service"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// Handler serves the API.
+type Handler struct {
+	Service *service.Service
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Nonces  *NonceCache
+	Now     func() time.Time
+	// HostID is reported in error bodies (the API's host name).
+	HostID string
+	// Ready reports whether the server can serve (store reachable...).
+	Ready func(ctx context.Context) error
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+
+	mux *http.ServeMux
+}
+
+// request is what a handler gets: the caller, the path values, the body.
+type request struct {
+	*http.Request
+	p    rayfleet.Principal
+	body []byte
+}
+
+type handlerFunc func(r *request) (any, error)
+
+// ServeHTTP makes Handler an http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.mux == nil {
+		h.mux = http.NewServeMux()
+		h.routes(h.mux)
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// Init builds the routes; ServeHTTP does it on first use otherwise. Call it
+// before serving from many goroutines.
+func (h *Handler) Init() *Handler {
+	h.mux = http.NewServeMux()
+	h.routes(h.mux)
+	return h
+}
+
+// wrap turns a handler into an http.Handler: request id, body limit,
+// signature, the call, the JSON answer or error body, metrics and logs.
+func (h *Handler) wrap(action string, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		requestID := newRequestID()
+		ctx := service.WithRequestID(r.Context(), requestID)
+		r = r.WithContext(ctx)
+		var (
+			out any
+			err error
+		)
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					h.Logger.ErrorContext(ctx, "panic serving request", "requestId", requestID, "action", action, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+					out, err = nil, errors.New("panic")
+				}
+			}()
+			out, err = h.serve(r, action, fn)
+		}()
+		code := "OK"
+		if err != nil {
+			code = rayfleet.ErrorCode(err)
+			status, body := h.errorBody(err, requestID, action)
+			if status >= 500 {
+				h.Logger.ErrorContext(ctx, "request failed", "requestId", requestID, "action", action, "err", err.Error())
+			} else {
+				h.Logger.DebugContext(ctx, "request refused", "requestId", requestID, "action", action, "code", code, "message", body.Message)
+			}
+			if code == rayfleet.ETHROTTLING {
+				w.Header().Set("x-acs-retry-after", "1")
+			}
+			writeJSON(w, status, body, requestID)
+		} else {
+			writeJSON(w, http.StatusOK, out, requestID)
+			h.Logger.DebugContext(ctx, "request served", "requestId", requestID, "action", action)
+		}
+		if h.Metrics != nil {
+			h.Metrics.observe(action, code, time.Since(start))
+		}
+	})
+}
+
+func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if a := r.Header.Get("x-acs-action"); a != "" && a != action {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "x-acs-action is %s, but %s %s is %s", a, r.Method, r.URL.Path, action)
+	}
+	p, err := h.authenticate(r, body)
+	if err != nil {
+		return nil, err
+	}
+	return fn(&request{Request: r, p: p, body: body})
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, rayfleet.Errorf(rayfleet.ETOOLARGE, "the request body is %d bytes; at most %d are accepted", r.ContentLength, MaxBodyBytes)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "the request body could not be read")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, rayfleet.Errorf(rayfleet.ETOOLARGE, "the request body is larger than %d bytes", MaxBodyBytes)
+	}
+	return body, nil
+}
+
+// authenticate checks the request's signature and returns its caller.
+func (h *Handler) authenticate(r *http.Request, body []byte) (rayfleet.Principal, error) {
+	signed, err := signer.Parse(r)
+	if err != nil {
+		return rayfleet.Principal{}, signerError(err)
+	}
+	if signed.SecurityToken != "" || strings.HasPrefix(signed.AccessKeyID, "STS.") {
+		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.ESECURITYTOKEN, "Temporary (STS) credentials are not supported by this server yet; sign with an access key.")
+	}
+	if signed.Scheme == signer.SchemeACS3 && signed.Nonce == "" {
+		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EMISSING, "x-acs-signature-nonce is required")
+	}
+	p, secret, err := h.Service.Authenticate(r.Context(), signed.AccessKeyID)
+	if err != nil {
+		return rayfleet.Principal{}, err
+	}
+	now := h.Now()
+	if err := signed.Verify(r, body, secret, now); err != nil {
+		return rayfleet.Principal{}, signerError(err)
+	}
+	if signed.Nonce != "" {
+		if err := h.Nonces.Use(signed.AccessKeyID+"\x00"+signed.Nonce, signed.Date.Add(SignatureWindow), now); err != nil {
+			return rayfleet.Principal{}, err
+		}
+	}
+	p.SourceIP = sourceIP(r)
+	return p, nil
+}
+
+func signerError(err error) error {
+	var se *signer.Error
+	if errors.As(err, &se) {
+		return &rayfleet.Error{Code: se.Code, Message: se.Message}
+	}
+	return err
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any, requestID string) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"Error.Internal","Message":"The response could not be encoded."}`+"\n", requestID)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("x-acs-request-id", requestID)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// decode reads a JSON object body into v. An empty body leaves v as it is.
+func decode(r *request, v any) error {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				return rayfleet.Errorf(rayfleet.EINVALID, "the request body must be a JSON object")
+			}
+			return rayfleet.Errorf(rayfleet.EINVALID, "%s must be of type %s, not a JSON %s", field, jsonKind(te.Type.Kind().String()), te.Value)
+		case errors.As(err, &se):
+			return rayfleet.Errorf(rayfleet.EINVALID, "the request body is not valid JSON (at byte %d)", se.Offset)
+		default:
+			return rayfleet.Errorf(rayfleet.EINVALID, "the request body is not valid JSON")
+		}
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "integer"
+	case "float32", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return k
+}
+
+// queryInt parses an integer query parameter; absent is 0.
+func queryInt(r *request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, rayfleet.Errorf(rayfleet.EINVALID, "%s must be an integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+func newRequestID() string { return service.NewRequestID(rand.Reader) }

@@ -1,0 +1,101 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rayfleet/rayfleet"
+)
+
+// Bootstrapped is what a first start created: the root credentials to hand
+// to the operator.
+type Bootstrapped struct {
+	AccountID       string
+	UserUID         string
+	AccessKeyID     string
+	AccessKeySecret string
+	WorkspaceID     string
+}
+
+// Bootstrap creates, when the store holds no account yet, the default
+// account, its root user, a root access key and a workspace named "default"
+// with its root queue and network service. It returns nil when there was
+// already an account.
+func (s *Service) Bootstrap(ctx context.Context) (*Bootstrapped, error) {
+	accts, err := s.Store.ListAccounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	if len(accts) > 0 {
+		return nil, nil
+	}
+	acctID, err := s.newAccountID()
+	if err != nil {
+		return nil, err
+	}
+	uid, err := s.newUserUID()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	// The account row is written last: a crash halfway leaves no account, so
+	// the next start bootstraps again. The rows written before it belong to
+	// an account id nobody ever learnt (the credentials file is written only
+	// after Bootstrap returns), so they are inert.
+	root := rayfleet.User{UID: uid, AccountID: acctID, Name: "root", Nickname: "root", Root: true, CreateTime: now}
+	if err := s.Store.CreateUser(ctx, root); err != nil {
+		return nil, fmt.Errorf("create root user: %w", err)
+	}
+	keyID, secret, err := s.newAccessKey()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.Sealer.Seal([]byte(secret))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateAccessKey(ctx, rayfleet.AccessKey{
+		ID: keyID, AccountID: acctID, UserUID: uid, SecretSealed: sealed, Status: rayfleet.KeyActive, CreateTime: now,
+	}); err != nil {
+		return nil, fmt.Errorf("create root access key: %w", err)
+	}
+	p := rayfleet.Principal{AccountID: acctID, UserUID: uid, UserName: root.Name, Nickname: root.Nickname, Root: true}
+	wsID, err := s.createWorkspace(ctx, p, CreateWorkspaceInput{Name: "default", CU: DefaultWorkspaceCU, PaymentType: "PayAsYouGo", ReleaseType: "pro"})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateAccount(ctx, rayfleet.Account{ID: acctID, Name: "default", CreateTime: now}); err != nil {
+		return nil, fmt.Errorf("create account: %w", err)
+	}
+	return &Bootstrapped{AccountID: acctID, UserUID: uid, AccessKeyID: keyID, AccessKeySecret: secret, WorkspaceID: wsID}, nil
+}
+
+// Authenticate finds the access key a request names and returns its secret
+// and the principal it stands for. An unknown key, a key of a deleted
+// account and a disabled key are refused with the hosted product's codes.
+func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (rayfleet.Principal, string, error) {
+	k, err := s.Store.GetAccessKey(ctx, accessKeyID)
+	if rayfleet.IsNotFound(err) {
+		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
+	}
+	if err != nil {
+		return rayfleet.Principal{}, "", fmt.Errorf("load access key: %w", err)
+	}
+	if k.Status != rayfleet.KeyActive {
+		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKINACTIVE, "Specified access key is disabled.")
+	}
+	u, err := s.Store.GetUser(ctx, k.AccountID, k.UserUID)
+	if rayfleet.IsNotFound(err) {
+		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
+	}
+	if err != nil {
+		return rayfleet.Principal{}, "", fmt.Errorf("load user: %w", err)
+	}
+	secret, err := s.Sealer.Open(k.SecretSealed)
+	if err != nil {
+		return rayfleet.Principal{}, "", fmt.Errorf("open access key secret: %w", err)
+	}
+	return rayfleet.Principal{
+		AccountID: k.AccountID, UserUID: u.UID, UserName: u.Name, Nickname: u.Nickname, Root: u.Root, AccessKeyID: k.ID,
+	}, string(secret), nil
+}

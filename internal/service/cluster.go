@@ -1,0 +1,580 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// Default node shape for a create that leaves it out: enough for a head to
+// run small workloads itself.
+const (
+	defaultHeadCPU    = "2"
+	defaultHeadMemory = "8Gi"
+)
+
+// ClusterInfo is a cluster as the API shows it: with its current token (when
+// an instance is running) and the gateway addresses that reach it.
+type ClusterInfo struct {
+	rayfleet.Cluster
+	Token        string
+	DashboardURL string
+	JobURL       string
+	JobURLInner  string
+	GRPCEndpoint string
+}
+
+// ListClustersInput is ListRayCluster's query.
+type ListClustersInput struct {
+	WorkspaceID string
+	PageNum     int
+	PageSize    int
+	State       string
+	Name        string
+	Creator     string
+	QueueName   string
+}
+
+// ListClustersOutput is a page of clusters.
+type ListClustersOutput struct {
+	Clusters   []ClusterInfo
+	TotalCount int
+	PageNum    int
+	PageSize   int
+}
+
+// ListClusters lists a workspace's clusters, newest first.
+func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in ListClustersInput) (*ListClustersOutput, error) {
+	if err := s.authorize(p, "ListRayCluster"); err != nil {
+		return nil, err
+	}
+	if in.PageSize == 0 {
+		in.PageSize = 20
+	}
+	if in.PageNum == 0 {
+		in.PageNum = 1
+	}
+	if in.PageSize < 1 || in.PageSize > 100 {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageSize must be between 1 and 100, got %d", in.PageSize)
+	}
+	if in.PageNum < 1 {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum must be 1 or more, got %d", in.PageNum)
+	}
+	if in.State != "" && !rayfleet.State(in.State).Valid() {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "state must be one of Starting, Running, Stopping, Stopped, Error; got %q", in.State)
+	}
+	if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+		return nil, err
+	}
+	if in.PageNum > 1<<40/in.PageSize {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum %d is beyond any page", in.PageNum)
+	}
+	cs, total, err := s.Store.ListClusters(ctx, store.ClusterFilter{
+		AccountID: p.AccountID, WorkspaceID: in.WorkspaceID,
+		State: rayfleet.State(in.State), Name: in.Name, Creator: in.Creator, QueueName: in.QueueName,
+		Offset: (in.PageNum - 1) * in.PageSize, Limit: in.PageSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize, Clusters: make([]ClusterInfo, 0, len(cs))}
+	for _, c := range cs {
+		info, err := s.info(c)
+		if err != nil {
+			return nil, err
+		}
+		out.Clusters = append(out.Clusters, info)
+	}
+	return out, nil
+}
+
+// GetCluster returns one cluster.
+func (s *Service) GetCluster(ctx context.Context, p rayfleet.Principal, wsID, id string) (*ClusterInfo, error) {
+	if err := s.authorize(p, "GetRayCluster"); err != nil {
+		return nil, err
+	}
+	c, err := s.cluster(ctx, p, wsID, id)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.info(c)
+	return &info, err
+}
+
+func (s *Service) cluster(ctx context.Context, p rayfleet.Principal, wsID, id string) (rayfleet.Cluster, error) {
+	if _, err := s.workspace(ctx, p, wsID); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	if id == "" {
+		return rayfleet.Cluster{}, rayfleet.Errorf(rayfleet.EMISSING, "clusterId is required")
+	}
+	c, err := s.Store.GetCluster(ctx, p.AccountID, wsID, id)
+	if rayfleet.IsNotFound(err) {
+		return c, rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+	}
+	return c, err
+}
+
+func (s *Service) info(c rayfleet.Cluster) (ClusterInfo, error) {
+	info := ClusterInfo{Cluster: c}
+	base := "/workspace/" + url.PathEscape(c.WorkspaceID) + "/raycluster/" + url.PathEscape(c.ID)
+	if s.Endpoints.URL != "" {
+		info.JobURL = strings.TrimRight(s.Endpoints.URL, "/") + base
+	}
+	if s.Endpoints.InnerURL != "" {
+		info.JobURLInner = strings.TrimRight(s.Endpoints.InnerURL, "/") + base
+	}
+	if s.Endpoints.GRPCAddress != "" {
+		info.GRPCEndpoint = "ray://" + s.Endpoints.GRPCAddress
+	}
+	if len(c.TokenSealed) > 0 {
+		t, err := s.Sealer.Open(c.TokenSealed)
+		if err != nil {
+			return info, fmt.Errorf("open token of %s: %w", c.ID, err)
+		}
+		info.Token = string(t)
+		if info.JobURL != "" {
+			info.DashboardURL = info.JobURL + "/dashboard/?token=" + url.QueryEscape(info.Token)
+		}
+	}
+	return info, nil
+}
+
+// CreateCluster stores a new cluster and starts it.
+func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID string, patch rayfleet.ClusterPatch, clientToken string) (Outcome, error) {
+	if err := s.authorize(p, "CreateRayCluster"); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := s.workspace(ctx, p, wsID); err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, p, clientToken, "CreateRayCluster", []any{wsID, patch}, func() (Outcome, error) {
+		spec := patch.Apply(rayfleet.ClusterSpec{})
+		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
+			return Outcome{}, err
+		}
+		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		defer unlock()
+		if err := s.admit(ctx, p.AccountID, wsID, "", &spec); err != nil {
+			return Outcome{}, err
+		}
+		id, err := s.newClusterID()
+		if err != nil {
+			return Outcome{}, err
+		}
+		now := s.now()
+		c := rayfleet.Cluster{
+			ID: id, AccountID: p.AccountID, WorkspaceID: wsID, Spec: spec, RunningSpec: spec,
+			Desired: rayfleet.RunStateRunning, CreateTime: now, ModifiedTime: now,
+			Creator: p.UserUID, CreatorName: p.Nickname, Modifier: p.UserUID, ModifierName: p.Nickname,
+		}
+		if err := s.startInstance(&c, now); err != nil {
+			return Outcome{}, err
+		}
+		if err := s.Store.CreateCluster(ctx, c); err != nil {
+			return Outcome{}, fmt.Errorf("create cluster: %w", err)
+		}
+		s.wake(&c)
+		return Outcome{ClusterID: id}, nil
+	})
+}
+
+// startInstance gives c a new instance: id, token, state Starting.
+func (s *Service) startInstance(c *rayfleet.Cluster, now time.Time) error {
+	inst, err := s.newInstanceID(c.ID)
+	if err != nil {
+		return err
+	}
+	token, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	sealed, err := s.Sealer.Seal([]byte(token))
+	if err != nil {
+		return err
+	}
+	c.InstanceID, c.TokenHash, c.TokenSealed = inst, hashToken(token), sealed
+	c.Desired = rayfleet.RunStateRunning
+	c.State, c.Message, c.Instances, c.StateTime = rayfleet.StateStarting, "", nil, now
+	c.StartTime = now
+	c.RunningSpec = c.Spec
+	c.Modified = false
+	return nil
+}
+
+// prepareSpec fills defaults and checks the spec against the workspace: its
+// queues, network services, and the release and GPU catalogs.
+func (s *Service) prepareSpec(ctx context.Context, accountID, wsID string, spec *rayfleet.ClusterSpec) error {
+	if spec.ReleaseVersion == "" && len(s.Releases) > 0 {
+		spec.ReleaseVersion = s.Releases[0].Display
+	}
+	h := &spec.Head
+	if h.QueueName == "" {
+		h.QueueName = rayfleet.RootQueue
+	}
+	if h.CPU == "" {
+		h.CPU = defaultHeadCPU
+	}
+	if h.Memory == "" {
+		h.Memory = defaultHeadMemory
+	}
+	for i := range spec.Workers {
+		w := &spec.Workers[i]
+		if w.QueueName == "" {
+			w.QueueName = h.QueueName
+		}
+		if w.GroupName == "" {
+			w.GroupName = fmt.Sprintf("worker-group-%d", i+1)
+		}
+		if w.WorkerType == "" {
+			w.WorkerType = "CPU"
+			if w.GPUSpec != "" {
+				w.WorkerType = "GPU"
+			}
+		}
+		if !h.EnableAutoScaling {
+			if w.MinReplica == 0 {
+				w.MinReplica = w.Replica
+			}
+			if w.MaxReplica == 0 {
+				w.MaxReplica = w.Replica
+			}
+		}
+	}
+	if spec.ExtraParam == "" {
+		spec.ExtraParam = "{}"
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkRelease("displayReleaseVersion", spec.ReleaseVersion); err != nil {
+		return err
+	}
+	if h.ReleaseVersion != "" {
+		if err := s.checkRelease("headSpec.displayReleaseVersion", h.ReleaseVersion); err != nil {
+			return err
+		}
+	}
+	if err := s.checkGPU("headSpec.gpuSpec", h.GPUSpec); err != nil {
+		return err
+	}
+	for i, w := range spec.Workers {
+		if w.ReleaseVersion != "" {
+			if err := s.checkRelease(fmt.Sprintf("workerSpec[%d].displayReleaseVersion", i), w.ReleaseVersion); err != nil {
+				return err
+			}
+		}
+		if err := s.checkGPU(fmt.Sprintf("workerSpec[%d].gpuSpec", i), w.GPUSpec); err != nil {
+			return err
+		}
+	}
+	nss, err := s.Store.ListNetworkServices(ctx, accountID, wsID)
+	if err != nil {
+		return fmt.Errorf("list network services: %w", err)
+	}
+	if spec.NetworkService == "" && len(nss) > 0 {
+		spec.NetworkService = nss[0].Name
+	}
+	if spec.NetworkService != "" && !hasNetworkService(nss, spec.NetworkService) {
+		return rayfleet.Errorf(rayfleet.EINVALID, "networkServiceName %q is not a network service of workspace %s; see ListNetworkServices", spec.NetworkService, wsID)
+	}
+	queues, err := s.Store.ListQueues(ctx, accountID, wsID)
+	if err != nil {
+		return fmt.Errorf("list queues: %w", err)
+	}
+	known := map[string]bool{}
+	for _, q := range queues {
+		known[q.Name] = true
+	}
+	if !known[h.QueueName] {
+		return rayfleet.Errorf(rayfleet.EINVALID, "headSpec.queueName %q is not a queue of workspace %s; see ListWorkspaceQueues", h.QueueName, wsID)
+	}
+	for i, w := range spec.Workers {
+		if !known[w.QueueName] {
+			return rayfleet.Errorf(rayfleet.EINVALID, "workerSpec[%d].queueName %q is not a queue of workspace %s; see ListWorkspaceQueues", i, w.QueueName, wsID)
+		}
+	}
+	return nil
+}
+
+func hasNetworkService(nss []rayfleet.NetworkService, name string) bool {
+	for _, n := range nss {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) checkRelease(field, v string) error {
+	if _, ok := s.Release(v); ok {
+		return nil
+	}
+	names := make([]string, 0, len(s.Releases))
+	for _, r := range s.Releases {
+		names = append(names, fmt.Sprintf("%q", r.Display))
+	}
+	return rayfleet.Errorf(rayfleet.EINVALID, "%s %q is not a known release version; known: %s", field, v, strings.Join(names, ", "))
+}
+
+// Release finds a release version by its display string or short name.
+func (s *Service) Release(v string) (rayfleet.ReleaseVersion, bool) {
+	for _, r := range s.Releases {
+		if r.Display == v || r.Version == v {
+			return r, true
+		}
+	}
+	return rayfleet.ReleaseVersion{}, false
+}
+
+func (s *Service) checkGPU(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, ok := s.GPUTypes[v]; ok {
+		return nil
+	}
+	names := make([]string, 0, len(s.GPUTypes))
+	for k := range s.GPUTypes {
+		names = append(names, k)
+	}
+	if len(names) == 0 {
+		return rayfleet.Errorf(rayfleet.EINVALID, "%s %q: this server has no GPU types configured", field, v)
+	}
+	sortStrings(names)
+	return rayfleet.Errorf(rayfleet.EINVALID, "%s %q is not a configured GPU type; configured: %s", field, v, strings.Join(names, ", "))
+}
+
+// admit checks that spec fits the free capacity of every queue it uses,
+// counting every other cluster of the workspace that holds capacity. The
+// caller holds the workspace lock.
+func (s *Service) admit(ctx context.Context, accountID, wsID, selfID string, spec *rayfleet.ClusterSpec) error {
+	holding, err := s.Store.ClustersHoldingCapacity(ctx, accountID, wsID)
+	if err != nil {
+		return fmt.Errorf("load capacity: %w", err)
+	}
+	used := map[string]rayfleet.Resources{}
+	for _, c := range holding {
+		if c.ID == selfID {
+			continue
+		}
+		for q, r := range c.Spec.Needs() {
+			used[q] = used[q].Add(r)
+		}
+	}
+	needs := spec.Needs()
+	for _, qn := range spec.Queues() {
+		q, err := s.Store.GetQueue(ctx, accountID, wsID, qn)
+		if err != nil {
+			if rayfleet.IsNotFound(err) {
+				return rayfleet.Errorf(rayfleet.EINVALID, "queueName %q is not a queue of workspace %s", qn, wsID)
+			}
+			return fmt.Errorf("load queue: %w", err)
+		}
+		free := q.Max().Sub(used[qn])
+		if !needs[qn].Fits(free) {
+			return rayfleet.Errorf(rayfleet.EQUOTA, "queue %q cannot hold this cluster: it needs %s there, and %s of the queue's %s is free; stop or shrink other clusters, or raise the queue's limit",
+				qn, needs[qn], nonNegative(free), q.Max())
+		}
+	}
+	return nil
+}
+
+func nonNegative(r rayfleet.Resources) rayfleet.Resources {
+	r.MilliCPU = max(r.MilliCPU, 0)
+	r.MemoryBytes = max(r.MemoryBytes, 0)
+	return r
+}
+
+// UpdateCluster changes a cluster's spec. Changes a running cluster can take
+// live (worker replicas, min/max, autoscaling) are applied by the reconciler
+// at once; the rest wait for the next start and set Modified.
+func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID, id string, patch rayfleet.ClusterPatch, clientToken string) (Outcome, error) {
+	if err := s.authorize(p, "UpdateRayCluster"); err != nil {
+		return Outcome{}, err
+	}
+	old, err := s.cluster(ctx, p, wsID, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, p, clientToken, "UpdateRayCluster", []any{wsID, id, patch}, func() (Outcome, error) {
+		spec := patch.Apply(old.Spec)
+		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
+			return Outcome{}, err
+		}
+		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		defer unlock()
+		var updated rayfleet.Cluster
+		err := retryConflict(ctx, func() error {
+			var err error
+			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+				if c.Deleted {
+					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+				}
+				if c.HoldsCapacity() {
+					if err := s.admit(ctx, p.AccountID, wsID, c.ID, &spec); err != nil {
+						return err
+					}
+				}
+				c.Spec = spec
+				if c.State == rayfleet.StateStarting || c.State == rayfleet.StateRunning {
+					c.RunningSpec = rayfleet.MergeLive(c.RunningSpec, spec)
+					c.Modified = rayfleet.RestartRequired(c.RunningSpec, spec)
+				}
+				c.ModifiedTime = s.now()
+				c.Modifier, c.ModifierName = p.UserUID, p.Nickname
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		s.wake(&updated)
+		return Outcome{ClusterID: id}, nil
+	})
+}
+
+// StartCluster starts a stopped (or failed) cluster as a new instance. On a
+// cluster that is already starting or running it succeeds without acting.
+func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, id, clientToken string) (Outcome, error) {
+	if err := s.authorize(p, "StartRayCluster"); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, p, clientToken, "StartRayCluster", []any{wsID, id}, func() (Outcome, error) {
+		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		defer unlock()
+		var updated rayfleet.Cluster
+		acted := false
+		err := retryConflict(ctx, func() error {
+			var err error
+			acted = false
+			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+				switch {
+				case c.Deleted:
+					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+				case c.State == rayfleet.StateStarting || c.State == rayfleet.StateRunning:
+					return errNoChange
+				case c.State == rayfleet.StateStopping:
+					return rayfleet.Errorf(rayfleet.EDENIED, "Ray cluster %s is Stopping; start it again once it is Stopped", id)
+				}
+				if err := s.admit(ctx, p.AccountID, wsID, c.ID, &c.Spec); err != nil {
+					return err
+				}
+				acted = true
+				c.ModifiedTime = s.now()
+				c.Modifier, c.ModifierName = p.UserUID, p.Nickname
+				return s.startInstance(c, s.now())
+			})
+			return err
+		})
+		if err != nil && err != errNoChange { //nolint:errorlint // sentinel returned unwrapped by our own closure
+			return Outcome{}, err
+		}
+		if acted {
+			s.wake(&updated)
+		}
+		return Outcome{}, nil
+	})
+}
+
+// StopCluster stops the cluster's current instance (or the one named, which
+// must be the current one).
+func (s *Service) StopCluster(ctx context.Context, p rayfleet.Principal, wsID, id, instanceID, clientToken string) (Outcome, error) {
+	if err := s.authorize(p, "StopRayCluster"); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, p, clientToken, "StopRayCluster", []any{wsID, id, instanceID}, func() (Outcome, error) {
+		var updated rayfleet.Cluster
+		acted := false
+		err := retryConflict(ctx, func() error {
+			var err error
+			acted = false
+			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+				switch {
+				case c.Deleted:
+					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+				case instanceID != "" && instanceID != c.InstanceID:
+					return rayfleet.Errorf(rayfleet.EDENIED, "instanceId %s is not the current instance of Ray cluster %s (the current one is %s)", instanceID, id, c.InstanceID)
+				case c.State == rayfleet.StateStopping:
+					return rayfleet.Errorf(rayfleet.EDENIED, "Ray cluster %s is already Stopping", id)
+				case c.State == rayfleet.StateStopped:
+					return errNoChange
+				}
+				acted = true
+				now := s.now()
+				c.Desired = rayfleet.RunStateStopped
+				c.State, c.Message, c.StateTime = rayfleet.StateStopping, "", now
+				c.TokenHash, c.TokenSealed = "", nil
+				c.ModifiedTime = now
+				c.Modifier, c.ModifierName = p.UserUID, p.Nickname
+				return nil
+			})
+			return err
+		})
+		if err != nil && err != errNoChange { //nolint:errorlint // sentinel returned unwrapped by our own closure
+			return Outcome{}, err
+		}
+		if acted {
+			s.wake(&updated)
+		}
+		return Outcome{}, nil
+	})
+}
+
+// DeleteCluster removes a cluster in any state: it is gone from List and Get
+// at once; its nodes are torn down in the background and the capacity it
+// holds is freed when they are gone.
+func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID, id, clientToken string) (Outcome, error) {
+	if err := s.authorize(p, "DeleteRayCluster"); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
+		return Outcome{}, err
+	}
+	return s.idempotent(ctx, p, clientToken, "DeleteRayCluster", []any{wsID, id}, func() (Outcome, error) {
+		var updated rayfleet.Cluster
+		err := retryConflict(ctx, func() error {
+			var err error
+			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+				if c.Deleted {
+					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+				}
+				now := s.now()
+				c.Deleted = true
+				c.Desired = rayfleet.RunStateStopped
+				if c.State != rayfleet.StateStopped {
+					c.State, c.StateTime = rayfleet.StateStopping, now
+				}
+				c.TokenHash, c.TokenSealed = "", nil
+				c.ModifiedTime = now
+				c.Modifier, c.ModifierName = p.UserUID, p.Nickname
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		// A stopped cluster has no nodes: nothing is left to tear down.
+		if updated.State == rayfleet.StateStopped {
+			if err := s.Store.PurgeCluster(ctx, p.AccountID, wsID, id); err != nil && !rayfleet.IsNotFound(err) {
+				return Outcome{}, fmt.Errorf("purge cluster: %w", err)
+			}
+			return Outcome{}, nil
+		}
+		s.wake(&updated)
+		return Outcome{}, nil
+	})
+}

@@ -1,0 +1,161 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// Sealer seals secrets at rest.
+type Sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
+
+// Waker is told when a cluster's desired state changed, so it is reconciled
+// now rather than at the next resync.
+type Waker interface {
+	Wake(ref store.ClusterRef)
+}
+
+// GPUType is one entry of the configured GPU table: what a gpuSpec means.
+type GPUType struct {
+	GPUs         int               `yaml:"gpus" json:"gpus"`
+	Resource     string            `yaml:"resource" json:"resource"`
+	NodeSelector map[string]string `yaml:"nodeSelector" json:"nodeSelector"`
+}
+
+// Endpoints are the base addresses the gateway serves clusters at.
+type Endpoints struct {
+	// URL is the public base URL of the gateway, e.g. https://ray.example.com.
+	URL string
+	// InnerURL is the internal base URL (jobUrlInner).
+	InnerURL string
+	// GRPCAddress is host:port of the Ray client endpoint.
+	GRPCAddress string
+}
+
+// Service implements the API actions. Every field is required except Waker
+// and Logger.
+type Service struct {
+	Store     store.Store
+	Sealer    Sealer
+	Now       func() time.Time
+	Random    io.Reader
+	Releases  []rayfleet.ReleaseVersion
+	GPUTypes  map[string]GPUType
+	Endpoints Endpoints
+	RegionID  string
+	Waker     Waker
+	Logger    *slog.Logger
+
+	// wsLocks serialises capacity decisions per workspace, so two calls
+	// cannot both admit into the same free capacity.
+	wsLocks keyedMutex
+	// tokenLocks serialises calls that carry the same client token.
+	tokenLocks keyedMutex
+}
+
+// now returns the injected time at millisecond precision, the precision the
+// API and the store keep.
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) wake(c *rayfleet.Cluster) {
+	if s.Waker != nil {
+		s.Waker.Wake(store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+	}
+}
+
+// authorize decides whether p may call action on resource. Until RAM
+// policies exist, an account's root user may do everything in its account
+// and nobody else may do anything: deny by default.
+func (s *Service) authorize(p rayfleet.Principal, action string) error {
+	if p.AccountID == "" {
+		return rayfleet.Errorf(rayfleet.EFORBIDDEN, "You are not authorized to perform %s.", action)
+	}
+	if !p.Root {
+		return rayfleet.Errorf(rayfleet.EFORBIDDEN, "You are not authorized to perform emr-serverless-spark:%s.", action)
+	}
+	return nil
+}
+
+// workspace loads a workspace of the caller's account; another account's
+// workspace is reported exactly like a missing one.
+func (s *Service) workspace(ctx context.Context, p rayfleet.Principal, id string) (rayfleet.Workspace, error) {
+	if id == "" {
+		return rayfleet.Workspace{}, rayfleet.Errorf(rayfleet.EMISSING, "workspaceId is required")
+	}
+	w, err := s.Store.GetWorkspace(ctx, p.AccountID, id)
+	if err != nil {
+		if rayfleet.IsNotFound(err) {
+			return w, rayfleet.Errorf(rayfleet.ENOTFOUND, "workspace %s not found", id)
+		}
+		return w, err
+	}
+	return w, nil
+}
+
+// hashToken is how tokens are stored: SHA-256, hex.
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// keyedMutex is a set of mutexes by key, created on demand and dropped when
+// nobody holds or waits for them.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// retryConflict runs fn again while it loses optimistic-concurrency races, a
+// bounded number of times.
+func retryConflict(ctx context.Context, fn func() error) error {
+	var err error
+	for range 10 {
+		if err = fn(); !isConflict(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("gave up after repeated write conflicts: %w", err)
+}

@@ -1,0 +1,127 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// Workspace limits.
+const (
+	DefaultWorkspaceCU = 64
+	MaxWorkspaceCU     = 100000
+)
+
+// CreateWorkspaceInput is CreateWorkspace's body, as the service needs it.
+type CreateWorkspaceInput struct {
+	Name        string
+	CU          int64
+	OSSBucket   string
+	PaymentType string
+	ReleaseType string
+	ClientToken string
+}
+
+// ListWorkspaces lists the caller's workspaces, oldest first.
+func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, name string, offset, limit int) ([]rayfleet.Workspace, int, error) {
+	if err := s.authorize(p, "ListWorkspaces"); err != nil {
+		return nil, 0, err
+	}
+	if limit < 0 || limit > 100 {
+		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "maxResults must be between 1 and 100, got %d", limit)
+	}
+	if limit == 0 {
+		limit = 20
+	}
+	if offset < 0 {
+		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "nextToken is not valid")
+	}
+	ws, total, err := s.Store.ListWorkspaces(ctx, store.WorkspaceFilter{AccountID: p.AccountID, Name: name, Offset: offset, Limit: limit})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list workspaces: %w", err)
+	}
+	return ws, total, nil
+}
+
+// CreateWorkspace creates a workspace with its root queue (holding the whole
+// quota) and the default network service.
+func (s *Service) CreateWorkspace(ctx context.Context, p rayfleet.Principal, in CreateWorkspaceInput) (Outcome, error) {
+	if err := s.authorize(p, "CreateWorkspace"); err != nil {
+		return Outcome{}, err
+	}
+	if err := rayfleet.ValidateWorkspaceName(in.Name); err != nil {
+		return Outcome{}, err
+	}
+	if in.CU == 0 {
+		in.CU = DefaultWorkspaceCU
+	}
+	if in.CU < 1 || in.CU > MaxWorkspaceCU {
+		return Outcome{}, rayfleet.Errorf(rayfleet.EINVALID, "resourceSpec.cu must be between 1 and %d, got %d", MaxWorkspaceCU, in.CU)
+	}
+	switch in.PaymentType {
+	case "":
+		in.PaymentType = "PayAsYouGo"
+	case "PayAsYouGo", "Pre", "Subscription":
+	default:
+		return Outcome{}, rayfleet.Errorf(rayfleet.EINVALID, "paymentType must be PayAsYouGo, Pre or Subscription, got %q", in.PaymentType)
+	}
+	if in.ReleaseType == "" {
+		in.ReleaseType = "pro"
+	}
+	token := in.ClientToken
+	in.ClientToken = ""
+	return s.idempotent(ctx, p, token, "CreateWorkspace", in, func() (Outcome, error) {
+		id, err := s.createWorkspace(ctx, p, in)
+		return Outcome{WorkspaceID: id}, err
+	})
+}
+
+func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in CreateWorkspaceInput) (string, error) {
+	id, err := s.newWorkspaceID()
+	if err != nil {
+		return "", err
+	}
+	nsID, err := s.newNetworkServiceID()
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	w := rayfleet.Workspace{
+		ID: id, AccountID: p.AccountID, Name: in.Name, CU: in.CU, Status: rayfleet.WorkspaceRunning,
+		OSSBucket: in.OSSBucket, PaymentType: in.PaymentType, ReleaseType: in.ReleaseType,
+		CreateTime: now, Creator: p.UserUID,
+	}
+	root := rayfleet.Queue{
+		AccountID: p.AccountID, WorkspaceID: id, Name: rayfleet.RootQueue, MaxCU: in.CU,
+		Category: "CPU", Description: "The workspace's first queue; holds the whole quota until other queues take a share.",
+		CreateTime: now, Creator: p.UserUID,
+	}
+	ns := rayfleet.NetworkService{
+		ID: nsID, AccountID: p.AccountID, WorkspaceID: id, Name: rayfleet.DefaultNetworkService,
+		Type: "NetworkService", State: "running", CreateTime: now,
+	}
+	if err := s.Store.CreateWorkspace(ctx, w, root, ns); err != nil {
+		return "", fmt.Errorf("create workspace: %w", err)
+	}
+	return id, nil
+}
+
+// DeleteWorkspace deletes an empty workspace with its queues and network
+// services; it is refused while the workspace holds clusters.
+func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsID string) error {
+	if err := s.authorize(p, "DeleteWorkspace"); err != nil {
+		return err
+	}
+	if _, err := s.workspace(ctx, p, wsID); err != nil {
+		return err
+	}
+	unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+	defer unlock()
+	err := s.Store.DeleteWorkspace(ctx, p.AccountID, wsID)
+	if rayfleet.IsNotFound(err) {
+		return rayfleet.Errorf(rayfleet.ENOTFOUND, "workspace %s not found", wsID)
+	}
+	return err
+}

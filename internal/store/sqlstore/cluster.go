@@ -1,0 +1,372 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// clusterCols are the columns a cluster is read from.
+const clusterCols = "id, account_id, workspace_id, spec, running_spec, desired, deleted, state, message, instances, instance_id, token_hash, " +
+	"token_sealed, modified, create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version"
+
+// clusterValueCols are the columns written after the keys, in the order of
+// clusterValues.
+var clusterValueCols = []string{
+	"name", "name_lower", "queues", "spec", "running_spec", "desired", "deleted", "state", "message", "instances", "instance_id", "token_hash",
+	"token_sealed", "modified", "create_time", "start_time", "modified_time", "state_time", "creator", "creator_name", "modifier", "modifier_name", "version",
+}
+
+var (
+	insertClusterSQL = "INSERT INTO clusters (id, account_id, workspace_id, " + strings.Join(clusterValueCols, ", ") +
+		") VALUES (" + strings.Repeat("?, ", len(clusterValueCols)+2) + "?)"
+	updateClusterSQL = "UPDATE clusters SET " + strings.Join(clusterValueCols, " = ?, ") +
+		" = ? WHERE account_id = ? AND workspace_id = ? AND id = ? AND version = ?"
+)
+
+// queueSep separates the queue names of the queues column; queue names
+// cannot hold it (rayfleet.ValidateQueueName).
+const queueSep = ","
+
+// queuesColumn is ",q1,q2,": a queue q is used when the column holds ",q,",
+// a test that needs neither LIKE (whose '_' queue names may hold) nor a
+// second table.
+func queuesColumn(spec *rayfleet.ClusterSpec) string {
+	return queueSep + strings.Join(spec.Queues(), queueSep) + queueSep
+}
+
+// encodedCluster is what a cluster is written as, kept so the value
+// UpdateCluster returns is decoded from the same bytes a read would see.
+type encodedCluster struct {
+	spec, runningSpec, instances []byte
+	values                       []any
+}
+
+func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
+	spec, err := json.Marshal(&c.Spec)
+	if err != nil {
+		return encodedCluster{}, fmt.Errorf("encode spec of cluster %s: %w", c.ID, err)
+	}
+	running, err := json.Marshal(&c.RunningSpec)
+	if err != nil {
+		return encodedCluster{}, fmt.Errorf("encode running spec of cluster %s: %w", c.ID, err)
+	}
+	inst, err := json.Marshal(c.Instances)
+	if err != nil {
+		return encodedCluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
+	}
+	return encodedCluster{spec: spec, runningSpec: running, instances: inst, values: []any{
+		c.Spec.Name, strings.ToLower(c.Spec.Name), queuesColumn(&c.Spec), string(spec), string(running),
+		string(c.Desired), boolInt(c.Deleted), string(c.State), c.Message, string(inst), c.InstanceID, c.TokenHash,
+		blob(c.TokenSealed), boolInt(c.Modified), toMS(c.CreateTime), toMS(c.StartTime), toMS(c.ModifiedTime), toMS(c.StateTime),
+		c.Creator, c.CreatorName, c.Modifier, c.ModifierName, c.Version,
+	}}, nil
+}
+
+var jsonNull = []byte("null")
+
+// decodeJSON sets the cluster's JSON-held fields. It starts from zero values
+// because json.Unmarshal merges into what is there.
+func decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) error {
+	c.Spec, c.RunningSpec = rayfleet.ClusterSpec{}, rayfleet.ClusterSpec{}
+	if err := json.Unmarshal(spec, &c.Spec); err != nil {
+		return fmt.Errorf("decode spec of cluster %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(running, &c.RunningSpec); err != nil {
+		return fmt.Errorf("decode running spec of cluster %s: %w", c.ID, err)
+	}
+	c.Instances = nil
+	if !bytes.Equal(inst, jsonNull) {
+		if err := json.Unmarshal(inst, &c.Instances); err != nil {
+			return fmt.Errorf("decode instances of cluster %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// CreateCluster stores a new cluster at version 1.
+func (s *Store) CreateCluster(ctx context.Context, c rayfleet.Cluster) error {
+	return s.insertCluster(ctx, s.exec, c)
+}
+
+func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Cluster) error {
+	c.Version = 1
+	enc, err := encodeCluster(&c)
+	if err != nil {
+		return err
+	}
+	_, err = ex(ctx, insertClusterSQL, append([]any{c.ID, c.AccountID, c.WorkspaceID}, enc.values...)...)
+	switch {
+	case s.d.isUnique(err):
+		return alreadyExists("cluster", c.ID)
+	case s.d.isForeignKey(err):
+		return notFound("workspace", c.WorkspaceID)
+	case err != nil:
+		return fmt.Errorf("create cluster %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetCluster loads a cluster that is not deleted.
+func (s *Store) GetCluster(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error) {
+	return s.getCluster(ctx, accountID, workspaceID, id, false)
+}
+
+// GetClusterAny loads a cluster, deleted or not: the reconciler's read. It is
+// not part of store.Store, whose comments promise it.
+func (s *Store) GetClusterAny(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error) {
+	return s.getCluster(ctx, accountID, workspaceID, id, true)
+}
+
+func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id string, deleted bool) (rayfleet.Cluster, error) {
+	q := "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ? AND deleted = 0"
+	if deleted {
+		q = "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?"
+	}
+	cs, err := s.clusters(ctx, q, 1, accountID, workspaceID, id)
+	if err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("get cluster %s: %w", id, err)
+	}
+	if len(cs) == 0 {
+		return rayfleet.Cluster{}, notFound("cluster", id)
+	}
+	return cs[0], nil
+}
+
+// The filters of ListClusters, as bits of an index into the queries built
+// once by buildClusterQueries.
+const (
+	filterState = 1 << iota
+	filterName
+	filterCreator
+	filterQueue
+	clusterFilterCombos
+)
+
+func (s *Store) buildClusterQueries() {
+	for m := range clusterFilterCombos {
+		// deleted = 0 is literal so the planner matches it to the index.
+		where := "account_id = ? AND workspace_id = ? AND deleted = 0"
+		if m&filterState != 0 {
+			where += " AND state = ?"
+		}
+		if m&filterName != 0 {
+			where += " AND " + s.d.contains("name_lower")
+		}
+		if m&filterCreator != 0 {
+			where += " AND creator = ?"
+		}
+		if m&filterQueue != 0 {
+			where += " AND " + s.d.contains("queues")
+		}
+		s.clusterList[m] = "SELECT " + clusterCols + " FROM clusters WHERE " + where + " ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?"
+		s.clusterCount[m] = "SELECT count(*) FROM clusters WHERE " + where
+	}
+}
+
+// ListClusters returns a page of a workspace's clusters that are not
+// deleted, newest first, and how many match the filter in all.
+func (s *Store) ListClusters(ctx context.Context, f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
+	args := make([]any, 2, 8)
+	args[0], args[1] = f.AccountID, f.WorkspaceID
+	m := 0
+	if f.State != "" {
+		m |= filterState
+		args = append(args, string(f.State))
+	}
+	if f.Name != "" {
+		m |= filterName
+		args = append(args, strings.ToLower(f.Name))
+	}
+	if f.Creator != "" {
+		m |= filterCreator
+		args = append(args, f.Creator)
+	}
+	if f.QueueName != "" {
+		if strings.Contains(f.QueueName, queueSep) {
+			return nil, 0, nil // no queue has such a name
+		}
+		m |= filterQueue
+		args = append(args, queueSep+f.QueueName+queueSep)
+	}
+	lim, off := s.d.page(f.Offset, f.Limit)
+	capHint := f.Limit
+	if capHint <= 0 || capHint > 1000 {
+		capHint = 0
+	}
+	// The page's arguments go after the filter's in a separate slice, so the
+	// count below gets the filter's alone.
+	cs, err := s.clusters(ctx, s.clusterList[m], capHint, append(args[:len(args):len(args)], lim, off)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list clusters: %w", err)
+	}
+	if total, ok := knownTotal(f.Offset, f.Limit, len(cs)); ok {
+		return cs, total, nil
+	}
+	total, err := s.count(ctx, s.clusterCount[m], args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count clusters: %w", err)
+	}
+	return cs, total, nil
+}
+
+// clusters runs a query selecting clusterCols and decodes the rows.
+func (s *Store) clusters(ctx context.Context, query string, capHint int, args ...any) ([]rayfleet.Cluster, error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]rayfleet.Cluster, 0, capHint)
+	// RawBytes reuse one buffer per column across rows: the JSON is decoded
+	// before the next row is read, and the sealed token is copied.
+	var spec, running, inst, sealed sql.RawBytes
+	for rows.Next() {
+		var c rayfleet.Cluster
+		var desired, state string
+		var deleted, modified, ct, st, mt, stt int64
+		if err := rows.Scan(&c.ID, &c.AccountID, &c.WorkspaceID, &spec, &running, &desired, &deleted, &state, &c.Message, &inst,
+			&c.InstanceID, &c.TokenHash, &sealed, &modified, &ct, &st, &mt, &stt,
+			&c.Creator, &c.CreatorName, &c.Modifier, &c.ModifierName, &c.Version); err != nil {
+			return nil, err
+		}
+		if err := decodeJSON(&c, spec, running, inst); err != nil {
+			return nil, err
+		}
+		c.Desired = rayfleet.RunState(desired)
+		c.Deleted = deleted != 0
+		c.State = rayfleet.State(state)
+		c.TokenSealed = copyBlob(sealed)
+		c.Modified = modified != 0
+		c.CreateTime, c.StartTime, c.ModifiedTime, c.StateTime = fromMS(ct), fromMS(st), fromMS(mt), fromMS(stt)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateCluster reads a cluster (deleted or not), lets fn change it and
+// writes it back only if nobody wrote it in between, bumping its version.
+// The read takes no lock, so a slow fn never blocks other writers; the
+// price is ErrConflict for the loser of a race, which rereads and retries.
+func (s *Store) UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error) {
+	c, err := s.getCluster(ctx, accountID, workspaceID, id, true)
+	if err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	read := c.Version
+	if err := fn(&c); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	// fn may change anything but which row it is and its version.
+	c.AccountID, c.WorkspaceID, c.ID = accountID, workspaceID, id
+	c.Version = read + 1
+	enc, err := encodeCluster(&c)
+	if err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	res, err := s.exec(ctx, updateClusterSQL, append(enc.values, accountID, workspaceID, id, read)...)
+	if err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	}
+	if n == 0 {
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", id, read, rayfleet.ErrConflict)
+	}
+	// Answer with exactly what the next read returns.
+	if err := decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	c.TokenSealed = copyBlob(c.TokenSealed)
+	c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
+	c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
+	return c, nil
+}
+
+// PurgeCluster removes a cluster row, deleted or not, for good.
+func (s *Store) PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error {
+	res, err := s.exec(ctx, "DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?", accountID, workspaceID, id)
+	if err != nil {
+		return fmt.Errorf("purge cluster %s: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("purge cluster %s: %w", id, err)
+	}
+	if n == 0 {
+		return notFound("cluster", id)
+	}
+	return nil
+}
+
+// ClustersHoldingCapacity returns a workspace's clusters, deleted ones
+// included, that hold queue capacity, oldest first.
+func (s *Store) ClustersHoldingCapacity(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Cluster, error) {
+	// The SQL narrows by state (HoldsCapacity today); the check in Go keeps
+	// the answer right should HoldsCapacity ever look at more than that.
+	cs, err := s.clusters(ctx, "SELECT "+clusterCols+" FROM clusters WHERE account_id = ? AND workspace_id = ? AND state <> ? ORDER BY create_time, id",
+		0, accountID, workspaceID, string(rayfleet.StateStopped))
+	if err != nil {
+		return nil, fmt.Errorf("clusters holding capacity: %w", err)
+	}
+	out := cs[:0]
+	for i := range cs {
+		if cs[i].HoldsCapacity() {
+			out = append(out, cs[i])
+		}
+	}
+	return out, nil
+}
+
+// ListClusterRefs returns the key of every cluster row, deleted ones
+// included, in no particular order.
+func (s *Store) ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error) {
+	rows, err := s.query(ctx, "SELECT account_id, workspace_id, id FROM clusters")
+	if err != nil {
+		return nil, fmt.Errorf("list cluster refs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ClusterRef
+	for rows.Next() {
+		var r store.ClusterRef
+		if err := rows.Scan(&r.AccountID, &r.WorkspaceID, &r.ID); err != nil {
+			return nil, fmt.Errorf("list cluster refs: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list cluster refs: %w", err)
+	}
+	return out, nil
+}
+
+// CountClustersByState counts the clusters that are not deleted, by state;
+// states without clusters are absent.
+func (s *Store) CountClustersByState(ctx context.Context) (map[rayfleet.State]int, error) {
+	rows, err := s.query(ctx, "SELECT state, count(*) FROM clusters WHERE deleted = 0 GROUP BY state")
+	if err != nil {
+		return nil, fmt.Errorf("count clusters: %w", err)
+	}
+	defer rows.Close()
+	out := map[rayfleet.State]int{}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count clusters: %w", err)
+		}
+		out[rayfleet.State(state)] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count clusters: %w", err)
+	}
+	return out, nil
+}

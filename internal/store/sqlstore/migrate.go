@@ -1,0 +1,125 @@
+package sqlstore
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Each dialect has its own directory of migrations, NNNN_name.sql, numbered
+// from 1 without gaps; both directories hold the same versions. A migration
+// that shipped is never edited: a change is a new file in both.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations(dialect string) ([]migration, error) {
+	dir := path.Join("migrations", dialect)
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s/%s: name is not NNNN_name.sql", dir, e.Name())
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read migration: %w", err)
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	// ReadDir sorts by name, and the zero-padded numbers sort as numbers.
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migrations in %s: expected version %d, found %d", dir, i+1, m.version)
+		}
+	}
+	return out, nil
+}
+
+// migrate brings the schema up to date in one transaction, so a failed
+// migration leaves the previous schema whole. Two processes opening the same
+// database take turns: SQLite's BEGIN IMMEDIATE holds the write lock for the
+// whole transaction, PostgreSQL takes an advisory lock first. The one that
+// comes second finds the work done.
+func (s *Store) migrate(ctx context.Context) (err error) {
+	ms, err := loadMigrations(s.d.name)
+	if err != nil {
+		return err
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if s.d.lockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER NOT NULL PRIMARY KEY,
+		name    TEXT    NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("migrate: read versions: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	for v := range applied {
+		if v > len(ms) {
+			// An older binary on a newer schema would write rows the new
+			// code cannot read; refuse rather than guess.
+			return fmt.Errorf("migrate: the database has schema version %d but this rayfleet knows only up to %d; run a newer rayfleet", v, len(ms))
+		}
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate: apply %04d_%s: %w", m.version, m.name, err)
+		}
+		if _, err := s.txExec(ctx, tx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.version, m.name); err != nil {
+			return fmt.Errorf("migrate: record %04d_%s: %w", m.version, m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package store declares the storage contract of rayfleet: one interface that
+// every backend (internal/store/sqlstore: SQLite and PostgreSQL) implements
+// and that internal/store/storetest checks. It imports only the domain.
+//
+// Every read and write of a tenant's object is scoped by account id: a store
+// never returns an object of another account, and an object of another account
+// looks exactly like a missing one (ResourceNotFound).
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/rayfleet/rayfleet"
+)
+
+// Store is the storage contract.
+//
+// Not-found is a *rayfleet.Error with code rayfleet.ENOTFOUND; a create whose
+// key exists is rayfleet.EDENIED ("already exists"); a lost optimistic
+// concurrency race is rayfleet.ErrConflict (wrapped).
+type Store interface {
+	// Accounts, users and access keys.
+	CreateAccount(ctx context.Context, a rayfleet.Account) error
+	GetAccount(ctx context.Context, id string) (rayfleet.Account, error)
+	ListAccounts(ctx context.Context) ([]rayfleet.Account, error)
+	CreateUser(ctx context.Context, u rayfleet.User) error
+	GetUser(ctx context.Context, accountID, uid string) (rayfleet.User, error)
+	CreateAccessKey(ctx context.Context, k rayfleet.AccessKey) error
+	// GetAccessKey finds a key by its id alone: it is how a request's account
+	// is found in the first place.
+	GetAccessKey(ctx context.Context, id string) (rayfleet.AccessKey, error)
+
+	// Workspaces. CreateWorkspace stores the workspace with its first queue
+	// and network service in one transaction.
+	CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) error
+	GetWorkspace(ctx context.Context, accountID, id string) (rayfleet.Workspace, error)
+	ListWorkspaces(ctx context.Context, f WorkspaceFilter) ([]rayfleet.Workspace, int, error)
+	// DeleteWorkspace removes the workspace with its queues and network
+	// services; it fails with EDENIED while any cluster row of it remains.
+	DeleteWorkspace(ctx context.Context, accountID, id string) error
+
+	// Queues.
+	CreateQueue(ctx context.Context, q rayfleet.Queue) error
+	GetQueue(ctx context.Context, accountID, workspaceID, name string) (rayfleet.Queue, error)
+	ListQueues(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Queue, error)
+	UpdateQueue(ctx context.Context, q rayfleet.Queue) error
+	DeleteQueue(ctx context.Context, accountID, workspaceID, name string) error
+
+	// Network services.
+	CreateNetworkService(ctx context.Context, n rayfleet.NetworkService) error
+	ListNetworkServices(ctx context.Context, accountID, workspaceID string) ([]rayfleet.NetworkService, error)
+
+	// Clusters. Get and List never return rows marked Deleted; the
+	// reconciler sees them through ListClusterRefs and GetClusterAny.
+	CreateCluster(ctx context.Context, c rayfleet.Cluster) error
+	GetCluster(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
+	ListClusters(ctx context.Context, f ClusterFilter) ([]rayfleet.Cluster, int, error)
+	// UpdateCluster reads the cluster (deleted rows included), calls fn on it
+	// and writes the result if its Version is still the one read, bumping it.
+	// When fn returns an error nothing is written and that error is returned.
+	// A lost race returns an error wrapping rayfleet.ErrConflict.
+	UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
+	// PurgeCluster removes the row for good.
+	PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error
+	// ClustersHoldingCapacity returns the clusters of a workspace, deleted
+	// rows included, whose HoldsCapacity is true.
+	ClustersHoldingCapacity(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Cluster, error)
+	// ListClusterRefs returns the keys of every cluster row of every account,
+	// deleted rows included: the reconciler's resync.
+	ListClusterRefs(ctx context.Context) ([]ClusterRef, error)
+	// CountClustersByState counts cluster rows that are not deleted, by state.
+	CountClustersByState(ctx context.Context) (map[rayfleet.State]int, error)
+
+	// Idempotency records: PutIdempotency stores rec unless a record with the
+	// same (AccountID, Token) exists, in which case it returns that one and
+	// false.
+	PutIdempotency(ctx context.Context, rec rayfleet.Idempotency) (rayfleet.Idempotency, bool, error)
+	// GetIdempotency returns the record of (accountID, token) if one was
+	// created at or after since; found is false otherwise.
+	GetIdempotency(ctx context.Context, accountID, token string, since time.Time) (rec rayfleet.Idempotency, found bool, err error)
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
+
+	Close() error
+}
+
+// ClusterRef names one cluster row.
+type ClusterRef struct {
+	AccountID   string
+	WorkspaceID string
+	ID          string
+}
+
+// WorkspaceFilter selects workspaces of one account. Name is a substring.
+type WorkspaceFilter struct {
+	AccountID string
+	Name      string
+	Status    string
+	Offset    int
+	Limit     int // 0 means no limit
+}
+
+// ClusterFilter selects the clusters of one workspace, newest first
+// (CreateTime descending, then ID). Name is a substring; QueueName matches a
+// cluster any of whose nodes use that queue.
+type ClusterFilter struct {
+	AccountID   string
+	WorkspaceID string
+	State       rayfleet.State
+	Name        string
+	Creator     string
+	QueueName   string
+	Offset      int
+	Limit       int // 0 means no limit
+}
