@@ -187,7 +187,7 @@ func toSummary(c *service.ClusterInfo) api.ClusterSummary {
 		DashboardURL: c.DashboardURL, GrpcEndpoint: c.GRPCEndpoint, Modified: c.Modified,
 		CreateTime: ms(c.CreateTime), StartTime: ms(c.StartTime),
 		ModifiedTime: ms(c.ModifiedTime),
-		Creator: c.Creator, CreatorName: c.CreatorName, Modifier: c.Modifier, ModifierName: c.ModifierName, UserID: c.AccountID,
+		Creator:      c.Creator, CreatorName: c.CreatorName, Modifier: c.Modifier, ModifierName: c.ModifierName, UserID: c.AccountID,
 	}
 }
 

@@ -55,4 +55,3 @@ func (h *Handler) errorBody(err error, requestID, action string) (int, api.Error
 	}
 	return StatusOf(code), body
 }
-

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rayfleet/rayfleet/internal/cli"
+)
+
+// TestCLIAgainstServer runs the CLI in-process against a real server, using
+// the profile the server's first start wrote, as a new user would.
+func TestCLIAgainstServer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.LogLevel = "error"
+	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "config.json"), "HOME": dir}
+	getenv := func(k string) string { return env[k] }
+	srv, err := Start(context.Background(), cfg, getenv, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, srv)
+
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.Run(context.Background(), cli.Env{Args: args, Getenv: getenv, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, nil)
+		return code, out.String(), errb.String()
+	}
+
+	code, out, errs := run("cluster", "create", "--name", "demo", "--head-cpu", "2", "--head-memory", "8Gi",
+		"--workers", "2", "--worker-cpu", "2", "--worker-memory", "8Gi", "-o", "json")
+	if code != 0 {
+		t.Fatalf("create: %d %s %s", code, out, errs)
+	}
+	var created struct{ ClusterID, RequestID string }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || !strings.HasPrefix(created.ClusterID, "ray-") {
+		t.Fatalf("create -o json: %q (%v)", out, err)
+	}
+
+	code, out, _ = run("cluster", "list")
+	if code != 0 || !strings.Contains(out, created.ClusterID) || !strings.Contains(out, "demo") || !strings.Contains(out, "Starting") {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	code, out, _ = run("cluster", "get", created.ClusterID)
+	if code != 0 || !strings.Contains(out, "/dashboard/?token=") || !strings.Contains(out, "group-1") {
+		t.Fatalf("get: %d %q", code, out)
+	}
+
+	// Errors: one line with code and request id, and exit codes scripts can use.
+	code, _, errs = run("cluster", "get", "ray-0000000000000000")
+	if code != 4 || !strings.Contains(errs, "ResourceNotFound") || !strings.Contains(errs, "request id") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("get missing: %d %q", code, errs)
+	}
+	code, _, errs = run("cluster", "create", "--name", "big", "--head-cpu", "500", "--head-memory", "8Gi")
+	if code != 3 || !strings.Contains(errs, "QuotaExceeded") {
+		t.Fatalf("create over quota: %d %q", code, errs)
+	}
+	code, _, _ = run("cluster", "frobnicate")
+	if code != 2 {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+
+	code, out, errs = run("cluster", "stop", created.ClusterID)
+	if code != 0 {
+		t.Fatalf("stop: %d %s %s", code, out, errs)
+	}
+	code, out, _ = run("release-version", "list")
+	if code != 0 || !strings.Contains(out, "ray-1.2.0") {
+		t.Fatalf("release-version list: %d %q", code, out)
+	}
+	code, out, _ = run("queue", "list")
+	if code != 0 || !strings.Contains(out, "root_queue") {
+		t.Fatalf("queue list: %d %q", code, out)
+	}
+	code, out, _ = run("workspace", "list")
+	if code != 0 || !strings.Contains(out, "default") {
+		t.Fatalf("workspace list: %d %q", code, out)
+	}
+
+	// Operability endpoints answer, and the metrics saw the calls above.
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`, "/readyz": `"ready"`,
+		"/metrics": `rayfleet_api_requests_total{action="CreateRayCluster",code="QuotaExceeded"} 1`,
+	} {
+		resp, err := http.Get("http://" + srv.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d, want %q in %.400s", path, resp.StatusCode, want, body)
+		}
+	}
+	resp, err := http.Get("http://" + srv.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `rayfleet_clusters{state="Stopping"} 1`) {
+		t.Fatalf("clusters by state missing: %.2000s", body)
+	}
+}
