@@ -118,6 +118,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState:         testConnState,
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJobs = stopJobs
@@ -131,6 +132,9 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir)
 	return s, nil
 }
+
+// testConnState lets tests see connections change state (nil otherwise).
+var testConnState func(net.Conn, http.ConnState)
 
 // janitor forgets client tokens older than the idempotency window.
 func (s *Server) janitor(ctx context.Context) {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -18,12 +19,24 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.APIAddr, cfg.LogLevel = dir, "127.0.0.1:0", "error"
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": dir + "/cli.json"}[k] }
+	// Shutdown must wait for a request the server is serving; a connection
+	// still in the kernel's accept queue is not one (closing the listener
+	// resets it), so the test waits until the server reads the request.
+	active := make(chan struct{}, 16)
+	testConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateActive {
+			active <- struct{}{}
+		}
+	}
+	defer func() { testConnState = nil }()
 	srv, err := Start(context.Background(), cfg, getenv, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cred := readCredentials(t, dir)
-	body := []byte(`{"name":"in-flight"}`)
+	// Leading whitespace (valid JSON) larger than the client's write buffer,
+	// so the first part really reaches the server before shutdown begins.
+	body := append(bytes.Repeat([]byte(" "), 16<<10), `{"name":"in-flight"}`...)
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", "http://"+srv.Addr+"/api/v1/workspaces/"+cred.WorkspaceID+"/rayCluster", pr)
 	req.ContentLength = int64(len(body))
@@ -45,9 +58,10 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		resp.Body.Close()
 		done <- result{status: resp.StatusCode}
 	}()
-	if _, err := pw.Write(body[:5]); err != nil { // the request is now in flight
+	if _, err := pw.Write(body[:12<<10]); err != nil {
 		t.Fatal(err)
 	}
+	<-active // the request is now in flight
 	stopped := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -67,7 +81,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval
 	}
-	if _, err := pw.Write(body[5:]); err != nil {
+	if _, err := pw.Write(body[12<<10:]); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()

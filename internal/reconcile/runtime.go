@@ -28,8 +28,11 @@ type Runtime interface {
 
 // Observation is what a runtime sees of one cluster.
 type Observation struct {
-	// Exists is true while anything of c is left (nodes, even exited ones
-	// not yet cleaned up, or runtime objects); false means fully gone.
+	// Exists is true while the runtime still has something of c to end or
+	// clean up: any node (running, pending, or exited and not yet cleaned
+	// up) and, when c.Deleted, any other object it made for c. A stopped
+	// cluster may keep such objects (a suspended RayCluster) and still
+	// report Exists=false once its nodes are gone.
 	Exists bool
 	// InstanceID is the instance the existing nodes belong to ("" if none).
 	InstanceID string

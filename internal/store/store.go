@@ -55,6 +55,8 @@ type Store interface {
 	// reconciler sees them through ListClusterRefs and GetClusterAny.
 	CreateCluster(ctx context.Context, c rayfleet.Cluster) error
 	GetCluster(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
+	// GetClusterAny is GetCluster that also returns rows marked Deleted.
+	GetClusterAny(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
 	ListClusters(ctx context.Context, f ClusterFilter) ([]rayfleet.Cluster, int, error)
 	// UpdateCluster reads the cluster (deleted rows included), calls fn on it
 	// and writes the result if its Version is still the one read, bumping it.

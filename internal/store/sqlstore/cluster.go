@@ -16,8 +16,8 @@ import (
 const clusterCols = "id, account_id, workspace_id, spec, running_spec, desired, deleted, state, message, instances, instance_id, token_hash, " +
 	"token_sealed, modified, create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version"
 
-// clusterValueCols are the columns written after the keys, in the order of
-// clusterValues.
+// clusterValueCols are the columns written after the keys, in the order
+// encodeCluster gives their values.
 var clusterValueCols = []string{
 	"name", "name_lower", "queues", "spec", "running_spec", "desired", "deleted", "state", "message", "instances", "instance_id", "token_hash",
 	"token_sealed", "modified", "create_time", "start_time", "modified_time", "state_time", "creator", "creator_name", "modifier", "modifier_name", "version",
@@ -71,19 +71,18 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 
 var jsonNull = []byte("null")
 
-// decodeJSON sets the cluster's JSON-held fields. It starts from zero values
-// because json.Unmarshal merges into what is there.
-func decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) error {
-	c.Spec, c.RunningSpec = rayfleet.ClusterSpec{}, rayfleet.ClusterSpec{}
-	if err := json.Unmarshal(spec, &c.Spec); err != nil {
+// decodeJSON sets the cluster's JSON-held fields.
+func (s *Store) decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) error {
+	var err error
+	if c.Spec, err = s.specs.decode(spec); err != nil {
 		return fmt.Errorf("decode spec of cluster %s: %w", c.ID, err)
 	}
-	if err := json.Unmarshal(running, &c.RunningSpec); err != nil {
+	if c.RunningSpec, err = s.specs.decode(running); err != nil {
 		return fmt.Errorf("decode running spec of cluster %s: %w", c.ID, err)
 	}
 	c.Instances = nil
 	if !bytes.Equal(inst, jsonNull) {
-		if err := json.Unmarshal(inst, &c.Instances); err != nil {
+		if c.Instances, err = s.instances.decode(inst); err != nil {
 			return fmt.Errorf("decode instances of cluster %s: %w", c.ID, err)
 		}
 	}
@@ -124,10 +123,15 @@ func (s *Store) GetClusterAny(ctx context.Context, accountID, workspaceID, id st
 	return s.getCluster(ctx, accountID, workspaceID, id, true)
 }
 
+const (
+	getClusterSQL    = "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ? AND deleted = 0"
+	getClusterAnySQL = "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?"
+)
+
 func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id string, deleted bool) (rayfleet.Cluster, error) {
-	q := "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ? AND deleted = 0"
+	q := getClusterSQL
 	if deleted {
-		q = "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?"
+		q = getClusterAnySQL
 	}
 	cs, err := s.clusters(ctx, q, 1, accountID, workspaceID, id)
 	if err != nil {
@@ -168,6 +172,10 @@ func (s *Store) buildClusterQueries() {
 		s.clusterList[m] = "SELECT " + clusterCols + " FROM clusters WHERE " + where + " ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?"
 		s.clusterCount[m] = "SELECT count(*) FROM clusters WHERE " + where
 	}
+	// Without filters, or by state alone, triggers keep the total (see
+	// cluster_counts in the schema).
+	s.clusterCount[0] = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ?"
+	s.clusterCount[filterState] = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ? AND state = ?"
 }
 
 // ListClusters returns a page of a workspace's clusters that are not
@@ -236,7 +244,7 @@ func (s *Store) clusters(ctx context.Context, query string, capHint int, args ..
 			&c.Creator, &c.CreatorName, &c.Modifier, &c.ModifierName, &c.Version); err != nil {
 			return nil, err
 		}
-		if err := decodeJSON(&c, spec, running, inst); err != nil {
+		if err := s.decodeJSON(&c, spec, running, inst); err != nil {
 			return nil, err
 		}
 		c.Desired = rayfleet.RunState(desired)
@@ -282,7 +290,7 @@ func (s *Store) UpdateCluster(ctx context.Context, accountID, workspaceID, id st
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", id, read, rayfleet.ErrConflict)
 	}
 	// Answer with exactly what the next read returns.
-	if err := decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
+	if err := s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
 		return rayfleet.Cluster{}, err
 	}
 	c.TokenSealed = copyBlob(c.TokenSealed)
@@ -351,7 +359,7 @@ func (s *Store) ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error)
 // CountClustersByState counts the clusters that are not deleted, by state;
 // states without clusters are absent.
 func (s *Store) CountClustersByState(ctx context.Context) (map[rayfleet.State]int, error) {
-	rows, err := s.query(ctx, "SELECT state, count(*) FROM clusters WHERE deleted = 0 GROUP BY state")
+	rows, err := s.query(ctx, "SELECT state, CAST(sum(n) AS BIGINT) FROM cluster_counts GROUP BY state HAVING sum(n) <> 0")
 	if err != nil {
 		return nil, fmt.Errorf("count clusters: %w", err)
 	}

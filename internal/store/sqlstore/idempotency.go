@@ -43,21 +43,19 @@ func (s *Store) PutIdempotency(ctx context.Context, rec rayfleet.Idempotency) (r
 }
 
 // GetIdempotency loads the record of (accountID, token) made at or after
-// notBefore; found is false when there is none. It is not part of
-// store.Store (yet): it lets a caller check a token before acting, and
-// ignore records older than the window that DeleteIdempotencyBefore has not
-// removed yet.
-func (s *Store) GetIdempotency(ctx context.Context, accountID, token string, notBefore time.Time) (rec rayfleet.Idempotency, found bool, err error) {
+// since, so records older than the window that DeleteIdempotencyBefore has
+// not removed yet are ignored; found is false when there is none.
+func (s *Store) GetIdempotency(ctx context.Context, accountID, token string, since time.Time) (rec rayfleet.Idempotency, found bool, err error) {
 	rec = rayfleet.Idempotency{AccountID: accountID, Token: token}
 	var resp []byte
 	var ct int64
-	since := toMS(notBefore)
-	if notBefore.IsZero() {
-		since = math.MinInt64
+	from := toMS(since)
+	if since.IsZero() {
+		from = math.MinInt64 // everything, the times before 1970 included
 	}
 	found, err = s.row(ctx, `SELECT operation, params_hash, response, create_time FROM idempotency
 		WHERE account_id = ? AND token = ? AND create_time >= ?`,
-		[]any{accountID, token, since}, &rec.Operation, &rec.ParamsHash, &resp, &ct)
+		[]any{accountID, token, from}, &rec.Operation, &rec.ParamsHash, &resp, &ct)
 	if err != nil {
 		return rayfleet.Idempotency{}, false, fmt.Errorf("get client token: %w", err)
 	}

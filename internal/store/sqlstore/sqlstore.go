@@ -34,12 +34,18 @@ type Store struct {
 
 	// stmts caches prepared statements by database and query text, so hot
 	// queries are parsed once per connection rather than once per call.
-	stmts sync.Map // stmtKey → *sql.Stmt
+	stmts  sync.Map // stmtKey → *sql.Stmt
+	prepMu sync.Mutex
 
 	// clusterList and clusterCount hold the list and count queries of
 	// ListClusters for each combination of filters, built once.
 	clusterList  [clusterFilterCombos]string
 	clusterCount [clusterFilterCombos]string
+
+	// specs and instances spare lists most of their decoding. Their sizes
+	// hold the specs of some 10,000 clusters: tens of MB at most.
+	specs     *jsonCache[rayfleet.ClusterSpec]
+	instances *jsonCache[[]rayfleet.Instance]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -75,7 +81,9 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, err
 	}
-	read, err := sql.Open("sqlite", path+"?_busy_timeout=10000&_query_only=1")
+	// A bigger page cache than the 2 MB default keeps the list indexes of
+	// busy workspaces in memory; each reader has its own.
+	read, err := sql.Open("sqlite", path+"?_busy_timeout=10000&_query_only=1&_pragma=cache_size(-16000)")
 	if err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -117,7 +125,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func newStore(d dialect, write, read *sql.DB) *Store {
-	s := &Store{d: d, write: write, read: read}
+	s := &Store{
+		d: d, write: write, read: read,
+		specs:     newJSONCache(8<<20, cloneSpec),
+		instances: newJSONCache(4<<20, cloneInstances),
+	}
 	s.buildClusterQueries()
 	return s
 }
@@ -146,10 +158,24 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// preparedStmt is a cached prepared statement: the cache owns it and Close
+// closes it, so callers never do.
+type preparedStmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
 // stmt returns the prepared statement for query (written with '?'
 // placeholders) on db, preparing it on first use.
-func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (preparedStmt, error) {
 	k := stmtKey{db, query}
+	if st, ok := s.stmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	// First use: prepare once, whoever else asks meanwhile.
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
 	if st, ok := s.stmts.Load(k); ok {
 		return st.(*sql.Stmt), nil
 	}
@@ -157,10 +183,7 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.stmts.LoadOrStore(k, st); loaded {
-		_ = st.Close()
-		return prev.(*sql.Stmt), nil
-	}
+	s.stmts.Store(k, st)
 	return st, nil
 }
 

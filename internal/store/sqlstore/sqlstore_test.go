@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -179,21 +180,137 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatalf("GetClusterAny by another account: %v, want ResourceNotFound", err)
 		}
 	})
-	t.Run("GetIdempotency", func(t *testing.T) {
+	t.Run("CountersFollowWrites", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
-		rec := storetest.NewIdempotency(storetest.AccountID(1), "tok", storetest.At(10))
-		if _, _, err := s.PutIdempotency(ctx, rec); err != nil {
+		acc := storetest.AccountID(1)
+		var ws []rayfleet.Workspace
+		for i := range 2 {
+			w := storetest.NewWorkspace(acc, i)
+			if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+				t.Fatal(err)
+			}
+			ws = append(ws, w)
+		}
+		states := []rayfleet.State{rayfleet.StateStarting, rayfleet.StateRunning, rayfleet.StateStopping, rayfleet.StateStopped, rayfleet.StateError}
+		// check compares the totals the triggers keep with counting rows.
+		check := func(when string) {
+			t.Helper()
+			byState := map[rayfleet.State]int{}
+			for _, w := range ws {
+				for _, st := range append([]rayfleet.State{""}, states...) {
+					var want int64
+					if err := s.read.QueryRowContext(ctx, s.d.rebind("SELECT count(*) FROM clusters WHERE account_id = ? AND workspace_id = ? AND deleted = 0 AND (state = ? OR ? = '')"),
+						acc, w.ID, string(st), string(st)).Scan(&want); err != nil {
+						t.Fatal(err)
+					}
+					_, total, err := s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID, State: st, Limit: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if int64(total) != want {
+						t.Fatalf("%s: workspace %s lists a total of %d clusters in state %q, holds %d", when, w.ID, total, st, want)
+					}
+					if st != "" {
+						byState[st] += int(want)
+					}
+				}
+			}
+			maps.DeleteFunc(byState, func(_ rayfleet.State, n int) bool { return n == 0 })
+			got, err := s.CountClustersByState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, byState) {
+				t.Fatalf("%s: CountClustersByState = %v, counting rows gives %v", when, got, byState)
+			}
+		}
+		check("empty")
+		update := func(id, wsID string, deleted bool, state rayfleet.State) {
+			t.Helper()
+			if _, err := s.UpdateCluster(ctx, acc, wsID, id, func(c *rayfleet.Cluster) error {
+				c.Deleted, c.State = deleted, state
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 12 {
+			c := storetest.NewCluster(acc, ws[i%2].ID, i)
+			c.Deleted = i%5 == 0 // created deleted: not counted
+			c.State = states[i%len(states)]
+			if err := s.CreateCluster(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("after creating")
+		for i := range 12 {
+			update(storetest.ClusterID(i), ws[i%2].ID, i%5 == 0, states[(i+2)%len(states)])
+		}
+		check("after changing states")
+		for i := range 12 {
+			update(storetest.ClusterID(i), ws[i%2].ID, i%3 == 0, states[(i+2)%len(states)])
+		}
+		check("after deleting some and undeleting others")
+		for i := range 12 {
+			update(storetest.ClusterID(i), ws[i%2].ID, i%3 == 0, states[(i+4)%len(states)])
+		}
+		check("after changing the states of deleted and other clusters")
+		for i := range 12 {
+			if i%2 == 0 || i%3 == 0 {
+				if err := s.PurgeCluster(ctx, acc, ws[i%2].ID, storetest.ClusterID(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		check("after purging")
+	})
+	t.Run("ConcurrentStateChanges", func(t *testing.T) {
+		// Writers moving counts between the same two counter rows in
+		// opposite directions must neither deadlock nor lose a count.
+		s, ctx := open(t), t.Context()
+		acc := storetest.AccountID(1)
+		w := storetest.NewWorkspace(acc, 1)
+		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
 			t.Fatal(err)
 		}
-		got, found, err := s.GetIdempotency(ctx, rec.AccountID, rec.Token, storetest.At(10))
-		if err != nil || !found || got.ParamsHash != rec.ParamsHash || string(got.Response) != string(rec.Response) {
-			t.Fatalf("GetIdempotency: %+v %v %v", got, found, err)
+		const writers, rounds = 6, 20
+		for i := range writers {
+			c := storetest.NewCluster(acc, w.ID, i)
+			c.State = []rayfleet.State{rayfleet.StateRunning, rayfleet.StateStopped}[i%2]
+			if err := s.CreateCluster(ctx, c); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if _, found, err := s.GetIdempotency(ctx, rec.AccountID, rec.Token, storetest.At(11)); err != nil || found {
-			t.Fatalf("GetIdempotency of a record older than notBefore: found=%v err=%v", found, err)
+		var wg sync.WaitGroup
+		errc := make(chan error, writers*rounds)
+		for i := range writers {
+			wg.Go(func() {
+				for range rounds {
+					_, err := s.UpdateCluster(ctx, acc, w.ID, storetest.ClusterID(i), func(c *rayfleet.Cluster) error {
+						if c.State == rayfleet.StateRunning {
+							c.State = rayfleet.StateStopped
+						} else {
+							c.State = rayfleet.StateRunning
+						}
+						return nil
+					})
+					if err != nil {
+						errc <- err
+					}
+				}
+			})
 		}
-		if _, found, err := s.GetIdempotency(ctx, storetest.AccountID(2), rec.Token, storetest.At(0)); err != nil || found {
-			t.Fatalf("GetIdempotency by another account: found=%v err=%v", found, err)
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Error(err)
+		}
+		got, err := s.CountClustersByState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[rayfleet.StateRunning] != writers/2 || got[rayfleet.StateStopped] != writers/2 {
+			t.Fatalf("CountClustersByState after flipping states: %v", got)
 		}
 	})
 	t.Run("DriverErrorsAreInternal", func(t *testing.T) {
@@ -205,6 +322,44 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatalf("GetCluster with a cancelled context: %v, want an internal error", err)
 		}
 	})
+}
+
+// TestPostgresConcurrentOpen opens several stores on one new schema at
+// once, as replicas starting together do: the advisory lock makes them
+// migrate one after the other.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	first := openPostgresForTest(t) // makes the schema; its store migrates it
+	var schema string
+	if err := first.read.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	// A second schema, empty, for the concurrent opens.
+	if _, err := first.write.ExecContext(t.Context(), "CREATE SCHEMA "+schema+"_b"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.write.ExecContext(context.Background(), "DROP SCHEMA "+schema+"_b CASCADE") })
+	dsn := withSearchPath(os.Getenv(postgresEnv), schema+"_b")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = OpenPostgres(t.Context(), dsn) })
+	}
+	wg.Wait()
+	want, err := loadMigrations("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Fatalf("open %d: %v", i, errs[i])
+		}
+		defer s.Close()
+	}
+	if got := migrationCount(t, stores[0]); got != len(want) {
+		t.Fatalf("schema_migrations holds %d rows, want %d", got, len(want))
+	}
 }
 
 func TestMigrationsMatch(t *testing.T) {
@@ -257,16 +412,29 @@ func TestSQLiteReopen(t *testing.T) {
 		}
 	}
 	a, b := stores[0], stores[1]
+	// One of every kind, written through either store.
 	acc := storetest.AccountID(1)
+	account, user := storetest.NewAccount(1), storetest.NewUser(acc, 0)
+	key := storetest.NewAccessKey(user, 1)
 	w := storetest.NewWorkspace(acc, 1)
-	if err := a.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
-		t.Fatal(err)
-	}
+	root, ns := storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")
 	c := storetest.NewCluster(acc, w.ID, 1)
-	if err := b.CreateCluster(ctx, c); err != nil {
+	rec := storetest.NewIdempotency(acc, "tok", storetest.At(1))
+	for _, err := range []error{
+		a.CreateAccount(ctx, account),
+		b.CreateUser(ctx, user),
+		a.CreateAccessKey(ctx, key),
+		b.CreateWorkspace(ctx, w, root, ns),
+		a.CreateCluster(ctx, c),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := b.PutIdempotency(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := a.GetCluster(ctx, acc, w.ID, c.ID); err != nil || got.ID != c.ID {
+	if got, err := b.GetCluster(ctx, acc, w.ID, c.ID); err != nil || got.ID != c.ID {
 		t.Fatalf("a cluster created through one store is not seen through the other: %v", err)
 	}
 	for _, s := range stores {
@@ -286,17 +454,31 @@ func TestSQLiteReopen(t *testing.T) {
 	if n := migrationCount(t, s); n != len(want) {
 		t.Fatalf("after reopening, schema_migrations holds %d rows, want %d", n, len(want))
 	}
+	check := func(what string, got, want any, err error) {
+		t.Helper()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s after reopening:\n got %+v (%v)\nwant %+v", what, got, err, want)
+		}
+	}
+	gotAccount, err := s.GetAccount(ctx, acc)
+	check("account", gotAccount, account, err)
+	gotUser, err := s.GetUser(ctx, acc, user.UID)
+	check("user", gotUser, user, err)
+	gotKey, err := s.GetAccessKey(ctx, key.ID)
+	check("access key", gotKey, key, err)
 	gotW, err := s.GetWorkspace(ctx, acc, w.ID)
-	if err != nil || gotW != w {
-		t.Fatalf("workspace after reopening: %+v, %v", gotW, err)
-	}
+	check("workspace", gotW, w, err)
+	gotQueues, err := s.ListQueues(ctx, acc, w.ID)
+	check("queues", gotQueues, []rayfleet.Queue{root}, err)
+	gotNS, err := s.ListNetworkServices(ctx, acc, w.ID)
+	check("network services", gotNS, []rayfleet.NetworkService{ns}, err)
 	gotC, err := s.GetCluster(ctx, acc, w.ID, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c.Version = 1
-	if !reflect.DeepEqual(gotC, c) {
-		t.Fatalf("cluster after reopening:\n got %+v\nwant %+v", gotC, c)
+	check("cluster", gotC, c, err)
+	gotRec, created, err := s.PutIdempotency(ctx, storetest.NewIdempotency(acc, "tok", storetest.At(2)))
+	check("client token", gotRec, rec, err)
+	if created {
+		t.Fatal("a client token was forgotten on reopening")
 	}
 }
 
@@ -433,15 +615,74 @@ func TestSQLiteQueryPlans(t *testing.T) {
 		args              []any
 	}{
 		{"list", s.clusterList[0], "USING INDEX clusters_list", listArgs},
-		{"count", s.clusterCount[0], "USING COVERING INDEX clusters_", listArgs[:2]},
+		{"count", s.clusterCount[0], "SEARCH cluster_counts USING PRIMARY KEY", listArgs[:2]},
 		{"list by state", s.clusterList[filterState], "USING INDEX clusters_state", []any{"a", "w", "Running", int64(20), int64(0)}},
-		{"count by state", s.clusterCount[filterState], "USING COVERING INDEX clusters_state", []any{"a", "w", "Running"}},
+		{"count by state", s.clusterCount[filterState], "SEARCH cluster_counts USING PRIMARY KEY", []any{"a", "w", "Running"}},
 		{"list by name", s.clusterList[filterName], "USING INDEX clusters_list", []any{"a", "w", "x", int64(20), int64(0)}},
-		{"get", "SELECT " + clusterCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ? AND deleted = 0", "USING INDEX sqlite_autoindex_clusters_1", []any{"a", "w", "i"}},
+		{"count by name", s.clusterCount[filterName], "USING COVERING INDEX clusters_list", []any{"a", "w", "x"}},
+		{"count by creator and queue", s.clusterCount[filterCreator|filterQueue], "USING COVERING INDEX clusters_list", []any{"a", "w", "x", ",q,"}},
+		{"get", getClusterSQL, "USING INDEX sqlite_autoindex_clusters_1", []any{"a", "w", "i"}},
 	} {
 		p := plan(tc.query, tc.args...)
 		if !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.want)
 		}
 	}
+}
+
+// TestPostgresQueryPlans checks the list queries can walk their indexes in
+// order with no sort; seqscan is switched off because on a small table a
+// scan is cheaper and the planner would rightly pick it.
+func TestPostgresQueryPlans(t *testing.T) {
+	s := openPostgresForTest(t)
+	ctx := t.Context()
+	conn, err := s.read.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	// literal puts the arguments in the query: EXPLAIN of a statement with
+	// parameters needs PostgreSQL 16.
+	literal := func(q string, args ...string) string {
+		for _, a := range args {
+			q = strings.Replace(q, "?", a, 1)
+		}
+		return q
+	}
+	for _, tc := range []struct {
+		name, query, want string
+	}{
+		{"list", literal(s.clusterList[0], "'a'", "'w'", "20", "0"), "Index Scan using clusters_list"},
+		{"list by state", literal(s.clusterList[filterState], "'a'", "'w'", "'Running'", "20", "0"), "Index Scan using clusters_state"},
+		{"count", literal(s.clusterCount[0], "'a'", "'w'"), "cluster_counts_pkey"},
+	} {
+		p := explain(t, conn, tc.query)
+		if !strings.Contains(p, tc.want) || strings.Contains(p, "Sort") {
+			t.Errorf("%s: plan\n%swant %q and no sort", tc.name, p, tc.want)
+		}
+	}
+}
+
+func explain(t *testing.T, conn *sql.Conn, query string) string {
+	t.Helper()
+	rows, err := conn.QueryContext(t.Context(), "EXPLAIN "+query)
+	if err != nil {
+		t.Fatalf("explain %s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }

@@ -162,7 +162,7 @@ func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err 
 		return stillHolds(id, n)
 	}
 	ex := s.inTx(tx)
-	for _, table := range []string{"queues", "network_services"} {
+	for _, table := range []string{"queues", "network_services", "cluster_counts"} {
 		if _, err := ex(ctx, "DELETE FROM "+table+" WHERE account_id = ? AND workspace_id = ?", accountID, id); err != nil {
 			return fmt.Errorf("delete workspace %s: %s: %w", id, table, err)
 		}

@@ -35,8 +35,12 @@ func testFixtures(t *testing.T, _ NewStore) {
 	if len(acc) != 16 || strings.Trim(acc, "0123456789") != "" {
 		t.Fatalf("account id %q is not 16 digits", acc)
 	}
-	if ClusterID(1) != ClusterID(1) || ClusterID(1) == ClusterID(2) || WorkspaceID(1) == WorkspaceID(2) {
-		t.Fatal("fixture ids are not deterministic and distinct")
+	// Deterministic: the same on every run and machine.
+	if got := ClusterID(1); got != "ray-0000hnvisgwbihrj" {
+		t.Fatalf("ClusterID(1) = %q, was ray-0000hnvisgwbihrj: fixture ids must not depend on the run", got)
+	}
+	if ClusterID(1) == ClusterID(2) || WorkspaceID(1) == WorkspaceID(2) || AccessKeyID(1) == AccessKeyID(2) {
+		t.Fatal("fixture ids are not distinct")
 	}
 	// Every field set, so round-trips cover them all.
 	checkAllSet(t, c, "Deleted", "Version")

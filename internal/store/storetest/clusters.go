@@ -418,6 +418,11 @@ func testDeletedClusters(t *testing.T, newStore NewStore) {
 	if total != 1 {
 		t.Fatalf("ListClusters total %d, want 1", total)
 	}
+	c3 := NewCluster(acc, w.ID, 3)
+	must(t, s.CreateCluster(ctx, c3))
+	if _, total, err = s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID, Limit: 1}); err != nil || total != 2 {
+		t.Fatalf("ListClusters by pages of 1 with a deleted cluster: total %d, %v; want 2", total, err)
+	}
 
 	// The reconciler still sees and updates it.
 	upd, err := s.UpdateCluster(ctx, acc, w.ID, c1.ID, func(got *rayfleet.Cluster) error {
@@ -443,7 +448,7 @@ func testDeletedClusters(t *testing.T, newStore NewStore) {
 	}
 	counts, err := s.CountClustersByState(ctx)
 	must(t, err)
-	if counts[rayfleet.StateStopping] != 0 || counts[rayfleet.StateRunning] != 1 {
+	if counts[rayfleet.StateStopping] != 0 || counts[rayfleet.StateRunning] != 2 {
 		t.Fatalf("CountClustersByState counts deleted clusters: %v", counts)
 	}
 	must(t, s.PurgeCluster(ctx, acc, w.ID, c1.ID))

@@ -29,6 +29,25 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 	}
 	wantEqual(t, got, first, "PutIdempotency's answer for an existing token")
 
+	// GetIdempotency finds it, from any time up to its own.
+	for _, since := range []time.Time{{}, At(9), first.CreateTime} {
+		got, found, err := s.GetIdempotency(ctx, a, first.Token, since)
+		must(t, err)
+		if !found {
+			t.Fatalf("GetIdempotency since %v: not found", since)
+		}
+		wantEqual(t, got, first, "GetIdempotency")
+	}
+	if _, found, err := s.GetIdempotency(ctx, a, first.Token, first.CreateTime.Add(time.Millisecond)); err != nil || found {
+		t.Fatalf("GetIdempotency of a record older than since: found=%v err=%v", found, err)
+	}
+	if _, found, err := s.GetIdempotency(ctx, a, "token-9", time.Time{}); err != nil || found {
+		t.Fatalf("GetIdempotency of a missing token: found=%v err=%v", found, err)
+	}
+	if _, found, err := s.GetIdempotency(ctx, b, first.Token, time.Time{}); err != nil || found {
+		t.Fatalf("GetIdempotency by another account: found=%v err=%v", found, err)
+	}
+
 	// Tokens are per account.
 	other := NewIdempotency(b, "token-1", At(12))
 	got, created, err = s.PutIdempotency(ctx, other)
@@ -44,6 +63,9 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 		t.Fatalf("DeleteIdempotencyBefore(its own time) removed the record (created=%v, err=%v)", created, err)
 	}
 	must(t, s.DeleteIdempotencyBefore(ctx, first.CreateTime.Add(time.Millisecond)))
+	if _, found, err := s.GetIdempotency(ctx, a, first.Token, time.Time{}); err != nil || found {
+		t.Fatalf("GetIdempotency after expiry: found=%v err=%v", found, err)
+	}
 	got, created, err = s.PutIdempotency(ctx, second)
 	must(t, err)
 	if !created {

@@ -77,9 +77,10 @@ CREATE TABLE network_services (
 );
 
 -- A cluster row: columns for its keys and for what lists filter and sort on,
--- JSON for the specs (asked for and running) and the observed instances. name_lower serves the
--- case-insensitive name filter and queues (",q1,q2,") the queue filter.
--- The foreign key keeps a workspace from being deleted under its clusters.
+-- JSON for the specs (asked for and running) and the observed instances.
+-- name_lower serves the case-insensitive name filter and queues (",q1,q2,")
+-- the queue filter. The foreign key keeps a workspace from being deleted
+-- under its clusters.
 CREATE TABLE clusters (
 	id            TEXT COLLATE "C" NOT NULL PRIMARY KEY,
 	account_id    TEXT COLLATE "C" NOT NULL,
@@ -109,12 +110,71 @@ CREATE TABLE clusters (
 	version       BIGINT  NOT NULL,
 	FOREIGN KEY (account_id, workspace_id) REFERENCES workspaces (account_id, id)
 );
--- The list: a page of a workspace newest first, and its count, from the index
--- alone. Its (account_id, workspace_id) prefix serves every per-workspace
--- query and the foreign key check.
-CREATE INDEX clusters_list ON clusters (account_id, workspace_id, deleted, create_time DESC, id DESC);
--- The list filtered by state, the console's usual filter.
+-- The list: a page of a workspace newest first is a walk down this index.
+-- The included columns let counts filtered by name or creator be index-only
+-- scans (queues is left out: a cluster of many queues could outgrow an
+-- index entry). Its (account_id, workspace_id) prefix serves every
+-- per-workspace query and the foreign key check.
+CREATE INDEX clusters_list ON clusters (account_id, workspace_id, deleted, create_time DESC, id DESC) INCLUDE (name_lower, creator);
+-- The list filtered by state, the console's usual filter, in order.
 CREATE INDEX clusters_state ON clusters (account_id, workspace_id, deleted, state, create_time DESC, id DESC);
+
+-- How many clusters of a workspace are not deleted, by state: the total of a
+-- list without filters or filtered by state alone, which would otherwise mean
+-- counting up to every index entry of the workspace on each request, and the
+-- metrics' counts. Triggers keep it in step with every write to clusters,
+-- whoever makes it, in the writer's transaction.
+CREATE TABLE cluster_counts (
+	account_id   TEXT COLLATE "C" NOT NULL,
+	workspace_id TEXT COLLATE "C" NOT NULL,
+	state        TEXT COLLATE "C" NOT NULL,
+	n            BIGINT NOT NULL,
+	PRIMARY KEY (account_id, workspace_id, state)
+);
+
+-- SET search_path FROM CURRENT binds the names these functions use to the
+-- schema they were created in, whatever the caller's search_path.
+CREATE FUNCTION cluster_counts_add(a TEXT, w TEXT, s TEXT, delta BIGINT) RETURNS void
+LANGUAGE sql SET search_path FROM CURRENT AS $$
+	INSERT INTO cluster_counts AS c (account_id, workspace_id, state, n) VALUES (a, w, s, delta)
+		ON CONFLICT (account_id, workspace_id, state) DO UPDATE SET n = c.n + delta
+$$;
+
+-- A change of state moves one count to another row. The two rows are always
+-- locked in the order of their state, so writers moving counts in opposite
+-- directions wait for each other instead of deadlocking.
+CREATE FUNCTION clusters_count() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		PERFORM cluster_counts_add(NEW.account_id, NEW.workspace_id, NEW.state, 1);
+	ELSIF TG_OP = 'DELETE' THEN
+		PERFORM cluster_counts_add(OLD.account_id, OLD.workspace_id, OLD.state, -1);
+	ELSIF OLD.state <= NEW.state THEN
+		IF OLD.deleted = 0 THEN
+			PERFORM cluster_counts_add(OLD.account_id, OLD.workspace_id, OLD.state, -1);
+		END IF;
+		IF NEW.deleted = 0 THEN
+			PERFORM cluster_counts_add(NEW.account_id, NEW.workspace_id, NEW.state, 1);
+		END IF;
+	ELSE
+		IF NEW.deleted = 0 THEN
+			PERFORM cluster_counts_add(NEW.account_id, NEW.workspace_id, NEW.state, 1);
+		END IF;
+		IF OLD.deleted = 0 THEN
+			PERFORM cluster_counts_add(OLD.account_id, OLD.workspace_id, OLD.state, -1);
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER clusters_count_insert AFTER INSERT ON clusters
+	FOR EACH ROW WHEN (NEW.deleted = 0) EXECUTE FUNCTION clusters_count();
+CREATE TRIGGER clusters_count_delete AFTER DELETE ON clusters
+	FOR EACH ROW WHEN (OLD.deleted = 0) EXECUTE FUNCTION clusters_count();
+CREATE TRIGGER clusters_count_update AFTER UPDATE OF deleted, state ON clusters
+	FOR EACH ROW WHEN (OLD.deleted <> NEW.deleted OR OLD.state <> NEW.state) EXECUTE FUNCTION clusters_count();
 
 CREATE TABLE idempotency (
 	account_id  TEXT COLLATE "C" NOT NULL,

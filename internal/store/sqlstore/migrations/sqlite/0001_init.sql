@@ -76,9 +76,10 @@ CREATE TABLE network_services (
 ) STRICT;
 
 -- A cluster row: columns for its keys and for what lists filter and sort on,
--- JSON for the specs (asked for and running) and the observed instances. name_lower serves the
--- case-insensitive name filter and queues (",q1,q2,") the queue filter.
--- The foreign key keeps a workspace from being deleted under its clusters.
+-- JSON for the specs (asked for and running) and the observed instances.
+-- name_lower serves the case-insensitive name filter and queues (",q1,q2,")
+-- the queue filter. The foreign key keeps a workspace from being deleted
+-- under its clusters.
 CREATE TABLE clusters (
 	id            TEXT    NOT NULL PRIMARY KEY,
 	account_id    TEXT    NOT NULL,
@@ -108,12 +109,49 @@ CREATE TABLE clusters (
 	version       INTEGER NOT NULL,
 	FOREIGN KEY (account_id, workspace_id) REFERENCES workspaces (account_id, id)
 ) STRICT;
--- The list: a page of a workspace newest first, and its count, from the index
--- alone. Its (account_id, workspace_id) prefix serves every per-workspace
--- query and the foreign key check.
-CREATE INDEX clusters_list ON clusters (account_id, workspace_id, deleted, create_time DESC, id DESC);
--- The list filtered by state, the console's usual filter.
+-- The list: a page of a workspace newest first is a walk down this index.
+-- The columns after id let the name, creator and queue filters, and their
+-- counts, be decided from the index, reading a row only when it matches.
+-- Its (account_id, workspace_id) prefix serves every per-workspace query and
+-- the foreign key check.
+CREATE INDEX clusters_list ON clusters (account_id, workspace_id, deleted, create_time DESC, id DESC, name_lower, creator, queues);
+-- The list filtered by state, the console's usual filter, in order.
 CREATE INDEX clusters_state ON clusters (account_id, workspace_id, deleted, state, create_time DESC, id DESC);
+
+-- How many clusters of a workspace are not deleted, by state: the total of a
+-- list without filters or filtered by state alone, which would otherwise mean
+-- counting up to every index entry of the workspace on each request, and the
+-- metrics' counts. Triggers keep it in step with every write to clusters,
+-- whoever makes it, in the writer's transaction.
+CREATE TABLE cluster_counts (
+	account_id   TEXT    NOT NULL,
+	workspace_id TEXT    NOT NULL,
+	state        TEXT    NOT NULL,
+	n            INTEGER NOT NULL,
+	PRIMARY KEY (account_id, workspace_id, state)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER clusters_count_insert AFTER INSERT ON clusters WHEN NEW.deleted = 0
+BEGIN
+	INSERT INTO cluster_counts (account_id, workspace_id, state, n) VALUES (NEW.account_id, NEW.workspace_id, NEW.state, 1)
+		ON CONFLICT (account_id, workspace_id, state) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER clusters_count_delete AFTER DELETE ON clusters WHEN OLD.deleted = 0
+BEGIN
+	UPDATE cluster_counts SET n = n - 1
+		WHERE account_id = OLD.account_id AND workspace_id = OLD.workspace_id AND state = OLD.state;
+END;
+
+CREATE TRIGGER clusters_count_update AFTER UPDATE OF deleted, state ON clusters
+	WHEN OLD.deleted <> NEW.deleted OR OLD.state <> NEW.state
+BEGIN
+	UPDATE cluster_counts SET n = n - 1
+		WHERE OLD.deleted = 0 AND account_id = OLD.account_id AND workspace_id = OLD.workspace_id AND state = OLD.state;
+	INSERT INTO cluster_counts (account_id, workspace_id, state, n) SELECT NEW.account_id, NEW.workspace_id, NEW.state, 1
+		WHERE NEW.deleted = 0
+		ON CONFLICT (account_id, workspace_id, state) DO UPDATE SET n = n + 1;
+END;
 
 CREATE TABLE idempotency (
 	account_id  TEXT    NOT NULL,

@@ -1,0 +1,231 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// Store is what the reconciler needs of storage.
+type Store interface {
+	GetClusterAny(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
+	UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
+	PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error
+	ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error)
+}
+
+// Defaults.
+const (
+	DefaultWorkers      = 8
+	DefaultResync       = 30 * time.Second
+	DefaultStartTimeout = 10 * time.Minute
+)
+
+// Reconciler drives every cluster toward its desired state.
+type Reconciler struct {
+	Store        Store
+	Runtime      Runtime
+	Now          func() time.Time
+	Logger       *slog.Logger
+	Workers      int           // concurrent clusters; DefaultWorkers if 0
+	Resync       time.Duration // every cluster is looked at this often; DefaultResync if 0
+	StartTimeout time.Duration // Starting longer than this is Error; DefaultStartTimeout if 0
+
+	once  sync.Once
+	queue *queue
+}
+
+func (r *Reconciler) init() {
+	r.once.Do(func() {
+		r.queue = newQueue()
+		if r.Workers <= 0 {
+			r.Workers = DefaultWorkers
+		}
+		if r.Resync <= 0 {
+			r.Resync = DefaultResync
+		}
+		if r.StartTimeout <= 0 {
+			r.StartTimeout = DefaultStartTimeout
+		}
+		if r.Now == nil {
+			r.Now = time.Now
+		}
+		if r.Logger == nil {
+			r.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Wake asks for ref to be reconciled soon. It never blocks.
+func (r *Reconciler) Wake(ref Ref) {
+	r.init()
+	r.queue.add(ref)
+}
+
+// Run reconciles until ctx ends: it queues every cluster at start and at
+// each resync, and runs the workers. It returns when every worker is done.
+func (r *Reconciler) Run(ctx context.Context) error {
+	r.init()
+	var wg sync.WaitGroup
+	for range r.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(ctx)
+		}()
+	}
+	t := time.NewTicker(r.Resync)
+	defer t.Stop()
+	for {
+		r.resync(ctx)
+		select {
+		case <-ctx.Done():
+			r.queue.close()
+			wg.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Reconciler) resync(ctx context.Context) {
+	refs, err := r.Store.ListClusterRefs(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Error("resync: list clusters", "err", err.Error())
+		}
+		return
+	}
+	for _, ref := range refs {
+		r.queue.add(ref)
+	}
+}
+
+func (r *Reconciler) work(ctx context.Context) {
+	for {
+		ref, ok := r.queue.get()
+		if !ok {
+			return
+		}
+		after, err := r.Reconcile(ctx, ref)
+		if err != nil && ctx.Err() == nil {
+			r.Logger.Warn("reconcile failed; retrying", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error())
+			if after <= 0 || after > 5*time.Second {
+				after = 5 * time.Second
+			}
+		}
+		r.queue.done(ref)
+		if after > 0 {
+			r.queue.addAfter(ref, after)
+		}
+	}
+}
+
+// errStale means the row changed (an API call) since it was read: the pass
+// is redone on the new row.
+var errStale = errors.New("cluster changed while reconciling")
+
+// Reconcile makes one pass over one cluster: observe, plan, act, record. It
+// returns when to look again (0: only on events and resync).
+func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, error) {
+	r.init()
+	c, err := r.Store.GetClusterAny(ctx, ref.AccountID, ref.WorkspaceID, ref.ID)
+	if rayfleet.IsNotFound(err) {
+		return 0, nil // purged: nothing to do
+	}
+	if err != nil {
+		return 0, fmt.Errorf("load cluster: %w", err)
+	}
+	obs, err := r.Runtime.Observe(ctx, &c)
+	if err != nil {
+		return pollInMotion, fmt.Errorf("observe: %w", err)
+	}
+	normalizeTimes(obs.Nodes)
+	d := plan(&c, obs, r.Now(), r.StartTimeout)
+
+	var actErr error
+	switch d.Action {
+	case Apply:
+		actErr = r.Runtime.Apply(ctx, &c)
+	case Suspend:
+		actErr = r.Runtime.Suspend(ctx, &c)
+	case Delete:
+		actErr = r.Runtime.Delete(ctx, &c)
+	}
+	if actErr != nil {
+		// Report it on the cluster, so its owner sees why nothing moves.
+		d.Message = fmt.Sprintf("%s failed (will retry): %v", d.Action, actErr)
+		if d.Requeue == 0 || d.Requeue > 5*time.Second {
+			d.Requeue = 5 * time.Second
+		}
+	}
+	if d.Purge && actErr == nil {
+		if err := r.Store.PurgeCluster(ctx, ref.AccountID, ref.WorkspaceID, ref.ID); err != nil && !rayfleet.IsNotFound(err) {
+			return pollInMotion, fmt.Errorf("purge: %w", err)
+		}
+		r.Logger.Info("cluster deleted and its resources gone", "clusterId", c.ID, "workspaceId", c.WorkspaceID)
+		return 0, nil
+	}
+	if err := r.record(ctx, &c, d); errors.Is(err, errStale) {
+		return 0, r.requeueNow(ref)
+	} else if err != nil {
+		return pollInMotion, err
+	}
+	return d.Requeue, actErr
+}
+
+func (r *Reconciler) requeueNow(ref Ref) error {
+	r.queue.add(ref)
+	return nil
+}
+
+// record writes the status if it changed, and only if the owner's intent is
+// still the one the decision was made on.
+func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decision) error {
+	if read.State == d.State && read.Message == d.Message && sameInstances(read.Instances, d.Instances) {
+		return nil
+	}
+	now := r.Now().UTC().Truncate(time.Millisecond)
+	_, err := r.Store.UpdateCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, func(c *rayfleet.Cluster) error {
+		if c.InstanceID != read.InstanceID || c.Desired != read.Desired || c.Deleted != read.Deleted || c.State != read.State {
+			return errStale
+		}
+		if c.State != d.State {
+			c.StateTime = now
+			r.Logger.Info("cluster state", "clusterId", c.ID, "workspaceId", c.WorkspaceID, "from", string(c.State), "to", string(d.State), "message", d.Message)
+		}
+		c.State, c.Message, c.Instances = d.State, d.Message, d.Instances
+		return nil
+	})
+	if errors.Is(err, rayfleet.ErrConflict) {
+		return errStale
+	}
+	return err
+}
+
+// normalizeTimes brings observed times to the precision the store keeps, so
+// an unchanged observation compares equal to what was recorded.
+func normalizeTimes(nodes []rayfleet.Instance) {
+	for i := range nodes {
+		if !nodes[i].CreateTime.IsZero() {
+			nodes[i].CreateTime = nodes[i].CreateTime.UTC().Truncate(time.Millisecond)
+		}
+		if !nodes[i].StartTime.IsZero() {
+			nodes[i].StartTime = nodes[i].StartTime.UTC().Truncate(time.Millisecond)
+		}
+	}
+}
+
+func sameInstances(a, b []rayfleet.Instance) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
