@@ -363,7 +363,7 @@ their defaults. With -f FILE (or -f - for stdin) the file is the whole
 CreateRayCluster body, and the flags given change it: head flags the head,
 worker flags the group named by --worker-group (or the only group), --queue
 and --env the head and every group.`,
-		Example: `  rayfleet cluster create --name dev
+		Example: `  rayfleet cluster create --name dev --wait
   rayfleet cluster create --name train --workers 4 --worker-cpu 8 --worker-memory 32Gi \
       --release-version "ray-1.0.0 (Ray 2.47.1, Python 3.12)" --env HF_HOME=/cache
   rayfleet cluster create --name elastic --autoscale --min-workers 1 --max-workers 10
@@ -371,6 +371,8 @@ and --env the head and every group.`,
 		Args: exactArgs(),
 	}
 	f.add(cmd)
+	var w waitFlags
+	w.add(cmd, "Running")
 	cmd.RunE = a.wrap(func(cmd *cobra.Command, _ []string) error {
 		c, ws, err := a.clientWS()
 		if err != nil {
@@ -385,11 +387,17 @@ and --env the head and every group.`,
 			return err
 		}
 		if a.json() {
-			return a.printResponse()
+			if err := a.printResponse(); err != nil || !w.wait {
+				return err
+			}
+		} else if !w.wait {
+			fmt.Fprintf(a.env.Stdout, "Created cluster %s (Starting). Follow it with: rayfleet cluster get %s\n",
+				resp.ClusterID, resp.ClusterID)
+			return nil
+		} else {
+			fmt.Fprintf(a.env.Stdout, "Created cluster %s.\n", resp.ClusterID)
 		}
-		fmt.Fprintf(a.env.Stdout, "Created cluster %s (Starting). Follow it with: rayfleet cluster get %s\n",
-			resp.ClusterID, resp.ClusterID)
-		return nil
+		return a.waitFor(cmd.Context(), c, ws, resp.ClusterID, w, untilRunning)
 	})
 	return cmd
 }
@@ -748,11 +756,13 @@ func (a *app) clusterStart() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start ID",
 		Short: "Start a stopped cluster (a new instance, same spec)",
-		Example: `  rayfleet cluster start ray-k7nm8ahl5te4tg91
+		Example: `  rayfleet cluster start ray-k7nm8ahl5te4tg91 --wait
   rayfleet cluster start ray-k7nm8ahl5te4tg91 --client-token "$(uuidgen)"`,
 		Args: exactArgs("ID"),
 	}
 	cmd.Flags().StringVar(&token, "client-token", "", "idempotency token: repeating the call with it within 24h acts once")
+	var w waitFlags
+	w.add(cmd, "Running")
 	cmd.RunE = a.wrap(func(cmd *cobra.Command, args []string) error {
 		c, ws, err := a.clientWS()
 		if err != nil {
@@ -762,10 +772,14 @@ func (a *app) clusterStart() *cobra.Command {
 			return err
 		}
 		if a.json() {
-			return a.printResponse()
+			if err := a.printResponse(); err != nil || !w.wait {
+				return err
+			}
+		} else if !w.wait {
+			fmt.Fprintf(a.env.Stdout, "Starting cluster %s. Follow it with: rayfleet cluster get %s\n", args[0], args[0])
+			return nil
 		}
-		fmt.Fprintf(a.env.Stdout, "Starting cluster %s. Follow it with: rayfleet cluster get %s\n", args[0], args[0])
-		return nil
+		return a.waitFor(cmd.Context(), c, ws, args[0], w, untilRunning)
 	})
 	return cmd
 }
@@ -775,11 +789,13 @@ func (a *app) clusterStop() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop ID",
 		Short: "Stop a cluster: its nodes go away, its spec stays",
-		Example: `  rayfleet cluster stop ray-k7nm8ahl5te4tg91
+		Example: `  rayfleet cluster stop ray-k7nm8ahl5te4tg91 --wait
   rayfleet cluster stop ray-k7nm8ahl5te4tg91 --instance-id ray-k7nm8ahl5te4tg91-ey7blpbg`,
 		Args: exactArgs("ID"),
 	}
 	cmd.Flags().StringVar(&instance, "instance-id", "", "stop only if this is still the running instance")
+	var w waitFlags
+	w.add(cmd, "Stopped")
 	cmd.RunE = a.wrap(func(cmd *cobra.Command, args []string) error {
 		c, ws, err := a.clientWS()
 		if err != nil {
@@ -789,10 +805,14 @@ func (a *app) clusterStop() *cobra.Command {
 			return err
 		}
 		if a.json() {
-			return a.printResponse()
+			if err := a.printResponse(); err != nil || !w.wait {
+				return err
+			}
+		} else if !w.wait {
+			fmt.Fprintf(a.env.Stdout, "Stopping cluster %s.\n", args[0])
+			return nil
 		}
-		fmt.Fprintf(a.env.Stdout, "Stopping cluster %s.\n", args[0])
-		return nil
+		return a.waitFor(cmd.Context(), c, ws, args[0], w, untilStopped)
 	})
 	return cmd
 }
