@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.APIAddr = "127.0.0.1:0"
+	cfg.RayPath = fakeRay
 	cfg.LogLevel = "error"
 	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "config.json"), "HOME": dir}
 	getenv := func(k string) string { return env[k] }
@@ -36,17 +38,27 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 
 	code, out, errs := run("cluster", "create", "--name", "demo", "--head-cpu", "2", "--head-memory", "8Gi",
-		"--workers", "2", "--worker-cpu", "2", "--worker-memory", "8Gi", "-o", "json")
-	if code != 0 {
-		t.Fatalf("create: %d %s %s", code, out, errs)
+		"--workers", "2", "--worker-cpu", "2", "--worker-memory", "8Gi", "--wait", "--wait-interval", "100ms")
+	var created struct{ ClusterID string }
+	if m := regexp.MustCompile(`Created cluster (ray-[a-z0-9]{16})`).FindStringSubmatch(out); m != nil {
+		created.ClusterID = m[1]
 	}
-	var created struct{ ClusterID, RequestID string }
-	if err := json.Unmarshal([]byte(out), &created); err != nil || !strings.HasPrefix(created.ClusterID, "ray-") {
-		t.Fatalf("create -o json: %q (%v)", out, err)
+	// Not a terminal: progress comes as plain lines on stderr, one per change.
+	if code != 0 || created.ClusterID == "" || !strings.Contains(out, "is Running") ||
+		!strings.Contains(errs, created.ClusterID+" Starting") || !strings.Contains(errs, created.ClusterID+" Running") {
+		t.Fatalf("create --wait: %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	code, out, errs = run("cluster", "create", "--name", "j", "-o", "json")
+	var j struct{ ClusterID, RequestID string }
+	if err := json.Unmarshal([]byte(out), &j); code != 0 || err != nil || !strings.HasPrefix(j.ClusterID, "ray-") || j.RequestID == "" {
+		t.Fatalf("create -o json: %d %q %q (%v)", code, out, errs, err)
+	}
+	if code, _, errs = run("cluster", "delete", j.ClusterID); code != 0 {
+		t.Fatalf("delete: %d %s", code, errs)
 	}
 
 	code, out, _ = run("cluster", "list")
-	if code != 0 || !strings.Contains(out, created.ClusterID) || !strings.Contains(out, "demo") || !strings.Contains(out, "Starting") {
+	if code != 0 || !strings.Contains(out, created.ClusterID) || !strings.Contains(out, "demo") {
 		t.Fatalf("list: %d %q", code, out)
 	}
 	code, out, _ = run("cluster", "get", created.ClusterID)
@@ -68,8 +80,8 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Fatalf("unknown command: exit %d", code)
 	}
 
-	code, out, errs = run("cluster", "stop", created.ClusterID)
-	if code != 0 {
+	code, out, errs = run("cluster", "stop", created.ClusterID, "--wait")
+	if code != 0 || !strings.Contains(out, "is Stopped") || !strings.Contains(errs, "Stopping") {
 		t.Fatalf("stop: %d %s %s", code, out, errs)
 	}
 	code, out, _ = run("release-version", "list")
@@ -106,7 +118,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `rayfleet_clusters{state="Stopping"} 1`) {
+	if !strings.Contains(string(body), `rayfleet_clusters{state="Stopped"} 1`) {
 		t.Fatalf("clusters by state missing: %.2000s", body)
 	}
 }

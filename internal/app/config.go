@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -41,6 +43,17 @@ type Config struct {
 	ReleaseVersions []rayfleet.ReleaseVersion  `yaml:"releaseVersions"`
 	GPUTypes        map[string]service.GPUType `yaml:"gpuTypes"`
 	ProfileName     string                     `yaml:"profileName"`
+
+	// Runtime runs the clusters: "local" (ray processes on this machine).
+	Runtime string `yaml:"runtime"`
+	// RayPath is the ray executable of the local runtime ("" = PATH).
+	RayPath string `yaml:"rayPath"`
+	// StartTimeout is how long a cluster may stay Starting before Error.
+	StartTimeout time.Duration `yaml:"startTimeout"`
+	// ReconcileWorkers is how many clusters are reconciled at once.
+	ReconcileWorkers int `yaml:"reconcileWorkers"`
+	// StopGrace is how long nodes get between TERM and KILL.
+	StopGrace time.Duration `yaml:"stopGrace"`
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -55,6 +68,10 @@ func DefaultConfig() Config {
 	c.Gateway.URL = "http://127.0.0.1:8081"
 	c.Gateway.GRPCAddress = "127.0.0.1:10101"
 	c.ProfileName = "default"
+	c.Runtime = "local"
+	c.StartTimeout = 10 * time.Minute
+	c.ReconcileWorkers = 8
+	c.StopGrace = 10 * time.Second
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -104,6 +121,20 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Gateway.GRPCAddress); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.grpcAddress: %q is not host:port", c.Gateway.GRPCAddress))
 		}
+	}
+	switch c.Runtime {
+	case "local":
+	default:
+		errs = append(errs, fmt.Errorf("runtime: must be local, got %q", c.Runtime))
+	}
+	if c.StartTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("start-timeout: must be at least 1s, got %s", c.StartTimeout))
+	}
+	if c.ReconcileWorkers < 1 || c.ReconcileWorkers > 1024 {
+		errs = append(errs, fmt.Errorf("reconcile-workers: must be 1 to 1024, got %d", c.ReconcileWorkers))
+	}
+	if c.StopGrace < 0 {
+		errs = append(errs, fmt.Errorf("stop-grace: must not be negative, got %s", c.StopGrace))
 	}
 	for i, r := range c.ReleaseVersions {
 		if r.Version == "" || r.RayVersion == "" || r.PythonVersion == "" || r.Image == "" {
@@ -179,7 +210,22 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
 		{"profile-name", "RAYFLEET_PROFILE_NAME", "CLI profile the first start writes", &c.ProfileName},
+		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local", &c.Runtime},
+		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 	}
+	type durFlag struct {
+		name, env, usage string
+		dst              *time.Duration
+	}
+	durFlags := []durFlag{
+		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
+		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
+	}
+	durVals := make([]*string, len(durFlags))
+	for i, f := range durFlags {
+		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
+	workers := fs.String("reconcile-workers", "", "clusters reconciled at once (env RAYFLEET_RECONCILE_WORKERS)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
 		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
@@ -210,6 +256,35 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		} else if v := getenv(f.env); v != "" {
 			*f.dst = v
 		}
+	}
+	var errs []error
+	for i, f := range durFlags {
+		v := getenv(f.env)
+		if set[f.name] {
+			v = *durVals[i]
+		}
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10m or 30s", f.name, v))
+			continue
+		}
+		*f.dst = d
+	}
+	if v := getenv("RAYFLEET_RECONCILE_WORKERS"); v != "" || set["reconcile-workers"] {
+		if set["reconcile-workers"] {
+			v = *workers
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reconcile-workers: %q is not a number", v))
+		}
+		c.ReconcileWorkers = n
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
 	}
 	if c.Gateway.InnerURL == "" {
 		c.Gateway.InnerURL = c.Gateway.URL

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.LogLevel = "error"
 	cfg.Gateway.InnerURL = "http://ray-gateway.internal:8081"
+	cfg.RayPath = fakeRay
+	cfg.StopGrace = 2 * time.Second
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -48,6 +52,38 @@ func readCredentials(t *testing.T, dataDir string) Credentials {
 		t.Fatalf("credentials: %v", err)
 	}
 	return c
+}
+
+// fakeRay is the stand-in ray executable the tests' local runtime runs:
+// real Ray cannot be installed on the machines the tests run on.
+var fakeRay string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rayfleet-app-test")
+	if err != nil {
+		panic(err)
+	}
+	fakeRay = filepath.Join(dir, "ray")
+	out, err := exec.Command("go", "build", "-o", fakeRay, "github.com/rayfleet/rayfleet/internal/runtime/local/fakeray").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build the stand-in ray: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// eventually polls cond until it holds, failing the test after a deadline.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
 }
 
 type discard struct{}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
-
-	"github.com/rayfleet/rayfleet"
 )
 
 // sdk drives the server through the unmodified official Go client, with
@@ -243,7 +240,7 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	g := c.must("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
 	for k, want := range map[string]string{
 		"clusterId": id, "name": "testRayCluster", "description": "Ray Cluster for dev.", "displayReleaseVersion": release,
-		"networkServiceName": "vpc_test", "extraParam": "{}", "state": "Starting", "userId": cred.UserID,
+		"networkServiceName": "vpc_test", "extraParam": "{}", "userId": cred.UserID,
 		"jobUrl":       "http://127.0.0.1:8081/workspace/" + ws2 + "/raycluster/" + id,
 		"jobUrlInner":  "http://ray-gateway.internal:8081/workspace/" + ws2 + "/raycluster/" + id,
 		"grpcEndpoint": "ray://127.0.0.1:10101", "creatorName": "root", "modifierName": "root",
@@ -294,7 +291,7 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 		t.Fatalf("ListRayCluster = %v", l)
 	}
 	it := items[0].(map[string]any)
-	if str(it, "clusterId") != id || str(it, "state") != "Starting" || str(it, "dashboardUrl") != str(g, "dashboardUrl") || it["modified"] != false {
+	if str(it, "clusterId") != id || str(it, "dashboardUrl") != str(g, "dashboardUrl") || it["modified"] != false {
 		t.Errorf("list item = %v", it)
 	}
 	if _, has := it["submitToken"]; has {
@@ -336,28 +333,38 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	_, err = c.call("ListRayCluster", "GET", wsPath(ws2, "rayCluster"), map[string]string{"pageSize": "101"}, nil)
 	wantErr(t, err, "InvalidParameter", 400, "pageSize")
 
-	// Stop, then Start while Stopping is refused; a stale instance id is refused.
+	// The cluster comes up (the local runtime runs the stand-in ray).
+	c.waitState(ws2, id, "Running")
+	// Running once the head is ready; the workers follow (head + 3 workers).
+	eventually(t, "all 4 nodes to run", func() bool {
+		g = c.must("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
+		running := 0
+		for _, in := range g["instances"].([]any) {
+			if str(in.(map[string]any), "phase") == "Running" {
+				running++
+			}
+		}
+		return running == 4 && str(g, "message") == ""
+	})
+
+	// Stop: a stale instance id is refused; the current one stops it.
 	_, err = c.call("StopRayCluster", "POST", wsPath(ws2, "rayCluster", id, "stop"), nil, map[string]any{"instanceId": id + "-00000000"})
 	wantErr(t, err, "OperationDenied", 409, "not the current instance")
 	c.must("StopRayCluster", "POST", wsPath(ws2, "rayCluster", id, "stop"), nil, map[string]any{"instanceId": inst})
 	g = c.must("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
-	if str(g, "state") != "Stopping" || str(g, "submitToken") != "" || str(g, "dashboardUrl") != "" {
+	if st := str(g, "state"); (st != "Stopping" && st != "Stopped") || str(g, "submitToken") != "" || str(g, "dashboardUrl") != "" {
 		t.Fatalf("after stop: %v", g)
 	}
-	_, err = c.call("StartRayCluster", "POST", wsPath(ws2, "rayCluster", id, "start"), nil, map[string]any{"clientToken": "t-1"})
-	wantErr(t, err, "OperationDenied", 409, "Stopping")
-
-	// What the reconciler will do once nodes are gone (a later issue):
-	// mark the cluster Stopped, so Start can be exercised through the API.
-	if _, err := srv.Store.UpdateCluster(context.Background(), cred.UserID, ws2, id, func(c *rayfleet.Cluster) error {
-		c.State = rayfleet.StateStopped
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	g = c.waitState(ws2, id, "Stopped")
+	if len(g["instances"].([]any)) != 0 {
+		t.Fatalf("a stopped cluster still has instances: %v", g["instances"])
 	}
+
+	// Start: a new instance and token; a retried clientToken answers with
+	// the first request id; the same token for another call is refused.
 	s1 := c.must("StartRayCluster", "POST", wsPath(ws2, "rayCluster", id, "start"), nil, map[string]any{"clientToken": "t-2"})
 	g = c.must("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
-	if str(g, "state") != "Starting" || str(g, "instanceId") == inst || g["modified"] != false || str(g, "submitToken") == token {
+	if str(g, "instanceId") == inst || g["modified"] != false || str(g, "submitToken") == token || str(g, "submitToken") == "" {
 		t.Fatalf("after start: %v", g)
 	}
 	s2 := c.must("StartRayCluster", "POST", wsPath(ws2, "rayCluster", id, "start"), nil, map[string]any{"clientToken": "t-2"})
@@ -366,8 +373,16 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	}
 	_, err = c.call("StopRayCluster", "POST", wsPath(ws2, "rayCluster", id, "stop"), nil, map[string]any{"clientToken": "t-2"})
 	wantErr(t, err, "IdempotentParameterMismatch", 400, "t-2")
+	c.waitState(ws2, id, "Running")
 
-	// Delete: gone at once; the workspace still holds it until torn down.
+	// A workspace that holds clusters cannot be deleted, nor a queue in use.
+	_, err = c.call("DeleteWorkspace", "DELETE", wsPath(ws2), nil, nil)
+	wantErr(t, err, "OperationDenied", 409, "")
+	_, err = c.call("DeleteWorkspaceQueue", "DELETE", wsPath(ws2, "queues", "dev_queue"), nil, nil)
+	wantErr(t, err, "OperationDenied", 409, "dev_queue")
+
+	// Delete: gone from Get and List at once; torn down in the background,
+	// after which the queue and the workspace can go.
 	c.must("DeleteRayCluster", "DELETE", wsPath(ws2, "rayCluster", id), nil, nil)
 	_, err = c.call("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
 	wantErr(t, err, "ResourceNotFound", 404, id)
@@ -375,21 +390,26 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	if len(l["rayClusters"].([]any)) != 0 || num(l, "totalCount") != 0 {
 		t.Fatalf("deleted cluster still listed: %v", l)
 	}
-	_, err = c.call("DeleteWorkspace", "DELETE", wsPath(ws2), nil, nil)
-	wantErr(t, err, "OperationDenied", 409, "")
-	_, err = c.call("DeleteWorkspaceQueue", "DELETE", wsPath(ws2, "queues", "dev_queue"), nil, nil)
-	wantErr(t, err, "OperationDenied", 409, "dev_queue")
-
-	// Once torn down (the reconciler's job), the row goes and the workspace
-	// can be deleted.
-	if err := srv.Store.PurgeCluster(context.Background(), cred.UserID, ws2, id); err != nil {
-		t.Fatal(err)
-	}
-	dq := c.must("DeleteWorkspaceQueue", "DELETE", wsPath(ws2, "queues", "dev_queue"), nil, nil)
-	if str(dq, "RequestId") == "" {
-		t.Fatalf("DeleteWorkspaceQueue must answer RequestId: %v", dq)
-	}
+	eventually(t, "the deleted cluster's queue to be free", func() bool {
+		_, err := c.call("DeleteWorkspaceQueue", "DELETE", wsPath(ws2, "queues", "dev_queue"), nil, nil)
+		return err == nil
+	})
 	c.must("DeleteWorkspace", "DELETE", wsPath(ws2), nil, nil)
 	_, err = c.call("ListRayCluster", "GET", wsPath(ws2, "rayCluster"), nil, nil)
 	wantErr(t, err, "ResourceNotFound", 404, ws2)
+}
+
+// waitState polls GetRayCluster until the cluster is in state, failing on
+// Error or after a deadline.
+func (s *sdk) waitState(ws, id, state string) map[string]any {
+	s.t.Helper()
+	var g map[string]any
+	eventually(s.t, "cluster "+id+" to be "+state, func() bool {
+		g = s.must("GetRayCluster", "GET", wsPath(ws, "rayCluster", id), nil, nil)
+		if str(g, "state") == "Error" && state != "Error" {
+			s.t.Fatalf("cluster %s failed: %s", id, str(g, "message"))
+		}
+		return str(g, "state") == state
+	})
+	return g
 }

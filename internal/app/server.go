@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
 	"github.com/rayfleet/rayfleet/internal/keyring"
+	"github.com/rayfleet/rayfleet/internal/reconcile"
+	"github.com/rayfleet/rayfleet/internal/runtime/local"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
@@ -46,7 +49,11 @@ type Server struct {
 	Service *service.Service
 	Logger  *slog.Logger
 
+	Runtime    *local.Runtime
+	Reconciler *reconcile.Reconciler
+
 	http     *http.Server
+	jobs     sync.WaitGroup
 	listener net.Listener
 	lock     *os.File
 	done     chan struct{}
@@ -90,6 +97,21 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Endpoints: service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress},
 		Logger:    logger,
 	}
+	// The runtime wakes the reconciler on node events; the reconciler drives
+	// the runtime: the runtime is made second and handed over.
+	s.Reconciler = &reconcile.Reconciler{
+		Store: s.Store, Now: time.Now, Logger: logger,
+		Workers: cfg.ReconcileWorkers, StartTimeout: cfg.StartTimeout,
+	}
+	s.Runtime, err = local.New(local.Config{
+		DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now,
+		GPUs: func(spec string) int { return cfg.GPUTypes[spec].GPUs }, Waker: s.Reconciler,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the local runtime: %w", err)
+	}
+	s.Reconciler.Runtime = s.Runtime
+	s.Service.Waker = s.Reconciler
 	s.listener, err = net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
@@ -122,7 +144,14 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJobs = stopJobs
-	go s.janitor(jobsCtx)
+	s.jobs.Add(2)
+	go func() { defer s.jobs.Done(); s.janitor(jobsCtx) }()
+	go func() {
+		defer s.jobs.Done()
+		if err := s.Reconciler.Run(jobsCtx); err != nil {
+			logger.Error("reconciler stopped", "err", err.Error())
+		}
+	}()
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
@@ -167,6 +196,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) closeResources() {
 	if s.stopJobs != nil {
 		s.stopJobs()
+		s.jobs.Wait()
+	}
+	if s.Runtime != nil {
+		// Nodes keep running: the next start re-adopts them.
+		s.Runtime.Close()
 	}
 	if s.listener != nil && s.http == nil {
 		s.listener.Close()

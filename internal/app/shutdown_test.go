@@ -17,7 +17,7 @@ import (
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
-	cfg.DataDir, cfg.APIAddr, cfg.LogLevel = dir, "127.0.0.1:0", "error"
+	cfg.DataDir, cfg.APIAddr, cfg.LogLevel, cfg.RayPath = dir, "127.0.0.1:0", "error", fakeRay
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": dir + "/cli.json"}[k] }
 	// Shutdown must wait for a request the server is serving; a connection
 	// still in the kernel's accept queue is not one (closing the listener

@@ -1,0 +1,177 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/reconcile"
+)
+
+// Observe reports what exists of c: every node record (of any instance,
+// the current one first, head first), whether the current instance's head
+// answers on its dashboard, its workers, and why it cannot come up if it
+// cannot. Right after the first Apply it reports Exists with the head
+// Running but HeadReady false ("waiting for the head's dashboard ...").
+func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.Observation, error) {
+	if err := checkIDs(c, false); err != nil {
+		return reconcile.Observation{}, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return reconcile.Observation{}, errClosed
+	}
+	var failure string
+	if cs := r.clusters[c.ID]; cs != nil && cs.failureInstance == c.InstanceID {
+		failure = cs.specFailure
+		if failure == "" {
+			failure = cs.rayMissing
+		}
+	}
+	r.mu.Unlock()
+	recs := r.snapshot(c.ID, c.InstanceID)
+
+	var obs reconcile.Observation
+	for _, w := range c.RunningSpec.Workers {
+		obs.DesiredWorkers += int(w.Replica)
+	}
+	obs.Failure = failure
+	var head *record
+	var restarting *record
+	stopping := 0
+	for i := range recs {
+		rec := &recs[i]
+		if rec.Exited && rec.StopReason == stopScaleDown {
+			continue // scaled away; Apply forgets it
+		}
+		obs.Nodes = append(obs.Nodes, instanceOf(rec))
+		if rec.running() && rec.StopReason != "" {
+			stopping++
+		}
+		if rec.Instance != c.InstanceID {
+			continue
+		}
+		switch {
+		case rec.Type == typeHead:
+			head = rec
+		case rec.running() && rec.StopReason == "":
+			obs.ReadyWorkers++
+		case rec.Exited && restarting == nil:
+			restarting = rec
+		}
+	}
+	obs.Exists = len(recs) > 0
+	if obs.Exists {
+		obs.InstanceID = recs[0].Instance
+	}
+
+	switch {
+	case stopping > 0:
+		obs.Progress = fmt.Sprintf("stopping: %d node(s) still running", stopping)
+	case failure != "":
+	case head == nil || head.PID == 0 && !head.Exited:
+		obs.Progress = "starting the head"
+	case head.Exited && head.StopReason == "":
+		why := ""
+		if head.Reason == "Lost" || head.Reason == "StartError" {
+			why = " (" + head.Message + ")"
+		}
+		msg := ""
+		if line := lastLine(head.Log); line != "" {
+			msg = ": " + line
+		}
+		obs.Failure = fmt.Sprintf("head node exited with code %d%s%s; logs: %s", head.ExitCode, why, msg, head.Log)
+	case head.Exited:
+		obs.Progress = "the head was stopped"
+	default:
+		dash := dashboardAddr(head)
+		obs.HeadReady = r.probeDashboard(ctx, dash)
+		switch {
+		case !obs.HeadReady:
+			obs.Progress = "waiting for the head's dashboard on " + dash
+		case obs.ReadyWorkers < obs.DesiredWorkers:
+			obs.Progress = fmt.Sprintf("%d/%d workers running", obs.ReadyWorkers, obs.DesiredWorkers)
+			if restarting != nil {
+				obs.Progress += fmt.Sprintf("; %s %s, restarting in %s", restarting.Node, restarting.Message,
+					max(restarting.Ended.Add(restartDelay(restarting)).Sub(r.cfg.Now()), 0).Round(time.Second))
+			}
+		}
+	}
+	return obs, nil
+}
+
+// HeadEndpoints returns host:port of the dashboard and of the Ray client
+// server of c's current head, for the gateway; ok is false while the
+// instance has no running head.
+func (r *Runtime) HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs := r.clusters[c.ID]
+	if cs == nil {
+		return "", "", false
+	}
+	head := cs.nodes[c.InstanceID+"/"+headNodeName(c.ID)]
+	if head == nil || !head.running() {
+		return "", "", false
+	}
+	return dashboardAddr(head), net.JoinHostPort(r.cfg.Host, strconv.Itoa(head.Ports.ClientServer)), true
+}
+
+// dashboardAddr is where the head's dashboard listens: always loopback
+// (--dashboard-host=127.0.0.1), the gateway is the way in from outside.
+func dashboardAddr(head *record) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(head.Ports.Dashboard))
+}
+
+// probeDashboard reports whether GET /api/version answers 200 within
+// ProbeTimeout: the dashboard comes up last, so Ray is usable then.
+func (r *Runtime) probeDashboard(ctx context.Context, addr string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/version", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := r.probe.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// instanceOf shows a node as instances[] does, like a pod.
+func instanceOf(rec *record) rayfleet.Instance {
+	in := rayfleet.Instance{
+		InstanceID: rec.Node, Type: rec.Type, Group: rec.Group,
+		CreateTime: rec.Created, StartTime: rec.Started,
+	}
+	switch {
+	case rec.Exited:
+		in.Phase = "Failed"
+		if rec.ExitCode == 0 {
+			in.Phase = "Succeeded"
+		}
+		in.ContainerState = "Terminated"
+		in.ContainerExitCode = int32(rec.ExitCode)
+		in.Reason, in.ContainerStateReason = rec.Reason, rec.Reason
+		in.ContainerStateMessage = rec.Message
+		if rec.ExitCode != 0 {
+			in.Message = lastLine(rec.Log)
+			if in.Message == "" {
+				in.Message = rec.Message
+			}
+		}
+	case rec.PID == 0:
+		in.Phase, in.ContainerState, in.ContainerStateReason = "Pending", "Waiting", "Starting"
+	default:
+		in.Phase, in.ContainerState = "Running", "Running"
+		if rec.StopReason != "" {
+			in.ContainerStateMessage = "stopping"
+		}
+	}
+	return in
+}
