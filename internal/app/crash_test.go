@@ -1,0 +1,234 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/api/signer"
+)
+
+// rayProcesses returns the pids of the stand-in ray processes running now.
+func rayProcesses(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if argv0 == fakeRay && !strings.Contains(string(stat), ") Z ") { // zombies are gone already
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// serverProcess is rayfleet running as its own process, to be killed -9.
+type serverProcess struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (p *serverProcess) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, "server", "--data-dir", filepath.Join(p.dir, "data"), "--api-addr", p.addr,
+		"--ray-path", fakeRay, "--stop-grace", "2s", "--log-level", "warn")
+	p.cmd.Env = append(os.Environ(), "RAYFLEET_CONFIG="+filepath.Join(p.dir, "cli.json"))
+	logf, err := os.OpenFile(filepath.Join(p.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer logf.Close()
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	eventually(p.t, "the server to answer", func() bool {
+		resp, err := http.Get("http://" + p.addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+func (p *serverProcess) kill9() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+func (p *serverProcess) stop() {
+	if p.cmd == nil || p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestKill9Converges kills the server with SIGKILL in the middle of starts,
+// stops and deletes, starts it again, and checks that every cluster ends as
+// its owner asked, with no node lost, duplicated or orphaned.
+func TestKill9Converges(t *testing.T) {
+	if len(rayProcesses(t)) != 0 {
+		t.Fatal("stand-in ray processes are already running")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "rayfleet")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t)}
+	t.Cleanup(func() {
+		srv.stop()
+		for _, pid := range rayProcesses(t) { // never leave nodes behind, whatever failed
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+			t.Logf("server log:\n%s", log)
+		}
+	})
+	srv.start()
+	cred := readCredentials(t, filepath.Join(dir, "data"))
+	c := &api.Client{Endpoint: srv.addr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+	ctx := context.Background()
+	ws := cred.WorkspaceID
+	create := func(name string) string {
+		t.Helper()
+		resp, err := c.CreateCluster(ctx, ws, &api.ClusterRequest{Name: ptr(name), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"},
+			WorkerSpec: &[]api.WorkerSpec{{GroupName: "g", Replica: 1, CPU: "1", Memory: "2Gi"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ClusterID
+	}
+	allRunning := func(id string) func() bool {
+		return func() bool {
+			cl, err := c.GetCluster(ctx, ws, id)
+			if err != nil {
+				return false
+			}
+			if cl.State == "Error" {
+				t.Fatalf("cluster %s failed: %s", id, cl.Message)
+			}
+			n := 0
+			for _, in := range cl.Instances {
+				if in.Phase == "Running" {
+					n++
+				}
+			}
+			return cl.State == "Running" && n == 2
+		}
+	}
+	state := func(id, want string) func() bool {
+		return func() bool { cl, err := c.GetCluster(ctx, ws, id); return err == nil && cl.State == want }
+	}
+	processes := func(n int) func() bool { return func() bool { return len(rayProcesses(t)) == n } }
+
+	// 1. One cluster up, two more created, and the server killed mid-start.
+	a := create("a")
+	eventually(t, "a to run", allRunning(a))
+	b, cc := create("b"), create("c")
+	srv.kill9()
+
+	// 2. After a restart all three run, with exactly their nodes.
+	srv.start()
+	for _, id := range []string{a, b, cc} {
+		eventually(t, id+" to run after the restart", allRunning(id))
+	}
+	eventually(t, "exactly 6 nodes", processes(6))
+	before, err := c.GetCluster(ctx, ws, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 3. Stop one, delete another, and kill the server before it can act.
+	if _, err := c.StopCluster(ctx, ws, a, &api.StopRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteCluster(ctx, ws, b); err != nil {
+		t.Fatal(err)
+	}
+	srv.kill9()
+	srv.start()
+
+	// 4. a is Stopped with no nodes, b is gone, c kept running untouched.
+	eventually(t, "a to be Stopped", state(a, "Stopped"))
+	eventually(t, "only c's 2 nodes to be left", processes(2))
+	var apiErr *api.Error
+	if _, err := c.GetCluster(ctx, ws, b); !errors.As(err, &apiErr) || apiErr.Code != "ResourceNotFound" {
+		t.Fatalf("deleted cluster: %v", err)
+	}
+	after, err := c.GetCluster(ctx, ws, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != "Running" || after.InstanceID != before.InstanceID || fmt.Sprint(startTimes(after)) != fmt.Sprint(startTimes(before)) {
+		t.Fatalf("c was not re-adopted as it ran: before %s %v, after %s %s %v", before.InstanceID, startTimes(before), after.State, after.InstanceID, startTimes(after))
+	}
+	l, err := c.ListClusters(ctx, ws, api.ListClustersOptions{})
+	if err != nil || l.TotalCount != 2 {
+		t.Fatalf("clusters after the restarts: %+v %v", l, err)
+	}
+
+	// 5. Clean up through the API: the last cluster stops for real.
+	if _, err := c.StopCluster(ctx, ws, cc, &api.StopRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "c to be Stopped", state(cc, "Stopped"))
+	eventually(t, "no node left", processes(0))
+}
+
+func startTimes(c *api.Cluster) []int64 {
+	var out []int64
+	for _, in := range c.Instances {
+		out = append(out, in.StartTime)
+	}
+	return out
+}
