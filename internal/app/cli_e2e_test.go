@@ -22,6 +22,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.RayPath = fakeRay
+	cfg.LocalTempRoot = dir
 	cfg.LogLevel = "error"
 	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "config.json"), "HOME": dir}
 	getenv := func(k string) string { return env[k] }
@@ -30,6 +31,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shutdown(t, srv)
+	defer killNodes(t)
 
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer

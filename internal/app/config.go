@@ -54,6 +54,9 @@ type Config struct {
 	ReconcileWorkers int `yaml:"reconcileWorkers"`
 	// StopGrace is how long nodes get between TERM and KILL.
 	StopGrace time.Duration `yaml:"stopGrace"`
+	// LocalTempRoot holds the local nodes' short Ray temp directories
+	// ("" = /tmp; Ray's socket paths must stay under ~107 characters).
+	LocalTempRoot string `yaml:"localTempRoot"`
 }
 
 // DefaultConfig returns the embedded defaults.

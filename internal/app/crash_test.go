@@ -56,7 +56,11 @@ type serverProcess struct {
 
 func (p *serverProcess) start() {
 	p.t.Helper()
-	p.cmd = exec.Command(p.bin, "server", "--data-dir", filepath.Join(p.dir, "data"), "--api-addr", p.addr,
+	conf := filepath.Join(p.dir, "rayfleet.yaml")
+	if err := os.WriteFile(conf, []byte("localTempRoot: "+p.dir+"\n"), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(p.bin, "server", "--config", conf, "--data-dir", filepath.Join(p.dir, "data"), "--api-addr", p.addr,
 		"--ray-path", fakeRay, "--stop-grace", "2s", "--log-level", "warn")
 	p.cmd.Env = append(os.Environ(), "RAYFLEET_CONFIG="+filepath.Join(p.dir, "cli.json"))
 	logf, err := os.OpenFile(filepath.Join(p.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -126,9 +130,7 @@ func TestKill9Converges(t *testing.T) {
 	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t)}
 	t.Cleanup(func() {
 		srv.stop()
-		for _, pid := range rayProcesses(t) { // never leave nodes behind, whatever failed
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		killNodes(t) // never leave nodes behind, whatever failed
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 			t.Logf("server log:\n%s", log)

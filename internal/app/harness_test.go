@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 	cfg.LogLevel = "error"
 	cfg.Gateway.InnerURL = "http://ray-gateway.internal:8081"
 	cfg.RayPath = fakeRay
+	cfg.LocalTempRoot = dir
 	cfg.StopGrace = 2 * time.Second
 	for _, o := range opts {
 		o(&cfg)
@@ -37,6 +39,7 @@ func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		killNodes(t)
 	})
 	return srv, readCredentials(t, cfg.DataDir)
 }
@@ -83,6 +86,14 @@ func eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+// killNodes ends the stand-in ray processes a test left running: nodes
+// outlive the server by design, so tests clean them up themselves.
+func killNodes(t *testing.T) {
+	for _, pid := range rayProcesses(t) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 

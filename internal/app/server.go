@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Workers: cfg.ReconcileWorkers, StartTimeout: cfg.StartTimeout,
 	}
 	s.Runtime, err = local.New(local.Config{
-		DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now,
+		DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now, TempRoot: cfg.LocalTempRoot,
 		GPUs: func(spec string) int { return cfg.GPUTypes[spec].GPUs }, Waker: s.Reconciler,
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ func TestFirstStartWritesCredentialsAndProfile(t *testing.T) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.RayPath = fakeRay
+	cfg.LocalTempRoot = dir
 	profiles := filepath.Join(dir, "cli", "config.json")
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": profiles}[k] }
 	var out bytes.Buffer
@@ -70,6 +71,7 @@ func TestFirstStartWritesCredentialsAndProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shutdown(t, srv)
+	defer killNodes(t)
 	if out.Len() != 0 {
 		t.Fatalf("a restart must not bootstrap again: %q", out.String())
 	}

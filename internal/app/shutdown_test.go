@@ -17,7 +17,7 @@ import (
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
-	cfg.DataDir, cfg.APIAddr, cfg.LogLevel, cfg.RayPath = dir, "127.0.0.1:0", "error", fakeRay
+	cfg.DataDir, cfg.APIAddr, cfg.LogLevel, cfg.RayPath, cfg.LocalTempRoot = dir, "127.0.0.1:0", "error", fakeRay, dir
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": dir + "/cli.json"}[k] }
 	// Shutdown must wait for a request the server is serving; a connection
 	// still in the kernel's accept queue is not one (closing the listener
@@ -34,6 +34,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred := readCredentials(t, dir)
+	defer killNodes(t)
 	// Leading whitespace (valid JSON) larger than the client's write buffer,
 	// so the first part really reaches the server before shutdown begins.
 	body := append(bytes.Repeat([]byte(" "), 16<<10), `{"name":"in-flight"}`...)

@@ -613,3 +613,43 @@ func TestClosedRuntime(t *testing.T) {
 		t.Fatalf("Apply after Close: %v", err)
 	}
 }
+
+func TestSlowHead(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t, dataDir(t))
+	c := testCluster("ray-slowhead000001")
+	c.RunningSpec.Head.Env = "FAKERAY_HEAD_DELAY=2s"
+	// Workers start once the GCS answers, before the dashboard does.
+	obs := applyUntil(t, r, c, "workers before the dashboard", func(o reconcile.Observation) bool { return o.ReadyWorkers == 2 })
+	if obs.HeadReady {
+		t.Skip("the dashboard came up before the workers; the machine is too slow for this test")
+	}
+	dash, _, _ := r.HeadEndpoints(c)
+	if obs.Progress != "waiting for the head's dashboard on "+dash {
+		t.Fatalf("progress %q", obs.Progress)
+	}
+	applyUntil(t, r, c, "ready", ready)
+	suspendUntilGone(t, r, c, false)
+}
+
+func TestFakeRayWorkerWithoutHead(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on: bind it and let it go.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(fakeRay, "start", "--block", "--address="+addr, "--num-cpus", "1", "--unknown-flag", "--disable-usage-stats")
+	cmd.Env = append(os.Environ(), "FAKERAY_CONNECT_TIMEOUT=300ms")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "could not connect to the GCS at "+addr) {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	v, err := exec.Command(fakeRay, "--version").Output()
+	if err != nil || strings.TrimSpace(string(v)) != "ray, version 2.47.1 (fake)" {
+		t.Fatalf("--version: %q %v", v, err)
+	}
+}
