@@ -32,7 +32,11 @@ func TestPlanTransitions(t *testing.T) {
 	const timeout = 10 * time.Minute
 	running := func(c *rayfleet.Cluster) { c.State = rayfleet.StateRunning }
 	stopped := func(c *rayfleet.Cluster) { c.Desired = rayfleet.RunStateStopped; c.State = rayfleet.StateStopping }
-	deleted := func(c *rayfleet.Cluster) { c.Deleted = true; c.Desired = rayfleet.RunStateStopped; c.State = rayfleet.StateStopping }
+	deleted := func(c *rayfleet.Cluster) {
+		c.Deleted = true
+		c.Desired = rayfleet.RunStateStopped
+		c.State = rayfleet.StateStopping
+	}
 	failed := func(c *rayfleet.Cluster) { c.State = rayfleet.StateError; c.Message = "boom" }
 	nodes := []rayfleet.Instance{node("Running")}
 	for _, tc := range []struct {

@@ -77,7 +77,9 @@ func (f *fakeRuntime) Suspend(_ context.Context, c *rayfleet.Cluster) error {
 	return nil
 }
 
-func (f *fakeRuntime) Delete(ctx context.Context, c *rayfleet.Cluster) error { return f.Suspend(ctx, c) }
+func (f *fakeRuntime) Delete(ctx context.Context, c *rayfleet.Cluster) error {
+	return f.Suspend(ctx, c)
+}
 
 func (f *fakeRuntime) Observe(_ context.Context, c *rayfleet.Cluster) (Observation, error) {
 	defer f.enter(c.ID)()
@@ -119,7 +121,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func newEnv(t *testing.T) *env {
