@@ -1,0 +1,75 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/cli"
+)
+
+func client(srv *Server, cred Credentials) *api.Client {
+	return &api.Client{Endpoint: srv.Addr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+}
+
+func waitCluster(t *testing.T, c *api.Client, ws, id string, done func(*api.Cluster) bool) *api.Cluster {
+	t.Helper()
+	var cl *api.Cluster
+	eventually(t, "cluster "+id, func() bool {
+		var err error
+		cl, err = c.GetCluster(context.Background(), ws, id)
+		return err == nil && done(cl)
+	})
+	return cl
+}
+
+// TestHeadCrashIsError: a head that dies puts the cluster in Error with a
+// message that says why, and the CLI's --wait exits non-zero with it.
+func TestHeadCrashIsError(t *testing.T) {
+	srv, cred := testServer(t)
+	c := client(srv, cred)
+	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{
+		Name: ptr("crashy"), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi", Env: "FAKERAY_EXIT_AFTER=300ms"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := waitCluster(t, c, cred.WorkspaceID, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Error" })
+	if !strings.Contains(cl.Message, "head node exited with code 3") || !strings.Contains(cl.Message, ".log") {
+		t.Fatalf("message = %q", cl.Message)
+	}
+
+	// Starting it again fails the same way; --wait says so and exits 1.
+	var out, errb bytes.Buffer
+	env := map[string]string{"RAYFLEET_ENDPOINT": srv.Addr, "RAYFLEET_ACCESS_KEY_ID": cred.AccessKeyID,
+		"RAYFLEET_ACCESS_KEY_SECRET": cred.AccessKeySecret, "RAYFLEET_WORKSPACE": cred.WorkspaceID}
+	code := cli.Run(context.Background(), cli.Env{
+		Args:   []string{"cluster", "start", resp.ClusterID, "--wait", "--wait-interval", "100ms"},
+		Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, IsTerminal: true,
+	}, nil)
+	if code != 1 || !strings.Contains(errb.String(), "head node exited with code 3") || !strings.Contains(errb.String(), "\r\033[K") {
+		t.Fatalf("start --wait: exit %d\nstdout %q\nstderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestMissingRayIsError: without a ray executable a cluster ends in Error
+// with a message that says how to install Ray, and the server carries on.
+func TestMissingRayIsError(t *testing.T) {
+	srv, cred := testServer(t, func(cfg *Config) { cfg.RayPath = filepath.Join(t.TempDir(), "no-such-ray") })
+	c := client(srv, cred)
+	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{Name: ptr("no-ray")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := waitCluster(t, c, cred.WorkspaceID, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Error" })
+	if !strings.Contains(cl.Message, `pip install "ray[default]"`) {
+		t.Fatalf("message = %q", cl.Message)
+	}
+	if _, err := c.ListClusters(context.Background(), cred.WorkspaceID, api.ListClustersOptions{}); err != nil {
+		t.Fatalf("server after a missing ray: %v", err)
+	}
+}
