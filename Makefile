@@ -2,7 +2,7 @@
 GO        ?= go
 GOFLAGS   ?= -buildvcs=false
 BIN       ?= bin/rayfleet
-LINT      ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
+GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell go env GOPATH)/bin/golangci-lint)
 LINT_VERSION = v2.15.0
 export GOFLAGS
 
@@ -30,8 +30,8 @@ fmt:
 	gofmt -l -w .
 
 lint:
-	@test -x "$(LINT)" || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
-	$(LINT) run ./...
+	@test -x "$(GOLANGCI_LINT)" || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
 
 check: vet lint
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
