@@ -226,6 +226,16 @@ func TestSuspendEndsEveryProcess(t *testing.T) {
 		GroupName: "stubborn", Replica: 1, CPU: "1", Memory: "1Gi", Env: "FAKERAY_IGNORE_TERM=1"})
 	applyUntil(t, r, c, "3 workers", ready)
 	recs := nodeRecords(r, c)
+	// A process is running before it has set up its signal handling: wait
+	// until every node says it is up, or an early TERM kills the stubborn one.
+	waitFor(t, 15*time.Second, "every node to say it started", func() bool {
+		for _, rec := range recs {
+			if b, err := os.ReadFile(rec.Log); err != nil || !strings.Contains(string(b), "Ray runtime started.") {
+				return false
+			}
+		}
+		return true
+	})
 
 	ctx := context.Background()
 	if err := r.Suspend(ctx, c); err != nil {
