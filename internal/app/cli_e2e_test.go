@@ -18,12 +18,7 @@ import (
 // the profile the server's first start wrote, as a new user would.
 func TestCLIAgainstServer(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.APIAddr = "127.0.0.1:0"
-	cfg.RayPath = fakeRay
-	cfg.LocalTempRoot = dir
-	cfg.LogLevel = "error"
+	cfg := testConfig(dir)
 	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "config.json"), "HOME": dir}
 	getenv := func(k string) string { return env[k] }
 	srv, err := Start(context.Background(), cfg, getenv, io.Discard, io.Discard)

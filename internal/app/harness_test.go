@@ -17,14 +17,8 @@ import (
 func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.APIAddr = "127.0.0.1:0"
-	cfg.LogLevel = "error"
+	cfg := testConfig(dir)
 	cfg.Gateway.InnerURL = "http://ray-gateway.internal:8081"
-	cfg.RayPath = fakeRay
-	cfg.LocalTempRoot = dir
-	cfg.StopGrace = 2 * time.Second
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -42,6 +36,19 @@ func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 		killNodes(t)
 	})
 	return srv, readCredentials(t, cfg.DataDir)
+}
+
+// testConfig is the configuration of a test server in dir: a free port,
+// the stand-in ray, quiet logs, everything inside dir.
+func testConfig(dir string) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.LogLevel = "error"
+	cfg.RayPath = fakeRay
+	cfg.LocalTempRoot = dir
+	cfg.StopGrace = 2 * time.Second
+	return cfg
 }
 
 func readCredentials(t *testing.T, dataDir string) Credentials {

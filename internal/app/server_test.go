@@ -19,11 +19,7 @@ import (
 
 func TestFirstStartWritesCredentialsAndProfile(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.APIAddr = "127.0.0.1:0"
-	cfg.RayPath = fakeRay
-	cfg.LocalTempRoot = dir
+	cfg := testConfig(dir)
 	profiles := filepath.Join(dir, "cli", "config.json")
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": profiles}[k] }
 	var out bytes.Buffer

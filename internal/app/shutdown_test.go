@@ -16,8 +16,7 @@ import (
 // down while its body is still arriving, and checks that it completes.
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.DataDir, cfg.APIAddr, cfg.LogLevel, cfg.RayPath, cfg.LocalTempRoot = dir, "127.0.0.1:0", "error", fakeRay, dir
+	cfg := testConfig(dir)
 	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": dir + "/cli.json"}[k] }
 	// Shutdown must wait for a request the server is serving; a connection
 	// still in the kernel's accept queue is not one (closing the listener
@@ -33,7 +32,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred := readCredentials(t, dir)
+	cred := readCredentials(t, cfg.DataDir)
 	defer killNodes(t)
 	// Leading whitespace (valid JSON) larger than the client's write buffer,
 	// so the first part really reaches the server before shutdown begins.
