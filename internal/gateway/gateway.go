@@ -1,0 +1,322 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Lookup is what the gateway needs to know about clusters. It belongs to the
+// gateway; internal/app implements it over the store and the runtime. Every
+// method is called on the request path, so implementations should answer
+// from memory or an index (see ByToken).
+type Lookup interface {
+	// ClusterToken returns the hex SHA-256 of the cluster's current token
+	// ("" while the cluster has no running instance) and whether the cluster
+	// exists, for a request routed by path.
+	ClusterToken(ctx context.Context, workspaceID, clusterID string) (tokenHash string, ok bool, err error)
+	// ByToken finds the cluster whose current token hashes to tokenHash, for
+	// the gRPC listener, where the token is the only route. It needs an index
+	// on the token hash; ok is false when no live cluster has it.
+	ByToken(ctx context.Context, tokenHash string) (workspaceID, clusterID string, ok bool, err error)
+	// Upstream returns host:port of the cluster's head dashboard (HTTP, also
+	// the job API) and of its Ray client server (gRPC); ok is false while the
+	// head is not running.
+	Upstream(ctx context.Context, workspaceID, clusterID string) (dashboard, client string, ok bool)
+	// UpstreamToken returns Ray's own authentication token for the cluster
+	// when Ray's token authentication is on, "" otherwise. The gateway sends
+	// it upstream as "Authorization: Bearer <token>".
+	UpstreamToken(ctx context.Context, workspaceID, clusterID string) (string, error)
+}
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultMaxBodyBytes          = 512 << 20
+	DefaultMaxConns              = 4096
+	DefaultMaxConnsPerCluster    = 256
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultIdleTimeout           = 2 * time.Minute
+	DefaultDialTimeout           = 10 * time.Second
+	DefaultUpstreamHeaderTimeout = 5 * time.Minute
+)
+
+// Config configures both handlers. Zero values take the defaults above.
+type Config struct {
+	Lookup Lookup
+	Logger *slog.Logger
+
+	// MaxBodyBytes bounds an HTTP request body (a working_dir upload is one
+	// zip in one PUT). Larger bodies get 413. gRPC streams are not bounded.
+	MaxBodyBytes int64
+	// MaxConns bounds the proxied requests and streams in flight through one
+	// handler, MaxConnsPerCluster those to one cluster. A WebSocket or a log
+	// tail holds its slot until it ends. Beyond them: 503 (gRPC:
+	// RESOURCE_EXHAUSTED).
+	MaxConns           int
+	MaxConnsPerCluster int
+
+	// CookieSecure marks the dashboard session cookie Secure; set it when
+	// the gateway's URL is https.
+	CookieSecure bool
+	// SessionKey is the HMAC key of dashboard session cookies (at least 32
+	// bytes). Replicas behind one URL must share it. When empty a random key
+	// is drawn, so sessions end with the process and users reopen the
+	// dashboardUrl.
+	SessionKey []byte
+
+	// ReadHeaderTimeout and IdleTimeout are for the servers HTTPServer and
+	// GRPCServer build.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	// DialTimeout bounds connecting to a head; UpstreamHeaderTimeout bounds
+	// waiting for a dashboard's response headers once the request is sent
+	// (not used for gRPC, where a stream's headers may come with its first
+	// message, however late).
+	DialTimeout           time.Duration
+	UpstreamHeaderTimeout time.Duration
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Lookup == nil {
+		errs = append(errs, errors.New("gateway: Lookup is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("gateway: maxBodyBytes must be positive, got %d", c.MaxBodyBytes))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("gateway: maxConns must be positive, got %d", c.MaxConns))
+	}
+	if c.MaxConnsPerCluster < 0 {
+		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster must be positive, got %d", c.MaxConnsPerCluster))
+	}
+	if c.MaxConns > 0 && c.MaxConnsPerCluster > c.MaxConns {
+		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster (%d) must not exceed maxConns (%d)", c.MaxConnsPerCluster, c.MaxConns))
+	}
+	if len(c.SessionKey) > 0 && len(c.SessionKey) < 32 {
+		errs = append(errs, fmt.Errorf("gateway: sessionKey must be at least 32 bytes, got %d", len(c.SessionKey)))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"readHeaderTimeout", c.ReadHeaderTimeout},
+		{"idleTimeout", c.IdleTimeout},
+		{"dialTimeout", c.DialTimeout},
+		{"upstreamHeaderTimeout", c.UpstreamHeaderTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("gateway: %s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with every zero field set to its default; it panics
+// on what Validate would refuse, since that is a wiring mistake.
+func (c Config) withDefaults() Config {
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerCluster == 0 {
+		c.MaxConnsPerCluster = min(DefaultMaxConnsPerCluster, c.MaxConns)
+	}
+	if len(c.SessionKey) == 0 {
+		c.SessionKey = make([]byte, 32)
+		if _, err := rand.Read(c.SessionKey); err != nil {
+			panic(fmt.Errorf("gateway: draw a session key: %w", err))
+		}
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.UpstreamHeaderTimeout == 0 {
+		c.UpstreamHeaderTimeout = DefaultUpstreamHeaderTimeout
+	}
+	return c
+}
+
+// HTTPServer returns a server for NewHTTP's handler: headers must arrive
+// within ReadHeaderTimeout, idle keep-alive connections close after
+// IdleTimeout, and there is no read or write timeout, since uploads, log
+// tails and WebSockets last as long as they last. Set Addr or call Serve.
+func HTTPServer(cfg Config, h http.Handler) *http.Server {
+	cfg = cfg.withDefaults()
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// GRPCServer returns a server for NewGRPC's handler that speaks HTTP/2
+// without TLS (prior knowledge, which is what grpcio sends to a ray://
+// address) and HTTP/2 over TLS when served with ServeTLS. HTTP/1 is off:
+// no Ray client speaks it.
+func GRPCServer(cfg Config, h http.Handler) *http.Server {
+	cfg = cfg.withDefaults()
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &p,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 1000,
+			// A client's streams share its connection's receive window,
+			// which is given back only as the head takes the data; 1 MiB
+			// (the default) would let one slow stream stall the others.
+			MaxReceiveBufferPerConnection: 16 << 20,
+			MaxReceiveBufferPerStream:     4 << 20,
+			// Notice dead clients on long idle streams (a Ray client's
+			// data stream can be quiet for hours).
+			SendPingTimeout: time.Minute,
+			PingTimeout:     20 * time.Second,
+		},
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// dialer returns the DialContext of the upstream transports.
+func dialer(cfg Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	return d.DialContext
+}
+
+// Error codes of the gateway's JSON error bodies.
+const (
+	codeInvalidToken     = "InvalidToken"
+	codeNotFound         = "ResourceNotFound"
+	codeTooLarge         = "RequestEntityTooLarge"
+	codeTooManyConns     = "TooManyConnections"
+	codeClusterNotReady  = "ClusterNotRunning"
+	codeBadGateway       = "UpstreamUnavailable"
+	codeInternal         = "Error.Internal"
+	msgInternal          = "The gateway failed to look the cluster up. Retry later."
+	msgMissingToken      = "A token is required: send header ray-token: <submitToken>, or open the cluster's dashboardUrl."
+	msgBadToken          = "The token is wrong, expired or revoked, or not for this cluster. Take submitToken or dashboardUrl from GetRayCluster; they change each time the cluster starts."
+	msgBadGRPCToken      = "The ray-token metadata is wrong, expired or revoked. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)]) using the cluster's current submitToken."
+	msgMissingGRPCToken  = "Missing ray-token metadata. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)])."
+	msgTooManyConns      = "Too many connections through the gateway. Retry later."
+	msgTooManyConnsClstr = "Too many connections to this cluster through the gateway. Close some (log tails, dashboards, Ray clients) or retry later."
+	msgNotRunning        = "The cluster's head is not running yet (or any more). Check its state with GetRayCluster and retry once it is Running."
+	msgBadGateway        = "The cluster's head did not answer. Retry; if it persists, check the cluster's state."
+)
+
+// writeError writes the gateway's JSON error body. code and msg are
+// constants of this package or built from them, so they need no escaping
+// beyond what appendJSONString does.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	b := make([]byte, 0, 32+len(code)+len(msg))
+	b = append(b, `{"Code":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"Message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, "}\n"...)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// clusterKey names a cluster; a struct, not a joined string, so counting
+// does not allocate.
+type clusterKey struct{ ws, id string }
+
+// limiter counts proxied requests in flight, in total and per cluster.
+type limiter struct {
+	max, perCluster int64
+	total           atomic.Int64
+	mu              sync.Mutex
+	clusters        map[clusterKey]int64
+}
+
+func newLimiter(max, perCluster int) *limiter {
+	return &limiter{max: int64(max), perCluster: int64(perCluster), clusters: make(map[clusterKey]int64)}
+}
+
+// acquireTotal takes a slot of the total; false when none is free.
+func (l *limiter) acquireTotal() bool {
+	if l.total.Add(1) > l.max {
+		l.total.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *limiter) releaseTotal() { l.total.Add(-1) }
+
+// acquireCluster takes a slot of k's; false when none is free.
+func (l *limiter) acquireCluster(k clusterKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.clusters[k]
+	if n >= l.perCluster {
+		return false
+	}
+	l.clusters[k] = n + 1
+	return true
+}
+
+func (l *limiter) releaseCluster(k clusterKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.clusters[k] - 1; n > 0 {
+		l.clusters[k] = n
+	} else {
+		delete(l.clusters, k) // so clusters long gone leave nothing behind
+	}
+}

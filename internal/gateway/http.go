@@ -1,0 +1,345 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// httpGateway serves the dashboard and the job API of every cluster.
+type httpGateway struct {
+	cfg   Config
+	log   *slog.Logger
+	lim   *limiter
+	proxy *httputil.ReverseProxy
+}
+
+// target is where one authenticated request goes; it rides in the request's
+// context from ServeHTTP to the proxy's hooks.
+type target struct {
+	rt       route
+	addr     string // the head's host:port
+	rayToken string // Ray's own token, "" when Ray's auth is off
+}
+
+type targetKey struct{}
+
+func targetOf(ctx context.Context) *target {
+	t, _ := ctx.Value(targetKey{}).(*target)
+	return t
+}
+
+// NewHTTP returns the handler of the gateway's HTTP listener:
+//
+//	/workspace/<ws>/raycluster/<id>                 302 to .../dashboard/
+//	/workspace/<ws>/raycluster/<id>/dashboard       302 to .../dashboard/
+//	/workspace/<ws>/raycluster/<id>/dashboard/...   the head's dashboard at /...
+//	/workspace/<ws>/raycluster/<id>/api/...         the head's job API at /api/...
+//
+// A request passes with header ray-token (the cluster's submitToken) or the
+// session cookie a dashboardUrl's ?token= sets: the gateway checks the token,
+// sets the cookie (HttpOnly, SameSite=Lax, scoped to the cluster's path) and
+// redirects to the same URL without the token, so it leaves the address bar
+// and the browser history. Anything else is 401 and reaches no head.
+//
+// Serve it with HTTPServer's timeouts (or equivalent ones).
+func NewHTTP(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster)}
+	transport := &http.Transport{
+		Proxy:                 nil, // heads are reached directly, whatever HTTP_PROXY says
+		DialContext:           dialer(cfg),
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		// Pass Accept-Encoding and compressed bodies through untouched.
+		DisableCompression: true,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      transport,
+		FlushInterval:  -1, // log tails and streams reach the client as they come
+		BufferPool:     buffers,
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	return g
+}
+
+func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, ok := parseRoute(r.URL.EscapedPath())
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "No such path. The gateway serves /workspace/<workspaceId>/raycluster/<clusterId>/dashboard/ and /workspace/<workspaceId>/raycluster/<clusterId>/api/.")
+		return
+	}
+	if rt.kind == routeRoot || rt.kind == routeDashboardBare {
+		// The dashboard asks for everything relative to its page, so its
+		// URL must end in "/". Nothing is looked up: the answer is the same
+		// for every id.
+		loc := rt.base + "/dashboard/"
+		if r.URL.RawQuery != "" {
+			loc += "?" + r.URL.RawQuery
+		}
+		redirect(w, loc)
+		return
+	}
+	if !g.lim.acquireTotal() {
+		writeError(w, http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConns)
+		return
+	}
+	defer g.lim.releaseTotal()
+
+	ctx := r.Context()
+	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(ctx, rt.ws, rt.id)
+	if err != nil {
+		g.log.ErrorContext(ctx, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
+		return
+	}
+	if !exists {
+		tokenHash = "" // an unknown cluster looks exactly like one with a wrong token
+	}
+
+	_, queryToken, hasQueryToken := takeParam(r.URL.RawQuery, tokenParam)
+	switch {
+	case hasQueryToken && rt.kind == routeDashboard:
+		if !tokenMatches(queryToken, tokenHash) {
+			g.deny(w, r, &rt, "query")
+			return
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			g.startSession(w, r, &rt, tokenHash)
+			return
+		}
+	case r.Header.Get(tokenHeader) != "":
+		if !tokenMatches(r.Header.Get(tokenHeader), tokenHash) {
+			g.deny(w, r, &rt, "header")
+			return
+		}
+	default:
+		present, ok := anyCookie(r.Header, sessionCookie, func(v string) bool {
+			return sessionMatches(g.cfg.SessionKey, rt.ws, rt.id, tokenHash, v)
+		})
+		if !present {
+			writeError(w, http.StatusUnauthorized, codeInvalidToken, msgMissingToken)
+			return
+		}
+		if !ok {
+			g.deny(w, r, &rt, "cookie")
+			return
+		}
+	}
+
+	dashboard, _, running := g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
+	if !running || dashboard == "" {
+		writeError(w, http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning)
+		return
+	}
+	if r.ContentLength > g.cfg.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))
+		return
+	}
+	key := clusterKey{rt.ws, rt.id}
+	if !g.lim.acquireCluster(key) {
+		writeError(w, http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsClstr)
+		return
+	}
+	defer g.lim.releaseCluster(key)
+	rayToken, err := g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id)
+	if err != nil {
+		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Streamed to the head as it comes, never held. A body of
+		// undeclared length that runs past the limit fails the request
+		// with 413 (see proxyError).
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
+	}
+	t := &target{rt: rt, addr: dashboard, rayToken: rayToken}
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
+}
+
+// deny answers a presented but wrong token.
+func (g *httpGateway) deny(w http.ResponseWriter, r *http.Request, rt *route, source string) {
+	g.log.DebugContext(r.Context(), "token refused", "workspace", rt.ws, "cluster", rt.id, "source", source, "remote", r.RemoteAddr)
+	writeError(w, http.StatusUnauthorized, codeInvalidToken, msgBadToken)
+}
+
+// startSession sets the session cookie for a good ?token= and sends the
+// browser back to the same URL without it.
+func (g *httpGateway) startSession(w http.ResponseWriter, r *http.Request, rt *route, tokenHash string) {
+	rest, _, _ := takeParam(r.URL.RawQuery, tokenParam)
+	loc := rt.base + "/dashboard" + rt.upstream
+	if rest != "" {
+		loc += "?" + rest
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    sessionValue(g.cfg.SessionKey, rt.ws, rt.id, tokenHash),
+		Path:     rt.base + "/",
+		HttpOnly: true,
+		Secure:   g.cfg.CookieSecure || r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	redirect(w, loc)
+}
+
+func redirect(w http.ResponseWriter, loc string) {
+	h := w.Header()
+	h.Set("Location", loc)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}
+
+// rewrite turns the inbound request into the head's: prefix stripped, no
+// gateway credential, Ray's own token when Ray wants one.
+func (g *httpGateway) rewrite(pr *httputil.ProxyRequest) {
+	t := targetOf(pr.In.Context())
+	out := pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = t.addr
+	out.Host = ""
+	setPath(out.URL, t.rt.upstream)
+	out.URL.RawQuery, _, _ = takeParam(out.URL.RawQuery, tokenParam)
+	scrubCredentials(out.Header, t.rayToken)
+	dropCookies(out.Header)
+}
+
+// setPath sets u's path from an escaped path.
+func setPath(u *url.URL, escaped string) {
+	if !strings.Contains(escaped, "%") {
+		u.Path, u.RawPath = escaped, ""
+		return
+	}
+	p, err := url.PathUnescape(escaped)
+	if err != nil { // cannot happen: escaped came from a parsed URL
+		p = escaped
+	}
+	u.Path, u.RawPath = p, escaped
+}
+
+// scrubCredentials removes every credential a client may have sent the
+// gateway and, when Ray's token authentication is on, adds Ray's token the
+// way Ray reads it.
+func scrubCredentials(h http.Header, rayToken string) {
+	h.Del(tokenHeader)
+	h.Del("Authorization")
+	h.Del("X-Ray-Authorization")
+	if rayToken != "" {
+		h.Set("Authorization", "Bearer "+rayToken)
+	}
+}
+
+// modifyResponse keeps the head's redirects and cookies under the cluster's
+// prefix.
+func (g *httpGateway) modifyResponse(res *http.Response) error {
+	t := targetOf(res.Request.Context())
+	if t == nil {
+		return nil
+	}
+	if loc := res.Header.Get("Location"); loc != "" {
+		res.Header.Set("Location", rewriteLocation(loc, t))
+	}
+	if cookies := res.Header["Set-Cookie"]; len(cookies) > 0 {
+		kept := cookies[:0]
+		for _, line := range cookies {
+			c, err := http.ParseSetCookie(line)
+			if err != nil || c.Name == sessionCookie {
+				continue // the head never sets (or clobbers) the gateway's cookie
+			}
+			if c.Path != "" {
+				c.Path = t.rt.prefix() + c.Path
+			}
+			c.Domain = ""
+			kept = append(kept, c.String())
+		}
+		if len(kept) == 0 {
+			res.Header.Del("Set-Cookie")
+		} else {
+			res.Header["Set-Cookie"] = kept
+		}
+	}
+	return nil
+}
+
+// rewriteLocation puts a redirect of the head's under the cluster's prefix:
+// absolute paths and absolute URLs that name the head itself. Other
+// locations (relative ones, other hosts) stay.
+func rewriteLocation(loc string, t *target) string {
+	if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+		return t.rt.prefix() + loc
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host != t.addr || (u.Scheme != "http" && u.Scheme != "https") {
+		return loc
+	}
+	u.Scheme, u.Host, u.User = "", "", nil
+	p := u.String()
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return t.rt.prefix() + p
+}
+
+func (g *httpGateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(tooLarge.Limit))
+		return
+	}
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "err", err}
+	if t := targetOf(r.Context()); t != nil {
+		attrs = append(attrs, "workspace", t.rt.ws, "cluster", t.rt.id, "upstream", t.addr)
+	}
+	if r.Context().Err() != nil {
+		g.log.DebugContext(r.Context(), "client went away", attrs...)
+	} else {
+		g.log.WarnContext(r.Context(), "head did not answer", attrs...)
+	}
+	writeError(w, http.StatusBadGateway, codeBadGateway, msgBadGateway)
+}
+
+func tooLargeMessage(limit int64) string {
+	return "The request body is larger than the gateway's limit of " + formatBytes(limit) + "."
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + " GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// bufferPool lends the proxies their 32 KiB copy buffers, so a request does
+// not allocate one.
+type bufferPool struct{ p sync.Pool }
+
+const bufferSize = 32 << 10
+
+var buffers = &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
+
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[bufferSize]byte)[:] }
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) >= bufferSize {
+		b.p.Put((*[bufferSize]byte)(buf[:bufferSize]))
+	}
+}
