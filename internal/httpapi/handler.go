@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -188,19 +189,26 @@ func sourceIP(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, requestID string) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"Error.Internal","Message":"The response could not be encoded."}`+"\n", requestID)
+	var body []byte
+	if pre, ok := v.(jsonBody); ok {
+		body = pre
+		defer pre.release()
+	} else {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			status = http.StatusInternalServerError
+			buf.Reset()
+			fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"Error.Internal","Message":"The response could not be encoded."}`+"\n", requestID)
+		}
+		body = buf.Bytes()
 	}
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("x-acs-request-id", requestID)
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // decode reads a JSON object body into v. An empty body leaves v as it is.
@@ -245,7 +253,12 @@ func jsonKind(k string) string {
 
 // queryInt parses an integer query parameter; absent is 0.
 func queryInt(r *request, name string) (int, error) {
-	v := r.URL.Query().Get(name)
+	return intParam(r.URL.Query(), name)
+}
+
+// intParam is queryInt on a query already parsed.
+func intParam(q url.Values, name string) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return 0, nil
 	}

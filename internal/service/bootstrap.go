@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 )
@@ -70,10 +72,67 @@ func (s *Service) Bootstrap(ctx context.Context) (*Bootstrapped, error) {
 	return &Bootstrapped{AccountID: acctID, UserUID: uid, AccessKeyID: keyID, AccessKeySecret: secret, WorkspaceID: wsID}, nil
 }
 
+// authCacheTTL is how long Authenticate trusts what it last read of an
+// access key and its user. Every request names its key, and reading both
+// anew would cost two store queries per request; the price is that a key
+// disabled, or a user removed, keeps working for up to this long on a
+// server that accepted it just before. Refusals are never remembered, so a
+// new key works at once.
+const authCacheTTL = 2 * time.Second
+
+// authCacheMax bounds the keys remembered; past it the cache starts over.
+const authCacheMax = 10_000
+
+// authCache remembers recent successful Authenticate answers.
+type authCache struct {
+	mu sync.Mutex
+	m  map[string]authEntry
+}
+
+type authEntry struct {
+	p       rayfleet.Principal
+	secret  string
+	expires time.Time
+}
+
+func (c *authCache) get(id string, now time.Time) (authEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || !now.Before(e.expires) {
+		return authEntry{}, false
+	}
+	return e, true
+}
+
+func (c *authCache) put(id string, e authEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= authCacheMax {
+		c.m = map[string]authEntry{}
+	}
+	c.m[id] = e
+}
+
 // Authenticate finds the access key a request names and returns its secret
 // and the principal it stands for. An unknown key, a key of a deleted
 // account and a disabled key are refused with the hosted product's codes.
+// A key accepted within the last authCacheTTL is accepted again without
+// reading the store.
 func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (rayfleet.Principal, string, error) {
+	now := s.Now()
+	if e, ok := s.auths.get(accessKeyID, now); ok {
+		return e.p, e.secret, nil
+	}
+	p, secret, err := s.authenticate(ctx, accessKeyID)
+	if err != nil {
+		return p, secret, err
+	}
+	s.auths.put(accessKeyID, authEntry{p: p, secret: secret, expires: now.Add(authCacheTTL)})
+	return p, secret, nil
+}
+
+func (s *Service) authenticate(ctx context.Context, accessKeyID string) (rayfleet.Principal, string, error) {
 	k, err := s.Store.GetAccessKey(ctx, accessKeyID)
 	if rayfleet.IsNotFound(err) {
 		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")

@@ -68,10 +68,11 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 	if in.State != "" && !rayfleet.State(in.State).Valid() {
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "state must be one of Starting, Running, Stopping, Stopped, Error; got %q", in.State)
 	}
-	if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
-		return nil, err
-	}
 	if in.PageNum > 1<<40/in.PageSize {
+		// A missing workspace is reported first, as for every other call.
+		if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+			return nil, err
+		}
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum %d is beyond any page", in.PageNum)
 	}
 	cs, total, err := s.Store.ListClusters(ctx, store.ClusterFilter{
@@ -82,13 +83,24 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
 	}
-	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize, Clusters: make([]ClusterInfo, 0, len(cs))}
-	for _, c := range cs {
-		info, err := s.info(c)
-		if err != nil {
+	// The store lists no clusters of a missing workspace or of another
+	// account's, so a cluster listed proves the workspace is the caller's;
+	// only an empty answer needs the workspace looked up, to tell an empty
+	// workspace from one that must answer ResourceNotFound.
+	if total == 0 {
+		if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
 			return nil, err
 		}
-		out.Clusters = append(out.Clusters, info)
+	}
+	// Each cluster is copied once, into its place: lists are the hot path,
+	// and copies of a cluster's large struct added up.
+	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize, Clusters: make([]ClusterInfo, len(cs))}
+	l := s.links()
+	for i := range cs {
+		out.Clusters[i].Cluster = cs[i]
+		if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -122,27 +134,46 @@ func (s *Service) cluster(ctx context.Context, p rayfleet.Principal, wsID, id st
 
 func (s *Service) info(c rayfleet.Cluster) (ClusterInfo, error) {
 	info := ClusterInfo{Cluster: c}
-	base := "/workspace/" + url.PathEscape(c.WorkspaceID) + "/raycluster/" + url.PathEscape(c.ID)
-	if s.Endpoints.URL != "" {
-		info.JobURL = strings.TrimRight(s.Endpoints.URL, "/") + base
-	}
-	if s.Endpoints.InnerURL != "" {
-		info.JobURLInner = strings.TrimRight(s.Endpoints.InnerURL, "/") + base
-	}
+	err := s.links().add(&info, s.Sealer)
+	return info, err
+}
+
+// links are the parts of the addresses of clusters that do not depend on
+// the cluster, worked out once per call.
+type links struct {
+	url, innerURL, grpc string
+}
+
+func (s *Service) links() links {
+	l := links{url: strings.TrimRight(s.Endpoints.URL, "/"), innerURL: strings.TrimRight(s.Endpoints.InnerURL, "/")}
 	if s.Endpoints.GRPCAddress != "" {
-		info.GRPCEndpoint = "ray://" + s.Endpoints.GRPCAddress
+		l.grpc = "ray://" + s.Endpoints.GRPCAddress
 	}
+	return l
+}
+
+// add sets the token and addresses of info.Cluster.
+func (l links) add(info *ClusterInfo, sealer Sealer) error {
+	c := &info.Cluster
+	base := "/workspace/" + url.PathEscape(c.WorkspaceID) + "/raycluster/" + url.PathEscape(c.ID)
+	if l.url != "" {
+		info.JobURL = l.url + base
+	}
+	if l.innerURL != "" {
+		info.JobURLInner = l.innerURL + base
+	}
+	info.GRPCEndpoint = l.grpc
 	if len(c.TokenSealed) > 0 {
-		t, err := s.Sealer.Open(c.TokenSealed)
+		t, err := sealer.Open(c.TokenSealed)
 		if err != nil {
-			return info, fmt.Errorf("open token of %s: %w", c.ID, err)
+			return fmt.Errorf("open token of %s: %w", c.ID, err)
 		}
 		info.Token = string(t)
 		if info.JobURL != "" {
 			info.DashboardURL = info.JobURL + "/dashboard/?token=" + url.QueryEscape(info.Token)
 		}
 	}
-	return info, nil
+	return nil
 }
 
 // CreateCluster stores a new cluster and starts it.

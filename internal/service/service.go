@@ -62,6 +62,8 @@ type Service struct {
 	wsLocks keyedMutex
 	// tokenLocks serialises calls that carry the same client token.
 	tokenLocks keyedMutex
+	// auths remembers recently authenticated access keys (Authenticate).
+	auths authCache
 }
 
 // now returns the injected time at millisecond precision, the precision the

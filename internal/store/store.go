@@ -57,6 +57,13 @@ type Store interface {
 	GetCluster(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
 	// GetClusterAny is GetCluster that also returns rows marked Deleted.
 	GetClusterAny(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
+	// ListClusters returns a page of the clusters that match f and how many
+	// match in all. The clusters are whole except for RunningSpec and
+	// Instances, which lists do not show and a store may leave zero; read
+	// a cluster with GetCluster for those. A list reflects every write
+	// that completed before it began, through this store or any other on
+	// the same database. A workspace that does not exist, or is another
+	// account's, lists no clusters.
 	ListClusters(ctx context.Context, f ClusterFilter) ([]rayfleet.Cluster, int, error)
 	// UpdateCluster reads the cluster (deleted rows included), calls fn on it
 	// and writes the result if its Version is still the one read, bumping it.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -153,6 +154,8 @@ const (
 	clusterFilterCombos
 )
 
+// buildClusterQueries builds the SQL of ListClusters for the workspaces too
+// big for the list cache.
 func (s *Store) buildClusterQueries() {
 	for m := range clusterFilterCombos {
 		// deleted = 0 is literal so the planner matches it to the index.
@@ -169,18 +172,40 @@ func (s *Store) buildClusterQueries() {
 		if m&filterQueue != 0 {
 			where += " AND " + s.d.contains("queues")
 		}
-		s.clusterList[m] = "SELECT " + clusterCols + " FROM clusters WHERE " + where + " ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?"
+		s.clusterList[m] = "SELECT " + listCols + " FROM clusters WHERE " + where + " ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?"
 		s.clusterCount[m] = "SELECT count(*) FROM clusters WHERE " + where
 	}
 	// Without filters, or by state alone, triggers keep the total (see
 	// cluster_counts in the schema).
-	s.clusterCount[0] = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ?"
+	s.clusterCount[0] = listLiveSQL
 	s.clusterCount[filterState] = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ? AND state = ?"
 }
 
 // ListClusters returns a page of a workspace's clusters that are not
-// deleted, newest first, and how many match the filter in all.
+// deleted, newest first, and how many match the filter in all. The clusters
+// have no RunningSpec and no Instances (see store.Store). Lists come from
+// the workspace's in-memory snapshot (listcache.go), which one point query
+// shows to be current, or through SQL when the workspace is too big to
+// hold.
 func (s *Store) ListClusters(ctx context.Context, f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
+	if strings.Contains(f.QueueName, queueSep) {
+		return nil, 0, nil // no queue has such a name
+	}
+	sn, err := s.listSnapshot(ctx, wsKey{f.AccountID, f.WorkspaceID})
+	switch {
+	case errors.Is(err, errListTooBig):
+		return s.listClustersSQL(ctx, f)
+	case err != nil:
+		return nil, 0, fmt.Errorf("list clusters: %w", err)
+	case sn == nil:
+		return []rayfleet.Cluster{}, 0, nil // no such workspace
+	}
+	cs, total := sn.list(f)
+	return cs, total, nil
+}
+
+// listClustersSQL is ListClusters through SQL.
+func (s *Store) listClustersSQL(ctx context.Context, f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
 	args := make([]any, 2, 8)
 	args[0], args[1] = f.AccountID, f.WorkspaceID
 	m := 0
@@ -197,22 +222,27 @@ func (s *Store) ListClusters(ctx context.Context, f store.ClusterFilter) ([]rayf
 		args = append(args, f.Creator)
 	}
 	if f.QueueName != "" {
-		if strings.Contains(f.QueueName, queueSep) {
-			return nil, 0, nil // no queue has such a name
-		}
 		m |= filterQueue
 		args = append(args, queueSep+f.QueueName+queueSep)
 	}
 	lim, off := s.d.page(f.Offset, f.Limit)
-	capHint := f.Limit
-	if capHint <= 0 || capHint > 1000 {
-		capHint = 0
-	}
 	// The page's arguments go after the filter's in a separate slice, so the
 	// count below gets the filter's alone.
-	cs, err := s.clusters(ctx, s.clusterList[m], capHint, append(args[:len(args):len(args)], lim, off)...)
+	rows, err := s.query(ctx, s.clusterList[m], append(args[:len(args):len(args)], lim, off)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clusters: %w", err)
+	}
+	defer rows.Close()
+	read, err := scanListRows(rows, interner{}, func(raw []byte, spec *rayfleet.ClusterSpec) (err error) {
+		*spec, err = s.specs.decode(raw)
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list clusters: %w", err)
+	}
+	cs := make([]rayfleet.Cluster, len(read))
+	for i, r := range read {
+		r.fill(&cs[i], f.AccountID, f.WorkspaceID)
 	}
 	if total, ok := knownTotal(f.Offset, f.Limit, len(cs)); ok {
 		return cs, total, nil

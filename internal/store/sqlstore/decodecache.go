@@ -10,9 +10,10 @@ import (
 
 // jsonCache remembers what JSON texts decoded to, keyed by the text itself.
 //
-// Decoding is most of the cost of a list: encoding/json takes tens of
-// microseconds for a cluster's spec, running spec and instances, against a
-// few for reading the row, and lists show the same clusters over and over.
+// Decoding is most of the cost of reading a cluster: encoding/json takes
+// tens of microseconds for a cluster's spec, running spec and instances,
+// against a few for reading the row, and the reconciler and the API read
+// the same clusters over and over. (Lists have their own cache, listcache.go.)
 // Keyed by the text, a hit is by construction what decoding would give,
 // whoever wrote the row and however long ago, so nothing needs invalidating
 // (several processes may share the database). Values are cloned on the way

@@ -42,10 +42,14 @@ type Store struct {
 	clusterList  [clusterFilterCombos]string
 	clusterCount [clusterFilterCombos]string
 
-	// specs and instances spare lists most of their decoding. Their sizes
-	// hold the specs of some 10,000 clusters: tens of MB at most.
+	// specs and instances spare reads of clusters (GetCluster, UpdateCluster,
+	// ClustersHoldingCapacity) most of their decoding. Their sizes hold the
+	// specs of some 10,000 clusters: tens of MB at most.
 	specs     *jsonCache[rayfleet.ClusterSpec]
 	instances *jsonCache[[]rayfleet.Instance]
+
+	// lists holds the clusters of recently listed workspaces (listcache.go).
+	lists *listCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -81,9 +85,9 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, err
 	}
-	// A bigger page cache than the 2 MB default keeps the list indexes of
-	// busy workspaces in memory; each reader has its own.
-	read, err := sql.Open("sqlite", path+"?_busy_timeout=10000&_query_only=1&_pragma=cache_size(-16000)")
+	// Readers keep SQLite's default page cache (2 MB each): lists, the
+	// reads that walked large indexes, come from memory (listcache.go).
+	read, err := sql.Open("sqlite", path+"?_busy_timeout=10000&_query_only=1")
 	if err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -129,6 +133,7 @@ func newStore(d dialect, write, read *sql.DB) *Store {
 		d: d, write: write, read: read,
 		specs:     newJSONCache(8<<20, cloneSpec),
 		instances: newJSONCache(4<<20, cloneInstances),
+		lists:     newListCache(defaultListCacheRows),
 	}
 	s.buildClusterQueries()
 	return s

@@ -43,6 +43,13 @@ var schemaSeq atomic.Int64
 // meeting.
 func openPostgresForTest(t testing.TB) *Store {
 	t.Helper()
+	return openPostgresDSN(t, newPostgresSchema(t))
+}
+
+// newPostgresSchema creates a schema dropped when the test ends and returns
+// the DSN of a store in it.
+func newPostgresSchema(t testing.TB) string {
+	t.Helper()
 	dsn := os.Getenv(postgresEnv)
 	if dsn == "" {
 		t.Skipf("%s is not set; run scripts/postgres.sh and set %s to the DSN it prints to test PostgreSQL", postgresEnv, postgresEnv)
@@ -63,7 +70,13 @@ func openPostgresForTest(t testing.TB) *Store {
 		}
 		_ = admin.Close()
 	})
-	s, err := OpenPostgres(ctx, withSearchPath(dsn, schema))
+	return withSearchPath(dsn, schema)
+}
+
+// openPostgresDSN opens a store closed when the test ends.
+func openPostgresDSN(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := OpenPostgres(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +85,27 @@ func openPostgresForTest(t testing.TB) *Store {
 			t.Errorf("close: %v", err)
 		}
 	})
+	return s
+}
+
+// openSQLitePath opens a store on path, closed when the test ends.
+func openSQLitePath(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// uncached turns a store's list cache off, so lists go through SQL.
+func uncached(s *Store) *Store {
+	s.lists = newListCache(0)
 	return s
 }
 
@@ -93,6 +127,23 @@ func withSearchPath(dsn, schema string) string {
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openSQLiteForTest(t) })
 	t.Run("Extras", func(t *testing.T) { testExtras(t, func(t *testing.T) *Store { return openSQLiteForTest(t) }) })
+	// Two stores on one file are two processes as SQLite sees it.
+	t.Run("Shared", func(t *testing.T) {
+		storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "rayfleet.db")
+			return openSQLitePath(t, path), openSQLitePath(t, path)
+		})
+	})
+	t.Run("SharedWithUncached", func(t *testing.T) {
+		storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "rayfleet.db")
+			return uncached(openSQLitePath(t, path)), openSQLitePath(t, path)
+		})
+	})
+	// Workspaces too big for the list cache are listed through SQL.
+	t.Run("Uncached", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return uncached(openSQLiteForTest(t)) })
+	})
 }
 
 func TestPostgres(t *testing.T) {
@@ -101,6 +152,16 @@ func TestPostgres(t *testing.T) {
 	}
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgresForTest(t) })
 	t.Run("Extras", func(t *testing.T) { testExtras(t, func(t *testing.T) *Store { return openPostgresForTest(t) }) })
+	// Two stores on one schema are two replicas.
+	t.Run("Shared", func(t *testing.T) {
+		storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+			dsn := newPostgresSchema(t)
+			return openPostgresDSN(t, dsn), openPostgresDSN(t, dsn)
+		})
+	})
+	t.Run("Uncached", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return uncached(openPostgresForTest(t)) })
+	})
 }
 
 // testExtras checks what this package promises beyond the contract.
@@ -622,6 +683,10 @@ func TestSQLiteQueryPlans(t *testing.T) {
 		{"count by name", s.clusterCount[filterName], "USING COVERING INDEX clusters_list", []any{"a", "w", "x"}},
 		{"count by creator and queue", s.clusterCount[filterCreator|filterQueue], "USING COVERING INDEX clusters_list", []any{"a", "w", "x", ",q,"}},
 		{"get", getClusterSQL, "USING INDEX sqlite_autoindex_clusters_1", []any{"a", "w", "i"}},
+		{"list generation", listGenSQL, "USING INDEX sqlite_autoindex_workspaces_2", []any{"a", "w"}},
+		{"list load", listAllSQL, "USING INDEX clusters_list", []any{"a", "w"}},
+		{"list changes", listChangesSQL, "USING INDEX clusters_changes", []any{"a", "w", int64(0)}},
+		{"list live ids", listLiveIDsSQL, "USING COVERING INDEX clusters_", []any{"a", "w"}},
 	} {
 		p := plan(tc.query, tc.args...)
 		if !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
@@ -658,6 +723,9 @@ func TestPostgresQueryPlans(t *testing.T) {
 		{"list", literal(s.clusterList[0], "'a'", "'w'", "20", "0"), "Index Scan using clusters_list"},
 		{"list by state", literal(s.clusterList[filterState], "'a'", "'w'", "'Running'", "20", "0"), "Index Scan using clusters_state"},
 		{"count", literal(s.clusterCount[0], "'a'", "'w'"), "cluster_counts_pkey"},
+		{"list generation", literal(listGenSQL, "'a'", "'w'"), "Index Scan using workspaces_"},
+		{"list load", literal(listAllSQL, "'a'", "'w'"), "Index Scan using clusters_list"},
+		{"list changes", literal(listChangesSQL, "'a'", "'w'", "0"), "clusters_changes"},
 	} {
 		p := explain(t, conn, tc.query)
 		if !strings.Contains(p, tc.want) || strings.Contains(p, "Sort") {

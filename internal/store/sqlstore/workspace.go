@@ -153,6 +153,13 @@ func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err 
 			_ = tx.Rollback()
 		}
 	}()
+	// Lock the workspace row first, as every writer of a cluster does (the
+	// cluster_gen trigger): on PostgreSQL, a cluster written meanwhile then
+	// waits for this transaction, and no two transactions take the
+	// workspace's rows in opposite orders.
+	if _, err := s.txExec(ctx, tx, "UPDATE workspaces SET cluster_gen = cluster_gen WHERE account_id = ? AND id = ?", accountID, id); err != nil {
+		return fmt.Errorf("delete workspace %s: %w", id, err)
+	}
 	var n int64
 	if err := tx.QueryRowContext(ctx, s.d.rebind("SELECT count(*) FROM clusters WHERE account_id = ? AND workspace_id = ?"),
 		accountID, id).Scan(&n); err != nil {

@@ -19,6 +19,25 @@ func stored(c rayfleet.Cluster) rayfleet.Cluster {
 	return c
 }
 
+// listed is c as ListClusters may return it: a store may leave out the
+// running spec and the instances, which lists do not show.
+func listed(c rayfleet.Cluster) rayfleet.Cluster {
+	c.RunningSpec, c.Instances = rayfleet.ClusterSpec{}, nil
+	return c
+}
+
+// listedAll applies listed to each cluster.
+func listedAll(cs []rayfleet.Cluster) []rayfleet.Cluster {
+	if cs == nil {
+		return nil
+	}
+	out := make([]rayfleet.Cluster, len(cs))
+	for i, c := range cs {
+		out[i] = listed(c)
+	}
+	return out
+}
+
 // markDeleted marks a cluster deleted the way the service does.
 func markDeleted(ctx context.Context, t *testing.T, s store.Store, c rayfleet.Cluster) rayfleet.Cluster {
 	t.Helper()
@@ -98,7 +117,7 @@ func testClusterRoundTrip(t *testing.T, newStore NewStore) {
 		wantEqual(t, got, stored(c), "GetCluster of "+c.Spec.Name)
 		list, _, err := s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID, Name: c.Spec.Name})
 		must(t, err)
-		wantEqual(t, list, []rayfleet.Cluster{stored(c)}, "ListClusters of "+c.Spec.Name)
+		wantEqual(t, listedAll(list), []rayfleet.Cluster{listed(stored(c))}, "ListClusters of "+c.Spec.Name)
 		// Written back unchanged, it reads back unchanged.
 		upd, err := s.UpdateCluster(ctx, acc, w.ID, c.ID, func(*rayfleet.Cluster) error { return nil })
 		must(t, err)
@@ -383,9 +402,10 @@ func testListClusters(t *testing.T, newStore NewStore) {
 		{State: rayfleet.StateRunning, QueueName: "gpu-queue", Name: "-"},
 	} {
 		f.AccountID, f.WorkspaceID = acc, w.ID
-		checkPages(t, fmt.Sprintf("ListClusters(%+v)", f), match(f), func(offset, limit int) ([]rayfleet.Cluster, int, error) {
+		checkPages(t, fmt.Sprintf("ListClusters(%+v)", f), listedAll(match(f)), func(offset, limit int) ([]rayfleet.Cluster, int, error) {
 			f.Offset, f.Limit = offset, limit
-			return s.ListClusters(ctx, f)
+			cs, total, err := s.ListClusters(ctx, f)
+			return listedAll(cs), total, err
 		})
 	}
 	if len(match(store.ClusterFilter{State: rayfleet.StateRunning, Name: "train", Creator: UserUID(0)})) == 0 {
@@ -395,6 +415,42 @@ func testListClusters(t *testing.T, newStore NewStore) {
 	must(t, err)
 	if len(got) != 0 || total != 0 {
 		t.Fatalf("ListClusters of a missing workspace: %d clusters, total %d", len(got), total)
+	}
+}
+
+// testClustersAreTheCallers changes everything a returned cluster holds by
+// reference: a store that keeps clusters in memory must not hand out its
+// own.
+func testClustersAreTheCallers(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc := AccountID(1)
+	w := createWorkspace(ctx, t, s, acc, 1)
+	c := NewCluster(acc, w.ID, 1)
+	must(t, s.CreateCluster(ctx, c))
+	scribble := func(c *rayfleet.Cluster) {
+		c.Spec.Workers[0].CPU = "scribbled"
+		c.Spec.Workers = append(c.Spec.Workers[:1], rayfleet.WorkerSpec{GroupName: "scribbled"})
+		c.Spec.VolumeIDs[0] = "scribbled"
+		*c.Spec.Head.GFTEnabled = false
+		c.Spec.Head.GFTConfig.RedisURL = "scribbled"
+		c.TokenSealed[0] = 0xff
+		if len(c.RunningSpec.Workers) > 0 {
+			c.RunningSpec.Workers[0].CPU = "scribbled"
+		}
+		if len(c.Instances) > 0 {
+			c.Instances[0].Phase = "scribbled"
+		}
+	}
+	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
+	for range 2 {
+		list, _, err := s.ListClusters(ctx, f)
+		must(t, err)
+		wantEqual(t, listedAll(list), []rayfleet.Cluster{listed(stored(c))}, "ListClusters after a caller changed what it returned")
+		scribble(&list[0])
+		got, err := s.GetCluster(ctx, acc, w.ID, c.ID)
+		must(t, err)
+		wantEqual(t, got, stored(c), "GetCluster after a caller changed what it returned")
+		scribble(&got)
 	}
 }
 
@@ -414,7 +470,7 @@ func testDeletedClusters(t *testing.T, newStore NewStore) {
 	wantNotFound(t, err, "GetCluster of a deleted cluster")
 	list, total, err := s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID})
 	must(t, err)
-	wantEqual(t, list, []rayfleet.Cluster{stored(c2)}, "ListClusters with a deleted cluster")
+	wantEqual(t, listedAll(list), []rayfleet.Cluster{listed(stored(c2))}, "ListClusters with a deleted cluster")
 	if total != 1 {
 		t.Fatalf("ListClusters total %d, want 1", total)
 	}
