@@ -373,11 +373,16 @@ func (s *Store) ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error)
 	}
 	defer rows.Close()
 	var out []store.ClusterRef
+	// The reconciler holds every ref: accounts and workspaces are shared
+	// by many, so each is one string rather than one per cluster.
+	in := interner{}
+	var acc, ws sql.RawBytes
 	for rows.Next() {
 		var r store.ClusterRef
-		if err := rows.Scan(&r.AccountID, &r.WorkspaceID, &r.ID); err != nil {
+		if err := rows.Scan(&acc, &ws, &r.ID); err != nil {
 			return nil, fmt.Errorf("list cluster refs: %w", err)
 		}
+		r.AccountID, r.WorkspaceID = in.bytes(acc), in.bytes(ws)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -43,8 +43,12 @@ type Store struct {
 	clusterCount [clusterFilterCombos]string
 
 	// specs and instances spare reads of clusters (GetCluster, UpdateCluster,
-	// ClustersHoldingCapacity) most of their decoding. Their sizes hold the
-	// specs of some 10,000 clusters: tens of MB at most.
+	// ClustersHoldingCapacity, the reconciler) most of their decoding of
+	// what was read shortly before. They are small, about 4,000 specs and
+	// 1,000 clusters' instances (a few MB decoded): lists, which read
+	// thousands of clusters, have their own cache (listcache.go), and more
+	// would mostly hold what a reconciler going over every cluster read
+	// last, at a cost to the server's memory.
 	specs     *jsonCache[rayfleet.ClusterSpec]
 	instances *jsonCache[[]rayfleet.Instance]
 
@@ -131,8 +135,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 func newStore(d dialect, write, read *sql.DB) *Store {
 	s := &Store{
 		d: d, write: write, read: read,
-		specs:     newJSONCache(8<<20, cloneSpec),
-		instances: newJSONCache(4<<20, cloneInstances),
+		specs:     newJSONCache(2<<20, cloneSpec),
+		instances: newJSONCache(1<<20, cloneInstances),
 		lists:     newListCache(defaultListCacheRows),
 	}
 	s.buildClusterQueries()
