@@ -31,7 +31,13 @@ type Config struct {
 	LogFormat   string `yaml:"logFormat"`
 	RegionID    string `yaml:"regionId"`
 
+	// Gateway is where users reach their clusters. Listen and GRPCListen are
+	// the listeners; URL, InnerURL and GRPCAddress are what the API hands
+	// out (dashboardUrl, jobUrl, jobUrlInner, grpcEndpoint). Left empty,
+	// they are derived from the listeners' real addresses.
 	Gateway struct {
+		Listen      string `yaml:"listen"`
+		GRPCListen  string `yaml:"grpcListen"`
 		URL         string `yaml:"url"`
 		InnerURL    string `yaml:"innerUrl"`
 		GRPCAddress string `yaml:"grpcAddress"`
@@ -68,8 +74,8 @@ func DefaultConfig() Config {
 	c.LogLevel = "info"
 	c.LogFormat = "json"
 	c.RegionID = "local"
-	c.Gateway.URL = "http://127.0.0.1:8081"
-	c.Gateway.GRPCAddress = "127.0.0.1:10101"
+	c.Gateway.Listen = "127.0.0.1:8081"
+	c.Gateway.GRPCListen = "127.0.0.1:10101"
 	c.ProfileName = "default"
 	c.Runtime = "local"
 	c.StartTimeout = 10 * time.Minute
@@ -118,6 +124,11 @@ func (c *Config) Validate() error {
 		}
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL", name, u))
+		}
+	}
+	for name, a := range map[string]string{"gateway-listen": c.Gateway.Listen, "gateway-grpc-listen": c.Gateway.GRPCListen} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, a))
 		}
 	}
 	if c.Gateway.GRPCAddress != "" {
@@ -208,7 +219,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"log-level", "RAYFLEET_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "RAYFLEET_LOG_FORMAT", "json or text", &c.LogFormat},
 		{"region", "RAYFLEET_REGION", "region id reported by the API", &c.RegionID},
-		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl)", &c.Gateway.URL},
+		{"gateway-listen", "RAYFLEET_GATEWAY_LISTEN", "address the gateway's HTTP listener (dashboard, job API) binds", &c.Gateway.Listen},
+		{"gateway-grpc-listen", "RAYFLEET_GATEWAY_GRPC_LISTEN", "address the gateway's Ray client (gRPC) listener binds", &c.Gateway.GRPCListen},
+		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl); default http://<gateway-listen>", &c.Gateway.URL},
 		{"gateway-inner-url", "RAYFLEET_GATEWAY_INNER_URL", "internal base URL of the gateway (jobUrlInner)", &c.Gateway.InnerURL},
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
@@ -288,9 +301,6 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
-	}
-	if c.Gateway.InnerURL == "" {
-		c.Gateway.InnerURL = c.Gateway.URL
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("invalid configuration:\n%w", err)

@@ -48,6 +48,7 @@ func testConfig(dir string) Config {
 	cfg.RayPath = fakeRay
 	cfg.LocalTempRoot = dir
 	cfg.StopGrace = 2 * time.Second
+	cfg.Gateway.Listen, cfg.Gateway.GRPCListen = "127.0.0.1:0", "127.0.0.1:0"
 	return cfg
 }
 

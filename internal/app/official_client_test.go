@@ -241,9 +241,9 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	for k, want := range map[string]string{
 		"clusterId": id, "name": "testRayCluster", "description": "Ray Cluster for dev.", "displayReleaseVersion": release,
 		"networkServiceName": "vpc_test", "extraParam": "{}", "userId": cred.UserID,
-		"jobUrl":       "http://127.0.0.1:8081/workspace/" + ws2 + "/raycluster/" + id,
+		"jobUrl":       "http://" + srv.GatewayAddr + "/workspace/" + ws2 + "/raycluster/" + id,
 		"jobUrlInner":  "http://ray-gateway.internal:8081/workspace/" + ws2 + "/raycluster/" + id,
-		"grpcEndpoint": "ray://127.0.0.1:10101", "creatorName": "root", "modifierName": "root",
+		"grpcEndpoint": "ray://" + srv.GatewayGRPCAddr, "creatorName": "root", "modifierName": "root",
 	} {
 		if got := str(g, k); got != want {
 			t.Errorf("GetRayCluster.%s = %q, want %q", k, got, want)

@@ -51,7 +51,10 @@ type Server struct {
 
 	Runtime    *local.Runtime
 	Reconciler *reconcile.Reconciler
+	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
+	GatewayAddr, GatewayGRPCAddr string
 
+	gateway  *gatewayServers
 	http     *http.Server
 	jobs     sync.WaitGroup
 	listener net.Listener
@@ -94,8 +97,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	s.Service = &service.Service{
 		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
-		Endpoints: service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress},
-		Logger:    logger,
+		Logger: logger,
 	}
 	// The runtime wakes the reconciler on node events; the reconciler drives
 	// the runtime: the runtime is made second and handed over.
@@ -117,6 +119,11 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
 	}
 	s.Addr = s.listener.Addr().String()
+	if s.gateway, err = startGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, s); err != nil {
+		return nil, err
+	}
+	s.GatewayAddr, s.GatewayGRPCAddr = s.gateway.httpAddr, s.gateway.grpcAddr
+	s.Service.Endpoints = endpoints(cfg, s.GatewayAddr, s.GatewayGRPCAddr)
 
 	boot, err := s.Service.Bootstrap(ctx)
 	if err != nil {
@@ -158,8 +165,26 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.serveErr = err
 		}
 	}()
-	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir)
+	s.gateway.serve(logger)
+	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir,
+		"gateway", s.GatewayAddr, "gatewayGrpc", s.GatewayGRPCAddr)
 	return s, nil
+}
+
+// endpoints are the addresses the API hands out: the configured ones, or
+// the gateway listeners' real addresses.
+func endpoints(cfg Config, httpAddr, grpcAddr string) service.Endpoints {
+	e := service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress}
+	if e.URL == "" {
+		e.URL = "http://" + httpAddr
+	}
+	if e.InnerURL == "" {
+		e.InnerURL = e.URL
+	}
+	if e.GRPCAddress == "" {
+		e.GRPCAddress = grpcAddr
+	}
+	return e
 }
 
 // testConnState lets tests see connections change state (nil otherwise).
@@ -184,7 +209,7 @@ func (s *Server) janitor(ctx context.Context) {
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx
 // ends), and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
+	err := errors.Join(s.http.Shutdown(ctx), s.gateway.shutdown(ctx))
 	<-s.done
 	s.closeResources()
 	if err == nil {
@@ -204,6 +229,10 @@ func (s *Server) closeResources() {
 	}
 	if s.listener != nil && s.http == nil {
 		s.listener.Close()
+		if s.gateway != nil {
+			s.gateway.httpLn.Close()
+			s.gateway.grpcLn.Close()
+		}
 	}
 	if s.Store != nil {
 		s.Store.Close()

@@ -70,6 +70,12 @@ type Store interface {
 	// When fn returns an error nothing is written and that error is returned.
 	// A lost race returns an error wrapping rayfleet.ErrConflict.
 	UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
+	// ClusterForGateway and ClusterByTokenHash are the gateway's lookups,
+	// not scoped by account (a gateway request is authenticated by the
+	// cluster's token): a live cluster by workspace and id, and the live
+	// cluster whose current token hashes to tokenHash ("" finds nothing).
+	ClusterForGateway(ctx context.Context, workspaceID, id string) (rayfleet.Cluster, error)
+	ClusterByTokenHash(ctx context.Context, tokenHash string) (rayfleet.Cluster, error)
 	// PurgeCluster removes the row for good.
 	PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error
 	// ClustersHoldingCapacity returns the clusters of a workspace, deleted

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountClustersByState", testCountClustersByState},
 		{"AccountIsolation", testAccountIsolation},
 		{"Idempotency", testIdempotency},
+		{"GatewayLookups", testGatewayLookups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/gateway"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// headEndpoints is what a runtime tells the gateway: where a cluster's head
+// serves.
+type headEndpoints interface {
+	HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool)
+}
+
+// gatewayLookup answers the gateway's questions from the store and the
+// runtime.
+type gatewayLookup struct {
+	store   store.Store
+	runtime headEndpoints
+}
+
+func (g gatewayLookup) ClusterToken(ctx context.Context, ws, id string) (string, bool, error) {
+	c, err := g.store.ClusterForGateway(ctx, ws, id)
+	if rayfleet.IsNotFound(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return c.TokenHash, true, nil
+}
+
+func (g gatewayLookup) ByToken(ctx context.Context, hash string) (string, string, bool, error) {
+	c, err := g.store.ClusterByTokenHash(ctx, hash)
+	if rayfleet.IsNotFound(err) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, err
+	}
+	return c.WorkspaceID, c.ID, true, nil
+}
+
+func (g gatewayLookup) Upstream(ctx context.Context, ws, id string) (string, string, bool) {
+	c, err := g.store.ClusterForGateway(ctx, ws, id)
+	if err != nil {
+		return "", "", false
+	}
+	return g.runtime.HeadEndpoints(&c)
+}
+
+// UpstreamToken: rayfleet does not turn on Ray's own token authentication
+// on the clusters it runs, so there is none to inject.
+func (g gatewayLookup) UpstreamToken(context.Context, string, string) (string, error) {
+	return "", nil
+}
+
+// gatewayServers are the gateway's two listeners.
+type gatewayServers struct {
+	http, grpc         *http.Server
+	httpLn, grpcLn     net.Listener
+	httpAddr, grpcAddr string
+}
+
+// startGateway listens on the gateway's addresses and serves until
+// shutdown. The session key lives in the data directory so dashboard
+// sessions survive a restart.
+func startGateway(cfg Config, lookup gateway.Lookup, s *Server) (*gatewayServers, error) {
+	key, err := loadOrCreateKey(cfg.DataDir + "/gateway-session.key")
+	if err != nil {
+		return nil, err
+	}
+	gcfg := gateway.Config{Lookup: lookup, Logger: s.Logger, SessionKey: key}
+	if err := gcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g := &gatewayServers{}
+	if g.httpLn, err = net.Listen("tcp", cfg.Gateway.Listen); err != nil {
+		return nil, fmt.Errorf("gateway: listen on %s: %w (pick another with --gateway-listen)", cfg.Gateway.Listen, err)
+	}
+	if g.grpcLn, err = net.Listen("tcp", cfg.Gateway.GRPCListen); err != nil {
+		g.httpLn.Close()
+		return nil, fmt.Errorf("gateway: listen on %s: %w (pick another with --gateway-grpc-listen)", cfg.Gateway.GRPCListen, err)
+	}
+	g.httpAddr, g.grpcAddr = g.httpLn.Addr().String(), g.grpcLn.Addr().String()
+	g.http = gateway.HTTPServer(gcfg, gateway.NewHTTP(gcfg))
+	g.grpc = gateway.GRPCServer(gcfg, gateway.NewGRPC(gcfg))
+	return g, nil
+}
+
+func (g *gatewayServers) serve(logger interface{ Error(string, ...any) }) {
+	for _, p := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{g.http, g.httpLn}, {g.grpc, g.grpcLn}} {
+		go func() {
+			if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("gateway listener stopped", "addr", p.ln.Addr().String(), "err", err.Error())
+			}
+		}()
+	}
+}
+
+func (g *gatewayServers) shutdown(ctx context.Context) error {
+	return errors.Join(g.http.Shutdown(ctx), g.grpc.Shutdown(ctx))
+}
+
+// loadOrCreateKey reads a 32-byte key file, creating it (mode 0600) on
+// first use.
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil && len(key) == 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err == nil {
+		return nil, fmt.Errorf("%s must hold 32 bytes, has %d; remove it to make a new one", path, len(key))
+	}
+	key = make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, key); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}
