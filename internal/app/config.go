@@ -60,6 +60,10 @@ type Config struct {
 	ReconcileWorkers int `yaml:"reconcileWorkers"`
 	// StopGrace is how long nodes get between TERM and KILL.
 	StopGrace time.Duration `yaml:"stopGrace"`
+	// Roles are the parts this process runs: api, gateway, reconciler (all
+	// by default). An API-only replica serves requests; exactly one process
+	// per store should run the reconciler.
+	Roles string `yaml:"roles"`
 	// LocalTempRoot holds the local nodes' short Ray temp directories
 	// ("" = /tmp; Ray's socket paths must stay under ~107 characters).
 	LocalTempRoot string `yaml:"localTempRoot"`
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 	c.Gateway.GRPCListen = "127.0.0.1:10101"
 	c.ProfileName = "default"
 	c.Runtime = "local"
+	c.Roles = "api,gateway,reconciler"
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 8
 	c.StopGrace = 10 * time.Second
@@ -136,6 +141,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("gateway.grpcAddress: %q is not host:port", c.Gateway.GRPCAddress))
 		}
 	}
+	for _, r := range strings.Split(c.Roles, ",") {
+		switch strings.TrimSpace(r) {
+		case "api", "gateway", "reconciler":
+		default:
+			errs = append(errs, fmt.Errorf("roles: %q is not one of api, gateway, reconciler", r))
+		}
+	}
 	switch c.Runtime {
 	case "local":
 	default:
@@ -161,6 +173,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// HasRole reports whether this process runs role.
+func (c *Config) HasRole(role string) bool {
+	for _, r := range strings.Split(c.Roles, ",") {
+		if strings.TrimSpace(r) == role {
+			return true
+		}
+	}
+	return false
 }
 
 // Releases returns the release catalog: the built-in engines followed by
@@ -227,6 +249,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
 		{"profile-name", "RAYFLEET_PROFILE_NAME", "CLI profile the first start writes", &c.ProfileName},
 		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local", &c.Runtime},
+		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 	}
 	type durFlag struct {

@@ -113,16 +113,21 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, fmt.Errorf("start the local runtime: %w", err)
 	}
 	s.Reconciler.Runtime = s.Runtime
-	s.Service.Waker = s.Reconciler
+	if cfg.HasRole("reconciler") {
+		s.Service.Waker = s.Reconciler
+	}
 	s.listener, err = net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
 	}
 	s.Addr = s.listener.Addr().String()
-	if s.gateway, err = startGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, s); err != nil {
-		return nil, err
+	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
+	if cfg.HasRole("gateway") {
+		if s.gateway, err = startGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, s); err != nil {
+			return nil, err
+		}
+		s.GatewayAddr, s.GatewayGRPCAddr = s.gateway.httpAddr, s.gateway.grpcAddr
 	}
-	s.GatewayAddr, s.GatewayGRPCAddr = s.gateway.httpAddr, s.gateway.grpcAddr
 	s.Service.Endpoints = endpoints(cfg, s.GatewayAddr, s.GatewayGRPCAddr)
 
 	boot, err := s.Service.Bootstrap(ctx)
@@ -151,21 +156,26 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJobs = stopJobs
-	s.jobs.Add(2)
+	s.jobs.Add(1)
 	go func() { defer s.jobs.Done(); s.janitor(jobsCtx) }()
-	go func() {
-		defer s.jobs.Done()
-		if err := s.Reconciler.Run(jobsCtx); err != nil {
-			logger.Error("reconciler stopped", "err", err.Error())
-		}
-	}()
+	if cfg.HasRole("reconciler") {
+		s.jobs.Add(1)
+		go func() {
+			defer s.jobs.Done()
+			if err := s.Reconciler.Run(jobsCtx); err != nil {
+				logger.Error("reconciler stopped", "err", err.Error())
+			}
+		}()
+	}
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr = err
 		}
 	}()
-	s.gateway.serve(logger)
+	if s.gateway != nil {
+		s.gateway.serve(logger)
+	}
 	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir,
 		"gateway", s.GatewayAddr, "gatewayGrpc", s.GatewayGRPCAddr)
 	return s, nil
@@ -209,7 +219,10 @@ func (s *Server) janitor(ctx context.Context) {
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx
 // ends), and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := errors.Join(s.http.Shutdown(ctx), s.gateway.shutdown(ctx))
+	err := s.http.Shutdown(ctx)
+	if s.gateway != nil {
+		err = errors.Join(err, s.gateway.shutdown(ctx))
+	}
 	<-s.done
 	s.closeResources()
 	if err == nil {

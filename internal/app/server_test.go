@@ -239,3 +239,32 @@ func TestErrorsNeverLeak(t *testing.T) {
 
 // MaxTestBody is just over the 1 MiB body limit.
 const MaxTestBody = 1<<20 + 10
+
+// TestAPIOnlyRole: a process with only the api role serves the API but
+// runs no gateway listener and no reconciler (clusters stay as the API put them).
+func TestAPIOnlyRole(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Roles = "api"
+	cfg.Gateway.Listen = "127.0.0.1:1" // would fail to bind if the gateway ran
+	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "cli.json")}[k] }
+	srv, err := Start(context.Background(), cfg, getenv, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, srv)
+	cred := readCredentials(t, cfg.DataDir)
+	c := client(srv, cred)
+	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{Name: ptr("idle")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // long enough for a reconciler to have acted, if one ran
+	got, err := c.GetCluster(context.Background(), cred.WorkspaceID, resp.ClusterID)
+	if err != nil || got.State != "Starting" || len(got.Instances) != 0 || len(rayProcesses(t)) != 0 {
+		t.Fatalf("api-only process acted on a cluster: %+v %v", got, err)
+	}
+	if !strings.HasPrefix(got.JobURL, "http://127.0.0.1:1/") {
+		t.Fatalf("jobUrl = %s", got.JobURL)
+	}
+}
