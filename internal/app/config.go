@@ -52,6 +52,11 @@ type Config struct {
 
 	// Runtime runs the clusters: "local" (ray processes on this machine).
 	Runtime string `yaml:"runtime"`
+	// Kubeconfig reaches Kubernetes for the kuberay runtime ("" = the
+	// in-cluster config of the pod rayfleet runs in).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// NamespacePrefix names each workspace's namespace: <prefix>-<workspaceId>.
+	NamespacePrefix string `yaml:"namespacePrefix"`
 	// RayPath is the ray executable of the local runtime ("" = PATH).
 	RayPath string `yaml:"rayPath"`
 	// StartTimeout is how long a cluster may stay Starting before Error.
@@ -83,6 +88,7 @@ func DefaultConfig() Config {
 	c.ProfileName = "default"
 	c.Runtime = "local"
 	c.Roles = "api,gateway,reconciler"
+	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 8
 	c.StopGrace = 10 * time.Second
@@ -149,9 +155,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Runtime {
-	case "local":
+	case "local", "kuberay":
 	default:
-		errs = append(errs, fmt.Errorf("runtime: must be local, got %q", c.Runtime))
+		errs = append(errs, fmt.Errorf("runtime: must be local or kuberay, got %q", c.Runtime))
 	}
 	if c.StartTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("start-timeout: must be at least 1s, got %s", c.StartTimeout))
@@ -248,7 +254,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
 		{"profile-name", "RAYFLEET_PROFILE_NAME", "CLI profile the first start writes", &c.ProfileName},
-		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local", &c.Runtime},
+		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local (ray processes here) or kuberay (Kubernetes)", &c.Runtime},
+		{"kubeconfig", "RAYFLEET_KUBECONFIG", "kubeconfig for --runtime kuberay (default: in-cluster config)", &c.Kubeconfig},
+		{"namespace-prefix", "RAYFLEET_NAMESPACE_PREFIX", "kuberay: namespace per workspace is <prefix>-<workspaceId>", &c.NamespacePrefix},
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/rayfleet/rayfleet/internal/httpapi"
 	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
-	"github.com/rayfleet/rayfleet/internal/runtime/local"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
@@ -49,7 +48,7 @@ type Server struct {
 	Service *service.Service
 	Logger  *slog.Logger
 
-	Runtime    *local.Runtime
+	Runtime    clusterRuntime
 	Reconciler *reconcile.Reconciler
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
@@ -105,12 +104,8 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Store: s.Store, Now: time.Now, Logger: logger,
 		Workers: cfg.ReconcileWorkers, StartTimeout: cfg.StartTimeout,
 	}
-	s.Runtime, err = local.New(local.Config{
-		DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now, TempRoot: cfg.LocalTempRoot,
-		GPUs: func(spec string) int { return cfg.GPUTypes[spec].GPUs }, Waker: s.Reconciler,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the local runtime: %w", err)
+	if s.Runtime, err = newRuntime(ctx, cfg, logger, s.Reconciler); err != nil {
+		return nil, err
 	}
 	s.Reconciler.Runtime = s.Runtime
 	if cfg.HasRole("reconciler") {
