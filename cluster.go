@@ -185,6 +185,9 @@ func (h *HeadSpec) validate() error {
 	if err := validateEnv(h.Env); err != nil {
 		return Errorf(EINVALID, "headSpec.env %s", err)
 	}
+	if _, err := SplitRayStartParams(h.RayStartParams); err != nil {
+		return Errorf(EINVALID, "headSpec.rayStartParams %s", err)
+	}
 	if h.GFTEnabled != nil && *h.GFTEnabled {
 		if h.GFTConfig == nil || h.GFTConfig.RedisURL == "" {
 			return Errorf(EINVALID, "headSpec.gftConfig.redisUrl is required when headSpec.gftEnabled is true")
@@ -228,6 +231,9 @@ func (w *WorkerSpec) validate(i int, autoscaling bool) error {
 	}
 	if err := validateEnv(w.Env); err != nil {
 		return Errorf(EINVALID, "%s.env %s", name, err)
+	}
+	if _, err := SplitRayStartParams(w.RayStartParams); err != nil {
+		return Errorf(EINVALID, "%s.rayStartParams %s", name, err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rayfleet/rayfleet"
 )
 
 func TestParseRayStartParams(t *testing.T) {
@@ -63,9 +65,9 @@ func TestSplitWords(t *testing.T) {
 		{"a\tb\nc", []string{"a", "b", "c"}},
 	}
 	for _, tt := range tests {
-		got, err := splitWords(tt.in)
+		got, err := rayfleet.SplitRayStartParams(tt.in)
 		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("rayfleet.SplitRayStartParams(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }

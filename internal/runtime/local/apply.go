@@ -85,7 +85,7 @@ func specProblem(c *rayfleet.Cluster) string {
 		nodes = append(nodes, workerSpec(c, w, 0))
 	}
 	for _, n := range nodes {
-		if _, err := splitWords(n.params); err != nil {
+		if _, err := rayfleet.SplitRayStartParams(n.params); err != nil {
 			return fmt.Sprintf("%s.rayStartParams %s", n.field(), err)
 		}
 		if _, err := rayfleet.ParseEnv(n.env); err != nil {

@@ -73,7 +73,7 @@ const minObjectStore = 75 << 20
 // bytes. --num-gpus is always given, 0 included, or each local node would
 // claim every GPU of the machine.
 func rayArgs(n nodeSpec, p Ports, host, gcsAddr, tempDir string, gpus int) ([]string, error) {
-	params, err := splitWords(n.params)
+	params, err := rayfleet.SplitRayStartParams(n.params)
 	if err != nil {
 		return nil, &specError{fmt.Sprintf("%s.rayStartParams %s", n.field(), err)}
 	}

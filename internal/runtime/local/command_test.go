@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/rayfleet/rayfleet"
 )
 
 func TestSplitWords(t *testing.T) {
@@ -30,21 +32,21 @@ func TestSplitWords(t *testing.T) {
 		{in: `x "y`, err: `unterminated "`},
 		{in: `x \`, err: "lone backslash"},
 	} {
-		got, err := splitWords(tc.in)
+		got, err := rayfleet.SplitRayStartParams(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("splitWords(%q) error = %v, want %q", tc.in, err, tc.err)
+				t.Errorf("rayfleet.SplitRayStartParams(%q) error = %v, want %q", tc.in, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			t.Errorf("rayfleet.SplitRayStartParams(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 		// What shellQuote renders splits back to the same words.
 		if len(got) > 0 {
-			back, err := splitWords(shellQuote(got))
+			back, err := rayfleet.SplitRayStartParams(shellQuote(got))
 			if err != nil || !reflect.DeepEqual(back, got) {
-				t.Errorf("splitWords(shellQuote(%q)) = %q, %v", got, back, err)
+				t.Errorf("rayfleet.SplitRayStartParams(shellQuote(%q)) = %q, %v", got, back, err)
 			}
 		}
 	}
