@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -107,34 +108,17 @@ func (r *Runtime) deleteLeftovers(ctx context.Context, ns, id string) error {
 
 // metaItems returns the items of a typed list as client.Objects.
 func metaItems(list client.ObjectList) ([]client.Object, error) {
-	var out []client.Object
-	switch l := list.(type) {
-	case *corev1.PodList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
+	objs, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, fmt.Errorf("metaItems: %w", err)
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		co, ok := o.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("metaItems: %T is not a client.Object", o)
 		}
-	case *batchv1.JobList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *corev1.ServiceList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *corev1.ServiceAccountList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *rbacv1.RoleList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *rbacv1.RoleBindingList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	default:
-		return nil, fmt.Errorf("metaItems: unexpected %T", list)
+		out = append(out, co)
 	}
 	return out, nil
 }
