@@ -5,12 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rayfleet/rayfleet"
-	"github.com/rayfleet/rayfleet/internal/store"
 )
-
-func storeFilterQueue(accountID, wsID, queue string) store.ClusterFilter {
-	return store.ClusterFilter{AccountID: accountID, WorkspaceID: wsID, QueueName: queue, Limit: 1}
-}
 
 // ListReleaseVersions lists the Ray engines, optionally filtered by
 // releaseVersion (short name or display string) and state.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -377,7 +378,7 @@ func (s *Service) checkGPU(field, v string) error {
 	if len(names) == 0 {
 		return rayfleet.Errorf(rayfleet.EINVALID, "%s %q: this server has no GPU types configured", field, v)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	return rayfleet.Errorf(rayfleet.EINVALID, "%s %q is not a configured GPU type; configured: %s", field, v, strings.Join(names, ", "))
 }
 

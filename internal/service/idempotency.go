@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/rayfleet/rayfleet"
 )
@@ -99,5 +98,3 @@ func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, o
 	}
 	return out, nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
 )
 
 // QueueInfo is a queue with the capacity its clusters use now.
@@ -203,7 +204,7 @@ func (s *Service) DeleteQueue(ctx context.Context, p rayfleet.Principal, wsID, n
 		}
 		return err
 	}
-	n, _, err := s.Store.ListClusters(ctx, storeFilterQueue(p.AccountID, w.ID, name))
+	n, _, err := s.Store.ListClusters(ctx, store.ClusterFilter{AccountID: p.AccountID, WorkspaceID: w.ID, QueueName: name, Limit: 1})
 	if err != nil {
 		return fmt.Errorf("list clusters: %w", err)
 	}
