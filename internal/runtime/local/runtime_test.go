@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -509,6 +510,43 @@ func TestAdoptStartingRecord(t *testing.T) {
 	if alive(pid) {
 		t.Fatal("the adopted head still runs after Suspend")
 	}
+}
+
+// TestForgetNeverStartedRecord covers a crash after a node's record was
+// written and before its process started: no process carries the marker,
+// so the node is not reported lost (which would fail the cluster) but
+// started afresh.
+func TestForgetNeverStartedRecord(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	c := testCluster("ray-neverstarted01")
+	c.RunningSpec.Workers = nil
+	files := layout{root: filepath.Join(dir, "local")}
+	root := tempRoot(t, dir)
+	n := headSpec(c)
+	rec := &record{Cluster: c.ID, Instance: c.InstanceID, Node: n.name, Type: typeHead,
+		TempDir: tempDirFor(root, c.ID, c.InstanceID, n.name), Args: []string{fakeRay, "start", "--head"},
+		Log: files.logPath(c.ID, c.InstanceID, n.name), Created: time.Now()}
+	if err := files.write(rec); err != nil {
+		t.Fatal(err)
+	}
+
+	r := newRuntime(t, dir, func(cfg *Config) { cfg.TempRoot = root })
+	if got := nodeRecords(r, c); len(got) != 0 {
+		t.Fatalf("records after the restart: %+v, want none", got)
+	}
+	if _, err := os.Stat(files.statePath(rec)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("state file of the never-started node: %v", err)
+	}
+	obs, err := r.Observe(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.Failure != "" {
+		t.Fatalf("Failure %q for a node that never started", obs.Failure)
+	}
+	applyUntil(t, r, c, "ready", ready)
+	suspendUntilGone(t, r, c, false)
 }
 
 func TestTwoClustersDoNotCollide(t *testing.T) {

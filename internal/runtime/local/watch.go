@@ -14,7 +14,8 @@ const lostMessage = "lost: process gone after rayfleet restart"
 // adopt loads the records left on disk. A process that still runs with its
 // recorded start time is watched again; a record without a pid (rayfleet
 // died while starting the node) is matched by the marker in the process's
-// environment; anything else is recorded as lost and never signalled.
+// environment, or forgotten when no process carries it; anything else is
+// recorded as lost and never signalled.
 func (r *Runtime) adopt() error {
 	now := r.cfg.Now()
 	recs, err := r.files.load(now)
@@ -32,12 +33,20 @@ func (r *Runtime) adopt() error {
 			if !scanned {
 				procs, scanned = scanProcs(), true
 			}
-			if p, ok := findByMarker(procs, rec); ok {
-				rec.PID, rec.PGID, rec.ProcStart, rec.BootID, rec.Started = p.pid, p.pgid, p.start, r.bootID, now
-				r.cfg.Logger.Info("local runtime: adopted a node started before a crash", "node", rec.Node, "pid", p.pid)
-			} else {
-				rec.exited(-1, "Lost", lostMessage, now)
+			p, ok := findByMarker(procs, rec)
+			if !ok {
+				// rayfleet died after writing the record and before (or
+				// just after) starting the process: nothing of the node
+				// runs, so it never started as far as anyone can tell.
+				// Forget the record; Apply starts the node as new.
+				if err := r.files.remove(rec); err != nil {
+					return err
+				}
+				r.cfg.Logger.Info("local runtime: node was never started before a crash; it will be started", "node", rec.Node)
+				continue
 			}
+			rec.PID, rec.PGID, rec.ProcStart, rec.BootID, rec.Started = p.pid, p.pgid, p.start, r.bootID, now
+			r.cfg.Logger.Info("local runtime: adopted a node started before a crash", "node", rec.Node, "pid", p.pid)
 			r.saveLocked(rec)
 		default:
 			switch state, ws := checkLeader(rec, r.bootID); state {
