@@ -57,6 +57,15 @@ func (w *listWriter) add(s *api.ClusterSummary) {
 	w.b = appendSummary(w.b, s)
 }
 
+// addRaw adds a summary already encoded by appendSummary.
+func (w *listWriter) addRaw(b []byte) {
+	if w.n > 0 {
+		w.b = append(w.b, ',')
+	}
+	w.n++
+	w.b = append(w.b, b...)
+}
+
 func (w *listWriter) finish(total, pageNum, pageSize int) jsonBody {
 	b := append(w.b, `],"totalCount":`...)
 	b = strconv.AppendInt(b, int64(total), 10)

@@ -39,11 +39,21 @@ type ListClustersInput struct {
 	Name        string
 	Creator     string
 	QueueName   string
+
+	// Render, when set, turns a cluster into what the caller writes of it
+	// (ListRayCluster's JSON summary). The service keeps each rendering
+	// while the cluster is unchanged and skips the cluster's token and
+	// addresses when it has one, so Render must be a pure function of the
+	// ClusterInfo, the same on every call.
+	Render func(*ClusterInfo) []byte
 }
 
 // ListClustersOutput is a page of clusters.
 type ListClustersOutput struct {
+	// Clusters are the page's clusters; with Render, Clusters is nil and
+	// Rendered holds what Render made of each, in list order.
 	Clusters   []ClusterInfo
+	Rendered   [][]byte
 	TotalCount int
 	PageNum    int
 	PageSize   int
@@ -95,14 +105,35 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 	}
 	// Each cluster is copied once, into its place: lists are the hot path,
 	// and copies of a cluster's large struct added up.
-	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize, Clusters: make([]ClusterInfo, len(cs))}
+	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize}
 	l := s.links()
+	if in.Render == nil {
+		out.Clusters = make([]ClusterInfo, len(cs))
+		for i := range cs {
+			out.Clusters[i].Cluster = cs[i]
+			if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	out.Rendered = make([][]byte, len(cs))
+	if s.rendered.lookup(l, cs, out.Rendered) == len(cs) {
+		return out, nil
+	}
+	fresh := make([]bool, len(cs))
+	var info ClusterInfo
 	for i := range cs {
-		out.Clusters[i].Cluster = cs[i]
-		if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
+		if out.Rendered[i] != nil {
+			continue
+		}
+		info = ClusterInfo{Cluster: cs[i]}
+		if err := l.add(&info, s.Sealer); err != nil {
 			return nil, err
 		}
+		out.Rendered[i], fresh[i] = in.Render(&info), true
 	}
+	s.rendered.store(l, cs, out.Rendered, fresh)
 	return out, nil
 }
 

@@ -64,6 +64,8 @@ type Service struct {
 	tokenLocks keyedMutex
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
+	// rendered keeps what ListClusters' callers made of each cluster.
+	rendered renderCache
 }
 
 // now returns the injected time at millisecond precision, the precision the

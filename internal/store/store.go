@@ -60,7 +60,9 @@ type Store interface {
 	// ListClusters returns a page of the clusters that match f and how many
 	// match in all. The clusters are whole except for RunningSpec and
 	// Instances, which lists do not show and a store may leave zero; read
-	// a cluster with GetCluster for those. A list reflects every write
+	// a cluster with GetCluster for those. Each listed cluster carries its
+	// Rev: it differs after every write to the row, and no other state of
+	// any cluster, the same id created again included, ever had it. A list reflects every write
 	// that completed before it began, through this store or any other on
 	// the same database. A workspace that does not exist, or is another
 	// account's, lists no clusters.

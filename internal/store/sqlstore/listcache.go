@@ -51,7 +51,7 @@ const defaultListCacheRows = 40_000
 // running spec and instances, which lists do not return, plus what the
 // in-memory filters compare.
 const listCols = "id, name_lower, queues, spec, desired, deleted, state, message, instance_id, token_hash, token_sealed, modified, " +
-	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version"
+	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version, change_seq"
 
 const (
 	listGenSQL     = "SELECT cluster_gen FROM workspaces WHERE account_id = ? AND id = ?"
@@ -81,6 +81,7 @@ type listRow struct {
 
 	creator, creatorName, modifier, modifierName string
 	version                                      int64
+	rev                                          int64 // change_seq
 }
 
 // compare orders rows as lists do: newest first, then by id descending.
@@ -102,7 +103,7 @@ func (r *listRow) fill(c *rayfleet.Cluster, accountID, workspaceID string) {
 	c.InstanceID, c.TokenHash, c.TokenSealed, c.Modified = r.instID, r.tokenHash, copyBlob(r.sealed), r.modified
 	c.CreateTime, c.StartTime, c.ModifiedTime, c.StateTime = fromMS(r.createTime), fromMS(r.startTime), fromMS(r.modifiedTime), fromMS(r.stateTime)
 	c.Creator, c.CreatorName, c.Modifier, c.ModifierName = r.creator, r.creatorName, r.modifier, r.modifierName
-	c.Version = r.version
+	c.Version, c.Rev = r.version, r.rev
 }
 
 // scanListRows reads rows selecting listCols. Strings that rows repeat go
@@ -115,7 +116,7 @@ func scanListRows(rows *sql.Rows, in interner, decodeSpec func([]byte, *rayfleet
 		var deleted, modified int64
 		if err := rows.Scan(&r.id, &r.nameLower, &queues, &spec, &desired, &deleted, &state, &r.message, &r.instID, &r.tokenHash, &sealed,
 			&modified, &r.createTime, &r.startTime, &r.modifiedTime, &r.stateTime,
-			&creator, &creatorName, &modifier, &modifierName, &r.version); err != nil {
+			&creator, &creatorName, &modifier, &modifierName, &r.version, &r.rev); err != nil {
 			return nil, err
 		}
 		if err := decodeSpec(spec, &r.spec); err != nil {

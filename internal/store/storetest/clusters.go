@@ -21,8 +21,10 @@ func stored(c rayfleet.Cluster) rayfleet.Cluster {
 
 // listed is c as ListClusters may return it: a store may leave out the
 // running spec and the instances, which lists do not show.
+// Rev, which lists give and other reads need not, is left out too: the
+// ListRevisions test checks it.
 func listed(c rayfleet.Cluster) rayfleet.Cluster {
-	c.RunningSpec, c.Instances = rayfleet.ClusterSpec{}, nil
+	c.RunningSpec, c.Instances, c.Rev = rayfleet.ClusterSpec{}, nil, 0
 	return c
 }
 

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateCluster", testUpdateCluster},
 		{"UpdateClusterRace", testUpdateClusterRace},
 		{"ListClusters", testListClusters},
+		{"ListRevisions", testListRevisions},
 		{"ClustersAreTheCallers", testClustersAreTheCallers},
 		{"DeletedClusters", testDeletedClusters},
 		{"ClustersHoldingCapacity", testClustersHoldingCapacity},

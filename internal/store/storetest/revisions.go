@@ -1,0 +1,72 @@
+package storetest
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
+)
+
+// testListRevisions checks the Rev that lists give: what is derived from a
+// listed cluster is kept by (ID, Rev), so a Rev must change with every
+// write and never come back, even for an id purged and created again.
+func testListRevisions(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc := AccountID(1)
+	w := createWorkspace(ctx, t, s, acc, 1)
+	a, b := NewCluster(acc, w.ID, 1), NewCluster(acc, w.ID, 2)
+	must(t, s.CreateCluster(ctx, a))
+	must(t, s.CreateCluster(ctx, b))
+
+	seen := map[int64]string{} // every Rev given, and to what
+	revs := func(when string) map[string]int64 {
+		t.Helper()
+		cs, _, err := s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID})
+		must(t, err)
+		out := map[string]int64{}
+		for _, c := range cs {
+			if c.Rev == 0 {
+				t.Fatalf("%s: cluster %s listed without a Rev", when, c.ID)
+			}
+			state := c.ID + " v" + strconv.FormatInt(c.Version, 10) + " " + string(c.State)
+			if prev, ok := seen[c.Rev]; ok && prev != state {
+				t.Fatalf("%s: Rev %d given to %s and before to %s", when, c.Rev, state, prev)
+			}
+			seen[c.Rev] = state
+			out[c.ID] = c.Rev
+		}
+		return out
+	}
+
+	first := revs("after two creates")
+	if first[a.ID] == first[b.ID] {
+		t.Fatalf("two clusters share Rev %d", first[a.ID])
+	}
+	if again := revs("listed again"); again[a.ID] != first[a.ID] || again[b.ID] != first[b.ID] {
+		t.Fatalf("Rev changed without a write: %v, then %v", first, again)
+	}
+
+	_, err := s.UpdateCluster(ctx, acc, w.ID, a.ID, func(c *rayfleet.Cluster) error {
+		c.State, c.Message = rayfleet.StateRunning, "up"
+		return nil
+	})
+	must(t, err)
+	second := revs("after an update of one cluster")
+	if second[a.ID] == first[a.ID] {
+		t.Fatalf("the updated cluster kept Rev %d", first[a.ID])
+	}
+	if second[b.ID] != first[b.ID] {
+		t.Fatalf("the cluster not written changed Rev: %d, then %d", first[b.ID], second[b.ID])
+	}
+
+	// The same id, purged and created again, as it was at first.
+	must(t, s.PurgeCluster(ctx, acc, w.ID, a.ID))
+	must(t, s.CreateCluster(ctx, a))
+	third := revs("after the id was created again")
+	for _, old := range []int64{first[a.ID], second[a.ID]} {
+		if third[a.ID] == old {
+			t.Fatalf("the id created again got an earlier Rev %d", old)
+		}
+	}
+}
