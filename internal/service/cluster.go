@@ -86,54 +86,51 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 		}
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum %d is beyond any page", in.PageNum)
 	}
-	cs, total, err := s.Store.ListClusters(ctx, store.ClusterFilter{
+	f := store.ClusterFilter{
 		AccountID: p.AccountID, WorkspaceID: in.WorkspaceID,
 		State: rayfleet.State(in.State), Name: in.Name, Creator: in.Creator, QueueName: in.QueueName,
 		Offset: (in.PageNum - 1) * in.PageSize, Limit: in.PageSize,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list clusters: %w", err)
 	}
-	// The store lists no clusters of a missing workspace or of another
-	// account's, so a cluster listed proves the workspace is the caller's;
-	// only an empty answer needs the workspace looked up, to tell an empty
-	// workspace from one that must answer ResourceNotFound.
-	if total == 0 {
-		if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+	list := func(f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
+		cs, total, err := s.Store.ListClusters(ctx, f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list clusters: %w", err)
+		}
+		// The store lists no clusters of a missing workspace or of another
+		// account's, so a cluster listed proves the workspace is the
+		// caller's; only an empty answer needs the workspace looked up, to
+		// tell an empty workspace from one that must answer
+		// ResourceNotFound.
+		if total == 0 {
+			if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+				return nil, 0, err
+			}
+		}
+		return cs, total, nil
+	}
+	out := &ListClustersOutput{PageNum: in.PageNum, PageSize: in.PageSize}
+	l := s.links()
+	if in.Render != nil {
+		var err error
+		out.Rendered, out.TotalCount, err = s.listRendered(f, l, in.Render, list)
+		if err != nil {
 			return nil, err
 		}
+		return out, nil
+	}
+	cs, total, err := list(f)
+	if err != nil {
+		return nil, err
 	}
 	// Each cluster is copied once, into its place: lists are the hot path,
 	// and copies of a cluster's large struct added up.
-	out := &ListClustersOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize}
-	l := s.links()
-	if in.Render == nil {
-		out.Clusters = make([]ClusterInfo, len(cs))
-		for i := range cs {
-			out.Clusters[i].Cluster = cs[i]
-			if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	out.Rendered = make([][]byte, len(cs))
-	if s.rendered.lookup(l, cs, out.Rendered) == len(cs) {
-		return out, nil
-	}
-	fresh := make([]bool, len(cs))
-	var info ClusterInfo
+	out.TotalCount, out.Clusters = total, make([]ClusterInfo, len(cs))
 	for i := range cs {
-		if out.Rendered[i] != nil {
-			continue
-		}
-		info = ClusterInfo{Cluster: cs[i]}
-		if err := l.add(&info, s.Sealer); err != nil {
+		out.Clusters[i].Cluster = cs[i]
+		if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
 			return nil, err
 		}
-		out.Rendered[i], fresh[i] = in.Render(&info), true
 	}
-	s.rendered.store(l, cs, out.Rendered, fresh)
 	return out, nil
 }
 

@@ -129,4 +129,10 @@ type ClusterFilter struct {
 	QueueName   string
 	Offset      int
 	Limit       int // 0 means no limit
+
+	// Known, when set, says whether the caller already holds what it
+	// needs of a cluster at a Rev. A store may call it for listed clusters
+	// and, where it returns true, return that cluster with only ID,
+	// AccountID, WorkspaceID and Rev set, sparing the copy of the rest.
+	Known func(id string, rev int64) bool
 }

@@ -229,6 +229,11 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 	}
 	out := make([]rayfleet.Cluster, len(page))
 	for i, r := range page {
+		if f.Known != nil && r.rev != 0 && f.Known(r.id, r.rev) {
+			c := &out[i]
+			c.ID, c.AccountID, c.WorkspaceID, c.Rev = r.id, f.AccountID, f.WorkspaceID, r.rev
+			continue
+		}
 		r.fill(&out[i], f.AccountID, f.WorkspaceID)
 	}
 	return out, total
@@ -377,7 +382,10 @@ var errListTooBig = errors.New("workspace too big for the list cache")
 // fails with errListTooBig when the workspace must be listed through SQL.
 func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error) {
 	var gen int64
-	found, err := s.row(ctx, listGenSQL, []any{k.accountID, k.workspaceID}, &gen)
+	// Without a cancellable context: the SQLite driver starts a goroutine
+	// to watch one for every statement, which cost more than this point
+	// query itself on every list.
+	found, err := s.row(context.WithoutCancel(ctx), listGenSQL, []any{k.accountID, k.workspaceID}, &gen)
 	if err != nil {
 		return nil, err
 	}

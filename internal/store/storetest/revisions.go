@@ -70,3 +70,44 @@ func testListRevisions(t *testing.T, newStore NewStore) {
 		}
 	}
 }
+
+// testListKnown checks ClusterFilter.Known: asked only about listed
+// clusters at their Rev; a cluster it calls unknown comes whole, and one it
+// calls known comes at least with its ID, AccountID, WorkspaceID and Rev.
+func testListKnown(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc := AccountID(1)
+	w := createWorkspace(ctx, t, s, acc, 1)
+	m := newModel(w)
+	for i := range 4 {
+		m.create(ctx, t, s, NewCluster(acc, w.ID, i+1))
+	}
+	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
+	whole, _, err := s.ListClusters(ctx, f)
+	must(t, err)
+	revs := map[string]int64{}
+	for _, c := range whole {
+		revs[c.ID] = c.Rev
+	}
+
+	known := map[string]bool{whole[0].ID: true, whole[2].ID: true}
+	f.Known = func(id string, rev int64) bool {
+		if r, ok := revs[id]; !ok || r != rev {
+			t.Errorf("Known asked about %s at Rev %d; listed at %d (%v)", id, rev, r, ok)
+		}
+		return known[id]
+	}
+	got, total, err := s.ListClusters(ctx, f)
+	must(t, err)
+	if total != len(whole) || len(got) != len(whole) {
+		t.Fatalf("with Known: %d of %d clusters, want %d", len(got), total, len(whole))
+	}
+	for i, c := range got {
+		if c.ID != whole[i].ID || c.Rev != whole[i].Rev || c.AccountID != acc || c.WorkspaceID != w.ID {
+			t.Fatalf("with Known, cluster %d is %s rev %d in %s/%s, want %s rev %d", i, c.ID, c.Rev, c.AccountID, c.WorkspaceID, whole[i].ID, whole[i].Rev)
+		}
+		if !known[c.ID] {
+			wantEqual(t, listed(c), listed(whole[i]), "a cluster Known calls unknown")
+		}
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateClusterRace", testUpdateClusterRace},
 		{"ListClusters", testListClusters},
 		{"ListRevisions", testListRevisions},
+		{"ListKnown", testListKnown},
 		{"ClustersAreTheCallers", testClustersAreTheCallers},
 		{"DeletedClusters", testDeletedClusters},
 		{"ClustersHoldingCapacity", testClustersHoldingCapacity},
