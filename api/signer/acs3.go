@@ -112,7 +112,7 @@ func parseACS3(m headers, params string) (*Signed, error) {
 }
 
 func (s *Signed) verifyACS3(req *http.Request, body []byte, secret string) error {
-	m := lowerHeaders(req.Header)
+	m := s.headersOf(req)
 	// The canonical request carries the hash the client claims, so a body
 	// mismatch is reported as such rather than as a bad signature.
 	payload := m.value("x-acs-content-sha256")

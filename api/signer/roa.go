@@ -69,7 +69,7 @@ func parseROA(m headers, cred string) (*Signed, error) {
 var classicURLReplacer = strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~")
 
 func (s *Signed) verifyROA(req *http.Request, body []byte, secret string) error {
-	m := lowerHeaders(req.Header)
+	m := s.headersOf(req)
 	head := roaHeaderBlock(requestMethod(req), m)
 	wire := wirePath(req)
 	q := queryValues(rawQuery(req))

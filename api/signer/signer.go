@@ -69,6 +69,19 @@ type Signed struct {
 
 	signedHeaders []string // ACS3, as listed by the client
 	signature     []byte
+
+	// The request Parse read and its headers by lower-case name, which
+	// Verify reuses when given the same request.
+	req  *http.Request
+	hdrs headers
+}
+
+// headersOf returns req's headers by lower-case name.
+func (s *Signed) headersOf(req *http.Request) headers {
+	if req == s.req && s.hdrs != nil {
+		return s.hdrs
+	}
+	return lowerHeaders(req.Header)
 }
 
 // Parse reads the Authorization header and the headers its scheme needs. It
@@ -86,11 +99,20 @@ func Parse(req *http.Request) (*Signed, error) {
 		return nil, errorf(CodeIncompleteSignature, "The request carries more than one Authorization header.")
 	}
 	auth := strings.TrimSpace(auths[0])
-	if rest, ok := strings.CutPrefix(auth, SchemeACS3+" "); ok {
-		return parseACS3(m, rest)
+	parse := parseROA
+	rest, ok := strings.CutPrefix(auth, SchemeACS3+" ")
+	if ok {
+		parse = parseACS3
+	} else {
+		rest, ok = strings.CutPrefix(auth, "acs ")
 	}
-	if rest, ok := strings.CutPrefix(auth, "acs "); ok {
-		return parseROA(m, rest)
+	if ok {
+		s, err := parse(m, rest)
+		if err != nil {
+			return nil, err
+		}
+		s.req, s.hdrs = req, m
+		return s, nil
 	}
 	return nil, errorf(CodeIncompleteSignature,
 		"The Authorization header is neither %q nor %q.", SchemeACS3+" Credential=...", "acs <AccessKeyId>:<signature>")

@@ -1,9 +1,6 @@
 package service
 
 import (
-	"sync"
-	"sync/atomic"
-
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
@@ -11,139 +8,82 @@ import (
 // Lists are the API's hot path, and most of a list's cost was per cluster
 // and the same on every call: copying it out of the store, opening its
 // token, building its addresses, encoding its summary. So ListClusters
-// keeps what the caller's Render made of each cluster by (ID, Rev), the
-// store's change stamp, and hands it back while the cluster is unchanged;
-// the store is told which clusters are known (ClusterFilter.Known) and
-// need not copy them. A cluster is rendered again after any write to it,
-// since every write gives it a new Rev; the addresses come from Endpoints,
-// so a change of those empties the cache.
+// keeps what the caller's Render made of each cluster in the Memo the
+// store holds with the cluster's row (store.ClusterFilter.Known), and hands
+// it back while the row is unchanged; the store need not copy a cluster
+// whose rendering is kept. Any write gives the row a new version with an
+// empty Memo, so the cluster is rendered again; the addresses come from
+// Endpoints, so a rendering made for other addresses is not used. The
+// renderings live and die with the store's list cache, which bounds them.
 
-// maxRendered bounds the renderings kept: about 1 KB each, so some 20 MB.
-// When full, a quarter of them, taken in map order, is dropped.
-const maxRendered = 20_000
-
-type renderCache struct {
-	m sync.Map // cluster id -> *rendering
-	n atomic.Int64
-
-	mu    sync.Mutex // over links changes and trimming
-	links atomic.Pointer[links]
-}
-
+// rendering is what a Memo holds: a cluster rendered for links l.
 type rendering struct {
-	rev int64
-	b   []byte
+	l links
+	b []byte
 }
 
-// listRenders is the cache as one list sees it: the hits are kept aside as
-// the store finds them, so that an entry dropped meanwhile is not lost.
+// listRenders is one list's view of the Memos: each one the store showed,
+// in the order it showed them, with the rendering found in it.
 type listRenders struct {
-	rc   *renderCache
-	ok   bool // the cache holds renderings for these links
-	hits []hit
+	l       links
+	entries []memoEntry
 }
 
-type hit struct {
-	id string
-	b  []byte
-}
-
-func (rc *renderCache) forList(l links, limit int) *listRenders {
-	cur := rc.links.Load()
-	return &listRenders{rc: rc, ok: cur != nil && *cur == l, hits: make([]hit, 0, limit)}
+type memoEntry struct {
+	id   string
+	memo *store.Memo
+	b    []byte // the kept rendering, if any
 }
 
 // known is the store's ClusterFilter.Known.
-func (lr *listRenders) known(id string, rev int64) bool {
-	if !lr.ok {
-		return false
+func (lr *listRenders) known(id string, memo *store.Memo) bool {
+	e := memoEntry{id: id, memo: memo}
+	if r, ok := memo.Load().(*rendering); ok && r.l == lr.l {
+		e.b = r.b
 	}
-	v, ok := lr.rc.m.Load(id)
-	if !ok || v.(*rendering).rev != rev {
-		return false
-	}
-	lr.hits = append(lr.hits, hit{id, v.(*rendering).b})
-	return true
+	lr.entries = append(lr.entries, e)
+	return e.b != nil
 }
 
-// found returns the rendering kept aside for id; i is where to look first
-// (the store lists in the order it asks).
-func (lr *listRenders) found(id string, i int) ([]byte, bool) {
-	if i < len(lr.hits) && lr.hits[i].id == id {
-		return lr.hits[i].b, true
+// entry returns what known saw of id; i is where to look first (a store
+// asks in list order).
+func (lr *listRenders) entry(id string, i int) *memoEntry {
+	if i < len(lr.entries) && lr.entries[i].id == id {
+		return &lr.entries[i]
 	}
-	for _, h := range lr.hits {
-		if h.id == id {
-			return h.b, true
+	for j := range lr.entries {
+		if lr.entries[j].id == id {
+			return &lr.entries[j]
 		}
 	}
-	return nil, false
-}
-
-// store keeps the renderings of cs made for links l.
-func (rc *renderCache) store(l links, cs []rayfleet.Cluster, out [][]byte, fresh []bool) {
-	if cur := rc.links.Load(); cur == nil || *cur != l {
-		rc.mu.Lock()
-		if cur := rc.links.Load(); cur == nil || *cur != l {
-			rc.m.Clear()
-			rc.n.Store(0)
-			rc.links.Store(&l)
-		}
-		rc.mu.Unlock()
-	}
-	for i := range cs {
-		if !fresh[i] || cs[i].Rev == 0 {
-			continue
-		}
-		if _, had := rc.m.Swap(cs[i].ID, &rendering{rev: cs[i].Rev, b: out[i]}); !had {
-			if rc.n.Add(1) > maxRendered {
-				rc.trim()
-			}
-		}
-	}
-}
-
-func (rc *renderCache) trim() {
-	if !rc.mu.TryLock() {
-		return // someone else is trimming
-	}
-	defer rc.mu.Unlock()
-	drop := maxRendered / 4
-	rc.m.Range(func(k, _ any) bool {
-		if _, ok := rc.m.LoadAndDelete(k); ok {
-			rc.n.Add(-1)
-		}
-		drop--
-		return drop > 0
-	})
+	return nil
 }
 
 // listRendered is ListClusters with a Render: the page's clusters as the
 // caller renders them.
 func (s *Service) listRendered(f store.ClusterFilter, l links, render func(*ClusterInfo) []byte, list func(store.ClusterFilter) ([]rayfleet.Cluster, int, error)) ([][]byte, int, error) {
-	lr := s.rendered.forList(l, f.Limit)
+	lr := &listRenders{l: l, entries: make([]memoEntry, 0, f.Limit)}
 	f.Known = lr.known
 	cs, total, err := list(f)
 	if err != nil {
 		return nil, 0, err
 	}
 	out := make([][]byte, len(cs))
-	fresh := make([]bool, len(cs))
 	var info ClusterInfo
-	some := false
 	for i := range cs {
-		if b, ok := lr.found(cs[i].ID, i); ok && b != nil {
-			out[i] = b
+		e := lr.entry(cs[i].ID, i)
+		if e != nil && e.b != nil {
+			out[i] = e.b
 			continue
 		}
 		info = ClusterInfo{Cluster: cs[i]}
 		if err := l.add(&info, s.Sealer); err != nil {
 			return nil, 0, err
 		}
-		out[i], fresh[i], some = render(&info), true, true
-	}
-	if some {
-		s.rendered.store(l, cs, out, fresh)
+		out[i] = render(&info)
+		if e != nil {
+			e.memo.Store(&rendering{l: l, b: out[i]})
+		}
 	}
 	return out, total, nil
 }

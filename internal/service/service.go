@@ -64,8 +64,6 @@ type Service struct {
 	tokenLocks keyedMutex
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
-	// rendered keeps what ListClusters' callers made of each cluster.
-	rendered renderCache
 }
 
 // now returns the injected time at millisecond precision, the precision the

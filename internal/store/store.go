@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
@@ -130,9 +131,24 @@ type ClusterFilter struct {
 	Offset      int
 	Limit       int // 0 means no limit
 
-	// Known, when set, says whether the caller already holds what it
-	// needs of a cluster at a Rev. A store may call it for listed clusters
-	// and, where it returns true, return that cluster with only ID,
-	// AccountID, WorkspaceID and Rev set, sparing the copy of the rest.
-	Known func(id string, rev int64) bool
+	// Known, when set, lets the caller keep what it derives from a listed
+	// cluster for as long as the cluster is unchanged. A store that holds
+	// listed rows in memory calls it for each cluster of the page with the
+	// Memo of that row: a slot the caller may fill, which the store keeps
+	// until the row is written (the next version of the row gets an empty
+	// Memo) or dropped. Where Known returns true, the store may return the
+	// cluster with only ID, AccountID, WorkspaceID and Rev set, sparing the
+	// copy of the rest. A store may never call it.
+	Known func(id string, memo *Memo) bool
 }
+
+// A Memo is where a caller keeps what it derived from one version of a
+// stored row (see ClusterFilter.Known). Every value stored in a Memo must
+// have the same concrete type.
+type Memo struct{ v atomic.Value }
+
+// Load returns what was stored, or nil.
+func (m *Memo) Load() any { return m.v.Load() }
+
+// Store keeps v.
+func (m *Memo) Store(v any) { m.v.Store(v) }

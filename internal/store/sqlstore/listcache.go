@@ -82,6 +82,8 @@ type listRow struct {
 	creator, creatorName, modifier, modifierName string
 	version                                      int64
 	rev                                          int64 // change_seq
+
+	memo store.Memo // the lister's, for this version of the row
 }
 
 // compare orders rows as lists do: newest first, then by id descending.
@@ -229,7 +231,7 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 	}
 	out := make([]rayfleet.Cluster, len(page))
 	for i, r := range page {
-		if f.Known != nil && r.rev != 0 && f.Known(r.id, r.rev) {
+		if f.Known != nil && f.Known(r.id, &r.memo) {
 			c := &out[i]
 			c.ID, c.AccountID, c.WorkspaceID, c.Rev = r.id, f.AccountID, f.WorkspaceID, r.rev
 			continue

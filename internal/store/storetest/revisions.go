@@ -71,9 +71,11 @@ func testListRevisions(t *testing.T, newStore NewStore) {
 	}
 }
 
-// testListKnown checks ClusterFilter.Known: asked only about listed
-// clusters at their Rev; a cluster it calls unknown comes whole, and one it
-// calls known comes at least with its ID, AccountID, WorkspaceID and Rev.
+// testListKnown checks ClusterFilter.Known: asked only about clusters of
+// the page; a cluster it calls unknown comes whole, one it calls known comes
+// with at least its ID, AccountID, WorkspaceID and Rev; and a Memo keeps
+// what was stored in it while, and only while, the cluster is unchanged. A
+// store may never call Known, and then there is nothing more to check.
 func testListKnown(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), t.Context()
 	acc := AccountID(1)
@@ -82,32 +84,80 @@ func testListKnown(t *testing.T, newStore NewStore) {
 	for i := range 4 {
 		m.create(ctx, t, s, NewCluster(acc, w.ID, i+1))
 	}
-	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
+	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID, Limit: 3}
 	whole, _, err := s.ListClusters(ctx, f)
 	must(t, err)
-	revs := map[string]int64{}
+	onPage := map[string]bool{}
 	for _, c := range whole {
-		revs[c.ID] = c.Rev
+		onPage[c.ID] = true
 	}
 
-	known := map[string]bool{whole[0].ID: true, whole[2].ID: true}
-	f.Known = func(id string, rev int64) bool {
-		if r, ok := revs[id]; !ok || r != rev {
-			t.Errorf("Known asked about %s at Rev %d; listed at %d (%v)", id, rev, r, ok)
+	// Each cluster's Memo gets its id and Rev; the first two are called known.
+	memos := map[string]any{}
+	list := func(when string, known func(id string) bool) []rayfleet.Cluster {
+		t.Helper()
+		clear(memos)
+		f.Known = func(id string, memo *store.Memo) bool {
+			if !onPage[id] {
+				t.Errorf("%s: Known asked about %s, not on the page", when, id)
+			}
+			memos[id] = memo.Load()
+			for _, c := range whole {
+				if c.ID == id {
+					memo.Store(id + " " + strconv.FormatInt(c.Rev, 10))
+				}
+			}
+			return known(id)
 		}
-		return known[id]
+		got, total, err := s.ListClusters(ctx, f)
+		must(t, err)
+		if total != 4 || len(got) != len(whole) {
+			t.Fatalf("%s: %d of %d clusters, want %d of 4", when, len(got), total, len(whole))
+		}
+		for i, c := range got {
+			if c.ID != whole[i].ID || c.Rev != whole[i].Rev || c.AccountID != acc || c.WorkspaceID != w.ID {
+				t.Fatalf("%s: cluster %d is %s rev %d in %s/%s, want %s rev %d", when, i, c.ID, c.Rev, c.AccountID, c.WorkspaceID, whole[i].ID, whole[i].Rev)
+			}
+			if !known(c.ID) {
+				wantEqual(t, listed(c), listed(whole[i]), when+": a cluster Known calls unknown")
+			}
+		}
+		return got
 	}
-	got, total, err := s.ListClusters(ctx, f)
+	first := func(id string) bool { return id == whole[0].ID || id == whole[1].ID }
+	list("first list", first)
+	if len(memos) == 0 {
+		t.Log("the store never calls Known")
+		return
+	}
+	if len(memos) != len(whole) {
+		t.Fatalf("Known called for %d of the %d clusters of the page", len(memos), len(whole))
+	}
+	for id, v := range memos {
+		if v != nil {
+			t.Fatalf("the first list found %v in the Memo of %s", v, id)
+		}
+	}
+	// Unchanged, each Memo still holds what was stored.
+	list("second list", func(string) bool { return false })
+	for _, c := range whole {
+		if want := c.ID + " " + strconv.FormatInt(c.Rev, 10); memos[c.ID] != want {
+			t.Fatalf("the Memo of unchanged %s holds %v, want %q", c.ID, memos[c.ID], want)
+		}
+	}
+	// After a write, that cluster's Memo starts empty again.
+	changed := whole[1].ID
+	m.update(ctx, t, s, changed, func(c *rayfleet.Cluster) { c.Message = "written" })
+	whole, _, err = s.ListClusters(ctx, store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID, Limit: 3})
 	must(t, err)
-	if total != len(whole) || len(got) != len(whole) {
-		t.Fatalf("with Known: %d of %d clusters, want %d", len(got), total, len(whole))
-	}
-	for i, c := range got {
-		if c.ID != whole[i].ID || c.Rev != whole[i].Rev || c.AccountID != acc || c.WorkspaceID != w.ID {
-			t.Fatalf("with Known, cluster %d is %s rev %d in %s/%s, want %s rev %d", i, c.ID, c.Rev, c.AccountID, c.WorkspaceID, whole[i].ID, whole[i].Rev)
+	list("after a write", func(string) bool { return false })
+	for _, c := range whole {
+		v := memos[c.ID]
+		if c.ID == changed && v != nil {
+			t.Fatalf("the Memo of the written cluster %s still holds %v", c.ID, v)
 		}
-		if !known[c.ID] {
-			wantEqual(t, listed(c), listed(whole[i]), "a cluster Known calls unknown")
+		if c.ID != changed && v == nil {
+			t.Fatalf("the Memo of unchanged %s was emptied by a write to another cluster", c.ID)
 		}
 	}
 }
