@@ -317,6 +317,7 @@ type listEntry struct {
 	// the others wait and mostly find it done.
 	refresh sync.Mutex
 	snap    atomic.Pointer[listSnapshot]
+	check   genCheck // reads of the workspace's cluster_gen
 	used    atomic.Uint64
 	rows    int // len(snap.rows) as counted in listCache.rows; under listCache.mu
 }
@@ -383,11 +384,16 @@ var errListTooBig = errors.New("workspace too big for the list cache")
 // error means the workspace does not exist (or is another account's). It
 // fails with errListTooBig when the workspace must be listed through SQL.
 func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error) {
-	var gen int64
-	// Without a cancellable context: the SQLite driver starts a goroutine
-	// to watch one for every statement, which cost more than this point
-	// query itself on every list.
-	found, err := s.row(context.WithoutCancel(ctx), listGenSQL, []any{k.accountID, k.workspaceID}, &gen)
+	e := s.lists.entry(k)
+	gen, found, err := e.check.get(func() (int64, bool, error) {
+		var gen int64
+		// Without a cancellable context: the SQLite driver starts a
+		// goroutine to watch one for every statement, which cost more
+		// than this point query itself. The read is shared by the lists
+		// waiting for it, so no one list's context should end it.
+		found, err := s.row(context.WithoutCancel(ctx), listGenSQL, []any{k.accountID, k.workspaceID}, &gen)
+		return gen, found, err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +401,6 @@ func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error
 		s.lists.drop(k)
 		return nil, nil
 	}
-	e := s.lists.entry(k)
 	sn := e.snap.Load()
 	if sn == nil || sn.gen != gen {
 		e.refresh.Lock()
