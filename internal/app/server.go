@@ -88,7 +88,14 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	case "postgres":
 		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
 	default:
-		s.Store, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "rayfleet.db"))
+		var st *sqlstore.Store
+		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "rayfleet.db"))
+		if err == nil {
+			// The data directory's lock keeps every other server off this
+			// file, and nothing else writes it.
+			st.AssumeSoleWriter()
+			s.Store = st
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)

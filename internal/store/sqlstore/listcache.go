@@ -318,8 +318,11 @@ type listEntry struct {
 	refresh sync.Mutex
 	snap    atomic.Pointer[listSnapshot]
 	check   genCheck // reads of the workspace's cluster_gen
-	used    atomic.Uint64
-	rows    int // len(snap.rows) as counted in listCache.rows; under listCache.mu
+	// checkedAt is 1 + the store's write count read before the last
+	// check that found snap up to date (0: never); see AssumeSoleWriter.
+	checkedAt atomic.Uint64
+	used      atomic.Uint64
+	rows      int // len(snap.rows) as counted in listCache.rows; under listCache.mu
 }
 
 func newListCache(maxRows int) *listCache {
@@ -385,6 +388,14 @@ var errListTooBig = errors.New("workspace too big for the list cache")
 // fails with errListTooBig when the workspace must be listed through SQL.
 func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error) {
 	e := s.lists.entry(k)
+	// As sole writer, a snapshot checked since this store's last write is
+	// up to date: nobody else writes.
+	writes := s.writes.Load()
+	if s.soleWriter && e.checkedAt.Load() == writes+1 {
+		if sn := e.snap.Load(); sn != nil && !sn.tooBig {
+			return sn, nil
+		}
+	}
 	gen, found, err := e.check.get(func() (int64, bool, error) {
 		var gen int64
 		// Without a cancellable context: the SQLite driver starts a
@@ -419,6 +430,9 @@ func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error
 	if sn.tooBig {
 		return nil, errListTooBig
 	}
+	// The snapshot holds every write made before writes was read: the
+	// generation was read after.
+	e.checkedAt.Store(writes + 1)
 	return sn, nil
 }
 

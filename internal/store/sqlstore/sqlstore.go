@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,7 +55,25 @@ type Store struct {
 
 	// lists holds the clusters of recently listed workspaces (listcache.go).
 	lists *listCache
+
+	// soleWriter says that nothing but this Store writes the database
+	// (AssumeSoleWriter), and writes counts the writes it made: every
+	// statement or transaction on write ends with wrote().
+	soleWriter bool
+	writes     atomic.Uint64
 }
+
+// AssumeSoleWriter tells the store that nothing but itself writes the
+// database, as when the caller holds an exclusive lock on the directory of
+// an SQLite file: lists then learn of writes from this Store's own count
+// and skip the database read that otherwise checks a list is up to date.
+// Call it before the store is used. Another process writing the database
+// after this would go unseen by lists until this Store writes.
+func (s *Store) AssumeSoleWriter() { s.soleWriter = true }
+
+// wrote counts a write (or an attempt: the count only has to move when
+// something may have changed). It must run after the write ended.
+func (s *Store) wrote() { s.writes.Add(1) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -197,6 +216,7 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (preparedStm
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer s.wrote()
 	st, err := s.stmt(ctx, s.write, query)
 	if err != nil {
 		return nil, err

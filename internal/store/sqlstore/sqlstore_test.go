@@ -144,6 +144,15 @@ func TestSQLite(t *testing.T) {
 	t.Run("Uncached", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store { return uncached(openSQLiteForTest(t)) })
 	})
+	// A store told it is the only writer keeps every promise but the one
+	// about other stores' writes.
+	t.Run("SoleWriter", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s := openSQLiteForTest(t)
+			s.AssumeSoleWriter()
+			return s
+		})
+	})
 }
 
 func TestPostgres(t *testing.T) {

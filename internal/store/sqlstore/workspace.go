@@ -23,6 +23,7 @@ func (s *Store) inTx(tx *sql.Tx) execFunc {
 // CreateWorkspace stores a workspace with its root queue and first network
 // service, all or nothing.
 func (s *Store) CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) (err error) {
+	defer s.wrote()
 	if err := belongs(w, root.AccountID, root.WorkspaceID); err != nil {
 		return fmt.Errorf("create workspace: queue %s: %w", root.Name, err)
 	}
@@ -144,6 +145,7 @@ func (s *Store) ListWorkspaces(ctx context.Context, f store.WorkspaceFilter) ([]
 // DeleteWorkspace removes a workspace with its queues and network services,
 // all or nothing, unless cluster rows of it remain.
 func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err error) {
+	defer s.wrote()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete workspace %s: %w", id, err)
