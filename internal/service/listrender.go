@@ -1,6 +1,8 @@
 package service
 
 import (
+	"fmt"
+
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
@@ -23,7 +25,7 @@ type rendering struct {
 }
 
 // listRenders is one list's view of the Memos: each one the store showed,
-// in the order it showed them, with the rendering found in it.
+// in list order, with the rendering found in it.
 type listRenders struct {
 	l       links
 	entries []memoEntry
@@ -45,20 +47,6 @@ func (lr *listRenders) known(id string, memo *store.Memo) bool {
 	return e.b != nil
 }
 
-// entry returns what known saw of id; i is where to look first (a store
-// asks in list order).
-func (lr *listRenders) entry(id string, i int) *memoEntry {
-	if i < len(lr.entries) && lr.entries[i].id == id {
-		return &lr.entries[i]
-	}
-	for j := range lr.entries {
-		if lr.entries[j].id == id {
-			return &lr.entries[j]
-		}
-	}
-	return nil
-}
-
 // listRendered is ListClusters with a Render: the page's clusters as the
 // caller renders them.
 func (s *Service) listRendered(f store.ClusterFilter, l links, render func(*ClusterInfo) []byte, list func(store.ClusterFilter) ([]rayfleet.Cluster, int, error)) ([][]byte, int, error) {
@@ -68,22 +56,44 @@ func (s *Service) listRendered(f store.ClusterFilter, l links, render func(*Clus
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([][]byte, len(cs))
 	var info ClusterInfo
-	for i := range cs {
-		e := lr.entry(cs[i].ID, i)
-		if e != nil && e.b != nil {
+	fresh := func(c *rayfleet.Cluster) ([]byte, error) {
+		info = ClusterInfo{Cluster: *c}
+		if err := l.add(&info, s.Sealer); err != nil {
+			return nil, err
+		}
+		return render(&info), nil
+	}
+	if len(lr.entries) == 0 { // the store kept no Memos: the whole page came
+		out := make([][]byte, len(cs))
+		for i := range cs {
+			if out[i], err = fresh(&cs[i]); err != nil {
+				return nil, 0, err
+			}
+		}
+		return out, total, nil
+	}
+	// The page is the entries in order; the clusters are those of them
+	// without a rendering.
+	out := make([][]byte, len(lr.entries))
+	next := 0
+	for i := range lr.entries {
+		e := &lr.entries[i]
+		if e.b != nil {
 			out[i] = e.b
 			continue
 		}
-		info = ClusterInfo{Cluster: cs[i]}
-		if err := l.add(&info, s.Sealer); err != nil {
+		if next >= len(cs) || cs[next].ID != e.id {
+			return nil, 0, fmt.Errorf("list clusters: the store returned the page out of step with Known at %s", e.id)
+		}
+		if out[i], err = fresh(&cs[next]); err != nil {
 			return nil, 0, err
 		}
-		out[i] = render(&info)
-		if e != nil {
-			e.memo.Store(&rendering{l: l, b: out[i]})
-		}
+		next++
+		e.memo.Store(&rendering{l: l, b: out[i]})
+	}
+	if next != len(cs) {
+		return nil, 0, fmt.Errorf("list clusters: the store returned %d clusters more than Known was asked about", len(cs)-next)
 	}
 	return out, total, nil
 }

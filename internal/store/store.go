@@ -133,12 +133,13 @@ type ClusterFilter struct {
 
 	// Known, when set, lets the caller keep what it derives from a listed
 	// cluster for as long as the cluster is unchanged. A store that holds
-	// listed rows in memory calls it for each cluster of the page with the
-	// Memo of that row: a slot the caller may fill, which the store keeps
-	// until the row is written (the next version of the row gets an empty
-	// Memo) or dropped. Where Known returns true, the store may return the
-	// cluster with only ID, AccountID, WorkspaceID and Rev set, sparing the
-	// copy of the rest. A store may never call it.
+	// listed rows in memory calls it once for each cluster of the page, in
+	// list order, with the Memo of that row: a slot the caller may fill,
+	// which the store keeps until the row is written (the next version of
+	// the row gets an empty Memo) or dropped. The clusters it returns true
+	// for are left out of the returned page (the total still counts them):
+	// the caller has what it needs of them. A store may never call it, and
+	// then returns the whole page.
 	Known func(id string, memo *Memo) bool
 }
 

@@ -229,13 +229,17 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 			total++
 		}
 	}
+	if f.Known != nil {
+		unknown := page[:0:0]
+		for _, r := range page {
+			if !f.Known(r.id, &r.memo) {
+				unknown = append(unknown, r)
+			}
+		}
+		page = unknown
+	}
 	out := make([]rayfleet.Cluster, len(page))
 	for i, r := range page {
-		if f.Known != nil && f.Known(r.id, &r.memo) {
-			c := &out[i]
-			c.ID, c.AccountID, c.WorkspaceID, c.Rev = r.id, f.AccountID, f.WorkspaceID, r.rev
-			continue
-		}
 		r.fill(&out[i], f.AccountID, f.WorkspaceID)
 	}
 	return out, total
