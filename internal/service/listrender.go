@@ -56,13 +56,12 @@ func (s *Service) listRendered(f store.ClusterFilter, l links, render func(*Clus
 	if err != nil {
 		return nil, 0, err
 	}
-	var info ClusterInfo
 	fresh := func(c *rayfleet.Cluster) ([]byte, error) {
-		info = ClusterInfo{Cluster: *c}
-		if err := l.add(&info, s.Sealer); err != nil {
+		info := &ClusterInfo{Cluster: *c}
+		if err := l.add(info, s.Sealer); err != nil {
 			return nil, err
 		}
-		return render(&info), nil
+		return render(info), nil
 	}
 	if len(lr.entries) == 0 { // the store kept no Memos: the whole page came
 		out := make([][]byte, len(cs))
