@@ -15,8 +15,10 @@ type User struct {
 	AccountID  string
 	Name       string
 	Nickname   string
+	Comments   string
 	Root       bool
 	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // Access key statuses.
