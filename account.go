@@ -46,7 +46,9 @@ type Principal struct {
 	Nickname    string
 	Root        bool
 	AccessKeyID string
-	SourceIP    string
+	// The request context RAM policy conditions read.
+	SourceIP        string
+	SecureTransport bool
 }
 
 // Idempotency is the remembered result of a mutating call made with a client

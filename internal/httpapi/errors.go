@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/authz"
+	"github.com/rayfleet/rayfleet/internal/service"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -50,8 +53,27 @@ func (h *Handler) errorBody(err error, requestID, action string) (int, api.Error
 		Recommend: "https://api.alibabacloud.com/troubleshoot?q=" + url.QueryEscape(code) +
 			"&product=emr-serverless-spark&requestId=" + url.QueryEscape(requestID),
 	}
-	if code == rayfleet.EFORBIDDEN {
-		body.AccessDeniedDetail = &api.AccessDeniedDetail{AuthAction: "emr-serverless-spark:" + action, NoPermissionType: "ImplicitDeny"}
-	}
+	body.AccessDeniedDetail = accessDeniedDetail(err)
 	return StatusOf(code), body
+}
+
+// accessDeniedDetail says, for a Forbidden.RAM refusal, which action on
+// which resource was refused and why, as RAM's error bodies do.
+func accessDeniedDetail(err error) *api.AccessDeniedDetail {
+	var d *service.DeniedError
+	if !errors.As(err, &d) {
+		return nil
+	}
+	out := &api.AccessDeniedDetail{
+		AuthAction:               d.Action,
+		AuthResource:             d.Resource,
+		NoPermissionType:         d.NoPermissionType,
+		AuthPrincipalType:        "SubUser",
+		AuthPrincipalOwnerID:     d.AccountID,
+		AuthPrincipalDisplayName: d.UserUID,
+	}
+	if d.NoPermissionType == authz.ExplicitDeny {
+		out.PolicyType = "AccountLevelIdentityBasedPolicy"
+	}
+	return out
 }

@@ -169,6 +169,7 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (rayfleet.Principal
 		}
 	}
 	p.SourceIP = sourceIP(r)
+	p.SecureTransport = r.TLS != nil
 	return p, nil
 }
 
