@@ -31,6 +31,21 @@ var statusOf = map[string]int{
 	rayfleet.ETOOLARGE:      http.StatusRequestEntityTooLarge,
 	rayfleet.EMETHOD:        http.StatusNotFound,
 	rayfleet.EINTERNAL:      http.StatusInternalServerError,
+
+	// RAM's admin API.
+	service.ERAMNoUser:          http.StatusNotFound,
+	service.ERAMUserExists:      http.StatusConflict,
+	service.ERAMUserHasKeys:     http.StatusConflict,
+	service.ERAMUserHasPolicies: http.StatusConflict,
+	service.ERAMNoKey:           http.StatusNotFound,
+	service.ERAMKeyLimit:        http.StatusConflict,
+	service.ERAMNoPolicy:        http.StatusNotFound,
+	service.ERAMPolicyExists:    http.StatusConflict,
+	service.ERAMPolicyAttached:  http.StatusConflict,
+	service.ERAMVersionLimit:    http.StatusConflict,
+	service.ERAMAttached:        http.StatusConflict,
+	service.ERAMNotAttached:     http.StatusNotFound,
+	service.ERAMMalformedPolicy: http.StatusBadRequest,
 }
 
 // StatusOf returns the HTTP status of an error code; unknown codes are 400

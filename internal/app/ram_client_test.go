@@ -1,0 +1,268 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	"github.com/alibabacloud-go/tea/dara"
+	"github.com/alibabacloud-go/tea/tea"
+)
+
+// ramCall calls RAM's admin API through the unmodified official client,
+// with Params exactly as the RAM SDK (ram-20150501) sets them: RPC style,
+// parameters in the query.
+func ramCall(c *sdk, action string, query map[string]string) (map[string]any, error) {
+	params := &openapi.Params{
+		Action: dara.String(action), Version: dara.String("2015-05-01"), Protocol: dara.String("HTTPS"),
+		Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"),
+		Style: dara.String("RPC"), ReqBodyType: dara.String("formData"), BodyType: dara.String("json"),
+	}
+	req := &openapi.OpenApiRequest{Query: map[string]*string{}}
+	for k, v := range query {
+		req.Query[k] = dara.String(v)
+	}
+	resp, err := c.client.CallApi(params, req, &dara.RuntimeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if code := fmt.Sprint(resp["statusCode"]); code != "200" {
+		c.t.Fatalf("%s: status %v", action, resp["statusCode"])
+	}
+	b, _ := resp["body"].(map[string]any)
+	return b, nil
+}
+
+func ramMust(c *sdk, action string, query map[string]string) map[string]any {
+	c.t.Helper()
+	b, err := ramCall(c, action, query)
+	if err != nil {
+		c.t.Fatalf("%s %v: %v", action, query, err)
+	}
+	if id := str(b, "RequestId"); len(id) != 36 {
+		c.t.Fatalf("%s: no RequestId in %v", action, b)
+	}
+	return b
+}
+
+// errorBody returns the JSON error body the client raised err with.
+func errorBody(t *testing.T, err error) map[string]any {
+	t.Helper()
+	var te *tea.SDKError
+	if !errors.As(err, &te) {
+		t.Fatalf("want an API error, got %T %v", err, err)
+	}
+	var body map[string]any
+	if e := json.Unmarshal([]byte(dara.StringValue(te.Data)), &body); e != nil {
+		t.Fatalf("error data is not the error body: %v", e)
+	}
+	return body
+}
+
+// wantDenied checks a Forbidden.RAM refusal and its AccessDeniedDetail.
+func wantDenied(t *testing.T, err error, action, resource, noPermission string) {
+	t.Helper()
+	wantErr(t, err, "Forbidden.RAM", 403, action)
+	d, _ := errorBody(t, err)["AccessDeniedDetail"].(map[string]any)
+	if str(d, "AuthAction") != action || str(d, "NoPermissionType") != noPermission ||
+		(resource != "" && str(d, "AuthResource") != resource) {
+		t.Fatalf("AccessDeniedDetail = %v, want %s on %s (%s)", d, action, resource, noPermission)
+	}
+}
+
+func obj(m map[string]any, path ...string) map[string]any {
+	for _, k := range path {
+		m, _ = m[k].(map[string]any)
+	}
+	return m
+}
+
+func list(m map[string]any, path ...string) []any {
+	last := path[len(path)-1]
+	l, _ := obj(m, path[:len(path)-1]...)[last].([]any)
+	return l
+}
+
+// TestRAMThroughOfficialClient administers a RAM user through the RAM API
+// and then acts as that user on the product's API: policies allow, deny and
+// filter, the user's clusters carry the user, a disabled key is refused at
+// once.
+func TestRAMThroughOfficialClient(t *testing.T) {
+	srv, cred := testServer(t)
+	root := newSDK(t, srv.Addr, cred.AccessKeyID, cred.AccessKeySecret, false)
+	ws := cred.WorkspaceID
+
+	// Users.
+	u := ramMust(root, "CreateUser", map[string]string{"UserName": "alice", "DisplayName": "Alice Liddell", "Comments": "data scientist"})
+	user := obj(u, "User")
+	uid := str(user, "UserId")
+	if len(uid) != 18 || str(user, "UserName") != "alice" || str(user, "DisplayName") != "Alice Liddell" ||
+		str(user, "Comments") != "data scientist" || !strings.HasSuffix(str(user, "CreateDate"), "Z") {
+		t.Fatalf("CreateUser = %v", u)
+	}
+	_, err := ramCall(root, "CreateUser", map[string]string{"UserName": "alice"})
+	wantErr(t, err, "EntityAlreadyExists.User", 409, "alice")
+	_, err = ramCall(root, "CreateUser", map[string]string{"UserName": "no spaces"})
+	wantErr(t, err, "InvalidParameter", 400, "UserName")
+	g := ramMust(root, "GetUser", map[string]string{"UserName": "alice"})
+	if str(obj(g, "User"), "UserId") != uid || str(obj(g, "User"), "UpdateDate") == "" {
+		t.Fatalf("GetUser = %v", g)
+	}
+	_, err = ramCall(root, "GetUser", map[string]string{"UserName": "nobody"})
+	wantErr(t, err, "EntityNotExist.User", 404, "nobody")
+	up := ramMust(root, "UpdateUser", map[string]string{"UserName": "alice", "NewDisplayName": "Alice L."})
+	if str(obj(up, "User"), "DisplayName") != "Alice L." || str(obj(up, "User"), "UserName") != "alice" {
+		t.Fatalf("UpdateUser = %v", up)
+	}
+	lu := ramMust(root, "ListUsers", nil)
+	if users := list(lu, "Users", "User"); len(users) != 2 || lu["IsTruncated"] != false {
+		t.Fatalf("ListUsers = %v (want root and alice)", lu)
+	}
+	page := ramMust(root, "ListUsers", map[string]string{"MaxItems": "1"})
+	if len(list(page, "Users", "User")) != 1 || page["IsTruncated"] != true || str(page, "Marker") == "" {
+		t.Fatalf("ListUsers page 1 = %v", page)
+	}
+	page = ramMust(root, "ListUsers", map[string]string{"MaxItems": "1", "Marker": str(page, "Marker")})
+	if users := list(page, "Users", "User"); len(users) != 1 || str(users[0].(map[string]any), "UserName") != "alice" || page["IsTruncated"] != false {
+		t.Fatalf("ListUsers page 2 = %v", page)
+	}
+
+	// Alice's key: the secret is shown once.
+	k := ramMust(root, "CreateAccessKey", map[string]string{"UserName": "alice"})
+	keyID, secret := str(obj(k, "AccessKey"), "AccessKeyId"), str(obj(k, "AccessKey"), "AccessKeySecret")
+	if keyID == "" || secret == "" || str(obj(k, "AccessKey"), "Status") != "Active" {
+		t.Fatalf("CreateAccessKey = %v", k)
+	}
+	lk := ramMust(root, "ListAccessKeys", map[string]string{"UserName": "alice"})
+	keys := list(lk, "AccessKeys", "AccessKey")
+	if len(keys) != 1 || str(keys[0].(map[string]any), "AccessKeyId") != keyID || str(keys[0].(map[string]any), "AccessKeySecret") != "" {
+		t.Fatalf("ListAccessKeys = %v", lk)
+	}
+	alice := newSDK(t, srv.Addr, keyID, secret, false)
+
+	// Two clusters by the root user.
+	mk := func(c *sdk, name string) (string, error) {
+		b, err := c.call("CreateRayCluster", "POST", wsPath(ws, "rayCluster"), nil, map[string]any{"name": name})
+		return str(b, "clusterId"), err
+	}
+	open, err := mk(root, "open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretCluster, err := mk(root, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// No policy yet: everything is denied.
+	_, err = alice.call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	wantDenied(t, err, "emr-serverless-spark:ListRayCluster", "", "ImplicitDeny")
+	_, err = ramCall(alice, "ListUsers", nil)
+	wantDenied(t, err, "ram:ListUsers", "", "ImplicitDeny")
+
+	// A policy: read every cluster but the secret one.
+	secretARN := "acs:emr-serverless-spark:*:*:workspace/" + ws + "/raycluster/" + secretCluster
+	doc := `{"Version":"1","Statement":[` +
+		`{"Effect":"Allow","Action":["emr-serverless-spark:ListRayCluster","emr-serverless-spark:GetRayCluster"],"Resource":"*"},` +
+		`{"Effect":"Deny","Action":"emr-serverless-spark:*RayCluster","Resource":"` + secretARN + `"}]}`
+	cp := ramMust(root, "CreatePolicy", map[string]string{"PolicyName": "ray-reader", "PolicyDocument": doc, "Description": "read Ray clusters"})
+	if p := obj(cp, "Policy"); str(p, "PolicyName") != "ray-reader" || str(p, "PolicyType") != "Custom" || str(p, "DefaultVersion") != "v1" {
+		t.Fatalf("CreatePolicy = %v", cp)
+	}
+	_, err = ramCall(root, "CreatePolicy", map[string]string{"PolicyName": "broken", "PolicyDocument": `{"Version":"1"}`})
+	wantErr(t, err, "MalformedPolicyDocument", 400, "Statement")
+	ramMust(root, "AttachPolicyToUser", map[string]string{"PolicyType": "Custom", "PolicyName": "ray-reader", "UserName": "alice"})
+	_, err = ramCall(root, "AttachPolicyToUser", map[string]string{"PolicyType": "Custom", "PolicyName": "ray-reader", "UserName": "alice"})
+	wantErr(t, err, "EntityAlreadyExists.User.Policy", 409, "ray-reader")
+	gp := ramMust(root, "GetPolicy", map[string]string{"PolicyName": "ray-reader", "PolicyType": "Custom"})
+	if num(obj(gp, "Policy"), "AttachmentCount") != 1 || str(obj(gp, "DefaultPolicyVersion"), "PolicyDocument") != doc ||
+		obj(gp, "DefaultPolicyVersion")["IsDefaultVersion"] != true {
+		t.Fatalf("GetPolicy = %v", gp)
+	}
+
+	l := alice.must("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	items, _ := l["rayClusters"].([]any)
+	if len(items) != 1 || str(items[0].(map[string]any), "clusterId") != open || num(l, "totalCount") != 1 {
+		t.Fatalf("alice's ListRayCluster = %v, want only %s", l, open)
+	}
+	if g := alice.must("GetRayCluster", "GET", wsPath(ws, "rayCluster", open), nil, nil); str(g, "clusterId") != open {
+		t.Fatalf("alice's GetRayCluster = %v", g)
+	}
+	_, err = alice.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", secretCluster), nil, nil)
+	wantDenied(t, err, "emr-serverless-spark:GetRayCluster", "acs:emr-serverless-spark:"+srv.Config.RegionID+":"+cred.UserID+":workspace/"+ws+"/raycluster/"+secretCluster, "ExplicitDeny")
+	_, err = mk(alice, "mine")
+	wantDenied(t, err, "emr-serverless-spark:CreateRayCluster", "acs:emr-serverless-spark:"+srv.Config.RegionID+":"+cred.UserID+":workspace/"+ws, "ImplicitDeny")
+
+	// The full-access system policy lets alice create; the cluster is hers.
+	ramMust(root, "AttachPolicyToUser", map[string]string{"PolicyType": "System", "PolicyName": "AliyunEMRServerlessSparkFullAccess", "UserName": "alice"})
+	mine, err := mk(alice, "mine")
+	if err != nil {
+		t.Fatalf("CreateRayCluster with full access: %v", err)
+	}
+	got := alice.must("GetRayCluster", "GET", wsPath(ws, "rayCluster", mine), nil, nil)
+	if str(got, "creator") != uid || str(got, "creatorName") != "Alice L." {
+		t.Fatalf("alice's cluster: creator %q (%q), want %s (Alice L.)", str(got, "creator"), str(got, "creatorName"), uid)
+	}
+	// The Deny still wins over the system policy's Allow.
+	_, err = alice.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", secretCluster), nil, nil)
+	wantDenied(t, err, "emr-serverless-spark:GetRayCluster", "", "ExplicitDeny")
+	lp := ramMust(root, "ListPoliciesForUser", map[string]string{"UserName": "alice"})
+	if pols := list(lp, "Policies", "Policy"); len(pols) != 2 || str(pols[0].(map[string]any), "PolicyName") != "ray-reader" ||
+		str(pols[1].(map[string]any), "PolicyType") != "System" || str(pols[1].(map[string]any), "AttachDate") == "" {
+		t.Fatalf("ListPoliciesForUser = %v", lp)
+	}
+
+	// A new default version applies at once: without the Deny, alice sees
+	// the secret cluster.
+	ramMust(root, "DetachPolicyFromUser", map[string]string{"PolicyType": "System", "PolicyName": "AliyunEMRServerlessSparkFullAccess", "UserName": "alice"})
+	v2 := `{"Version":"1","Statement":[{"Effect":"Allow","Action":"emr-serverless-spark:*RayCluster","Resource":"*"}]}`
+	pv := ramMust(root, "CreatePolicyVersion", map[string]string{"PolicyName": "ray-reader", "PolicyDocument": v2, "SetAsDefault": "true"})
+	if str(obj(pv, "PolicyVersion"), "VersionId") != "v2" || obj(pv, "PolicyVersion")["IsDefaultVersion"] != true {
+		t.Fatalf("CreatePolicyVersion = %v", pv)
+	}
+	if l := alice.must("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil); num(l, "totalCount") != 3 {
+		t.Fatalf("ListRayCluster under v2 = %v, want all 3 clusters", l)
+	}
+	lps := ramMust(root, "ListPolicies", map[string]string{"PolicyType": "Custom"})
+	if pols := list(lps, "Policies", "Policy"); len(pols) != 1 || str(pols[0].(map[string]any), "DefaultVersion") != "v2" {
+		t.Fatalf("ListPolicies Custom = %v", lps)
+	}
+	lps = ramMust(root, "ListPolicies", map[string]string{"PolicyType": "System"})
+	var names []string
+	for _, p := range list(lps, "Policies", "Policy") {
+		names = append(names, str(p.(map[string]any), "PolicyName"))
+	}
+	if joined := strings.Join(names, ","); !strings.Contains(joined, "AliyunEMRServerlessSparkFullAccess") || !strings.Contains(joined, "AliyunEmrServerlessSparkReadOnlyAccess") {
+		t.Fatalf("system policies = %v", names)
+	}
+
+	// Disabling the key refuses it at once; enabling brings it back.
+	ramMust(root, "UpdateAccessKey", map[string]string{"UserName": "alice", "UserAccessKeyId": keyID, "Status": "Inactive"})
+	_, err = alice.call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	wantErr(t, err, "InvalidAccessKeyId.Inactive", 400, "disabled")
+	ramMust(root, "UpdateAccessKey", map[string]string{"UserName": "alice", "UserAccessKeyId": keyID, "Status": "Active"})
+	alice.must("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+
+	// Removing alice: keys and policies first.
+	_, err = ramCall(root, "DeleteUser", map[string]string{"UserName": "alice"})
+	wantErr(t, err, "DeleteConflict.User.AccessKey", 409, "alice")
+	ramMust(root, "DeleteAccessKey", map[string]string{"UserName": "alice", "UserAccessKeyId": keyID})
+	_, err = alice.call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	wantErr(t, err, "InvalidAccessKeyId.NotFound", 404, "not found")
+	_, err = ramCall(root, "DeletePolicy", map[string]string{"PolicyName": "ray-reader"})
+	wantErr(t, err, "DeleteConflict.Policy.User", 409, "ray-reader")
+	_, err = ramCall(root, "DeleteUser", map[string]string{"UserName": "alice"})
+	wantErr(t, err, "DeleteConflict.User.Policy", 409, "alice")
+	ramMust(root, "DetachPolicyFromUser", map[string]string{"PolicyType": "Custom", "PolicyName": "ray-reader", "UserName": "alice"})
+	ramMust(root, "DeletePolicy", map[string]string{"PolicyName": "ray-reader"})
+	ramMust(root, "DeleteUser", map[string]string{"UserName": "alice"})
+	_, err = ramCall(root, "GetUser", map[string]string{"UserName": "alice"})
+	wantErr(t, err, "EntityNotExist.User", 404, "alice")
+
+	// An operation this server does not serve.
+	_, err = ramCall(root, "CreateGroup", map[string]string{"GroupName": "g"})
+	wantErr(t, err, "UnsupportedOperation", 404, "")
+}
