@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,6 +207,9 @@ func TestRAMThroughOfficialClient(t *testing.T) {
 	if str(got, "creator") != uid || str(got, "creatorName") != "Alice L." {
 		t.Fatalf("alice's cluster: creator %q (%q), want %s (Alice L.)", str(got, "creator"), str(got, "creatorName"), uid)
 	}
+	// Reading the audit log is the root user's (or actiontrail:LookupEvents).
+	_, err = alice.call("ListAuditEvents", "GET", "/api/v1/auditEvents", nil, nil)
+	wantDenied(t, err, "actiontrail:LookupEvents", "*", "ImplicitDeny")
 	// The Deny still wins over the system policy's Allow.
 	_, err = alice.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", secretCluster), nil, nil)
 	wantDenied(t, err, "emr-serverless-spark:GetRayCluster", "", "ExplicitDeny")
@@ -261,6 +265,38 @@ func TestRAMThroughOfficialClient(t *testing.T) {
 	ramMust(root, "DeleteUser", map[string]string{"UserName": "alice"})
 	_, err = ramCall(root, "GetUser", map[string]string{"UserName": "alice"})
 	wantErr(t, err, "EntityNotExist.User", 404, "alice")
+
+	// The audit log holds alice's refusals and changes, not her reads.
+	al := root.must("ListAuditEvents", "GET", "/api/v1/auditEvents", map[string]string{"userName": "alice", "maxResults": "1000"}, nil)
+	var seen []string
+	for _, x := range al["events"].([]any) {
+		e := x.(map[string]any)
+		if str(e, "userId") != uid || str(e, "accessKeyId") != keyID || str(e, "sourceIp") != "127.0.0.1" || len(str(e, "requestId")) != 36 || str(e, "eventTime") == "" {
+			t.Fatalf("audit event %v: not alice's call from 127.0.0.1", e)
+		}
+		seen = append(seen, str(e, "action")+" "+str(e, "result")+" "+str(e, "resource"))
+	}
+	wsARN := "acs:emr-serverless-spark:" + srv.Config.RegionID + ":" + cred.UserID + ":workspace/" + ws
+	for _, want := range []string{
+		"emr-serverless-spark:CreateRayCluster OK " + wsARN,
+		"emr-serverless-spark:CreateRayCluster Forbidden.RAM " + wsARN,
+		"emr-serverless-spark:GetRayCluster Forbidden.RAM " + wsARN + "/raycluster/" + secretCluster,
+		"ram:ListUsers Forbidden.RAM acs:ram:*:" + cred.UserID + ":user/*",
+		"actiontrail:LookupEvents Forbidden.RAM *",
+	} {
+		if !slices.Contains(seen, want) {
+			t.Fatalf("audit log of alice lacks %q:\n%s", want, strings.Join(seen, "\n"))
+		}
+	}
+	for _, e := range seen {
+		if strings.Contains(e, " OK ") && !strings.Contains(e, "CreateRayCluster") {
+			t.Fatalf("audit log holds a successful read or a call alice did not make: %q", e)
+		}
+	}
+	rl := root.must("ListAuditEvents", "GET", "/api/v1/auditEvents", map[string]string{"action": "ram:CreateUser", "result": "OK"}, nil)
+	if evs := rl["events"].([]any); len(evs) != 1 || str(evs[0].(map[string]any), "resource") != "acs:ram:*:"+cred.UserID+":user/alice" {
+		t.Fatalf("root's CreateUser in the audit log: %v", rl)
+	}
 
 	// An operation this server does not serve.
 	_, err = ramCall(root, "CreateGroup", map[string]string{"GroupName": "g"})

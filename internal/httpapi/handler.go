@@ -126,7 +126,12 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if err != nil {
 		return nil, err
 	}
-	return fn(&request{Request: r, p: p, body: body})
+	if service.Mutating(action) {
+		r = r.WithContext(service.WithAuditTrail(r.Context()))
+	}
+	out, err := fn(&request{Request: r, p: p, body: body})
+	h.Service.Audit(r.Context(), p, action, err)
+	return out, err
 }
 
 func readBody(r *http.Request) ([]byte, error) {

@@ -56,6 +56,7 @@ func (s *Service) authorize(ctx context.Context, p rayfleet.Principal, operation
 
 // authorizeAction is authorize with a full action name ("ram:CreateUser").
 func (s *Service) authorizeAction(ctx context.Context, p rayfleet.Principal, action, resource string) error {
+	noteAudit(ctx, action, resource)
 	if p.AccountID == "" {
 		return denied(p, action, resource, authz.ImplicitDeny)
 	}

@@ -141,7 +141,25 @@ type Store interface {
 	GetIdempotency(ctx context.Context, accountID, token string, since time.Time) (rec rayfleet.Idempotency, found bool, err error)
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
+	// Audit log. ListAudit returns the account's events that match f,
+	// newest first.
+	AppendAudit(ctx context.Context, e rayfleet.AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]rayfleet.AuditEvent, error)
+
 	Close() error
+}
+
+// AuditFilter selects audit events of one account; empty fields match any.
+// Since is inclusive, Until exclusive.
+type AuditFilter struct {
+	AccountID string
+	UserName  string
+	Action    string
+	Result    string
+	Since     time.Time
+	Until     time.Time
+	Offset    int
+	Limit     int // 0 means no limit
 }
 
 // AttachmentFilter selects attachments of one account; empty fields match

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Policies", testPolicies},
 		{"PolicyVersions", testPolicyVersions},
 		{"Attachments", testAttachments},
+		{"Audit", testAudit},
 		{"Workspaces", testWorkspaces},
 		{"ListWorkspaces", testListWorkspaces},
 		{"DeleteWorkspace", testDeleteWorkspace},
