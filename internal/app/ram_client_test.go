@@ -1,9 +1,14 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +16,8 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
+
+	"github.com/rayfleet/rayfleet/internal/cli"
 )
 
 // ramCall calls RAM's admin API through the unmodified official client,
@@ -301,4 +308,113 @@ func TestRAMThroughOfficialClient(t *testing.T) {
 	// An operation this server does not serve.
 	_, err = ramCall(root, "CreateGroup", map[string]string{"GroupName": "g"})
 	wantErr(t, err, "UnsupportedOperation", 404, "")
+}
+
+// TestRAMWithCLI administers a user through the CLI's user, key, policy and
+// audit commands against a real server, and acts as that user.
+func TestRAMWithCLI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	env := map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "config.json"), "HOME": dir}
+	srv, err := Start(context.Background(), cfg, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, srv)
+	defer killNodes(t)
+	cred := readCredentials(t, cfg.DataDir)
+	var asUser map[string]string // extra environment: another user's key
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		getenv := func(k string) string {
+			if v, ok := asUser[k]; ok {
+				return v
+			}
+			return env[k]
+		}
+		code := cli.Run(context.Background(), cli.Env{Args: args, Getenv: getenv, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, nil)
+		return code, out.String(), errb.String()
+	}
+	ok := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(args...)
+		if code != 0 {
+			t.Fatalf("rayfleet %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+		}
+		return out
+	}
+
+	if out := ok("user", "create", "bob", "--display-name", "Bob B"); !strings.Contains(out, "Created user bob") {
+		t.Fatalf("user create: %q", out)
+	}
+	if out := ok("user", "list"); !strings.Contains(out, "bob") || !strings.Contains(out, "Bob B") || !strings.Contains(out, "root") {
+		t.Fatalf("user list: %q", out)
+	}
+	var key struct {
+		AccessKey struct{ AccessKeyID, AccessKeySecret string }
+	}
+	if err := json.Unmarshal([]byte(ok("key", "create", "--user", "bob", "-o", "json")), &key); err != nil || key.AccessKey.AccessKeySecret == "" {
+		t.Fatalf("key create -o json: %+v %v", key, err)
+	}
+	if out := ok("key", "list", "--user", "bob"); !strings.Contains(out, key.AccessKey.AccessKeyID) || !strings.Contains(out, "Active") || strings.Contains(out, key.AccessKey.AccessKeySecret) {
+		t.Fatalf("key list: %q", out)
+	}
+	doc := filepath.Join(dir, "lister.json")
+	if err := os.WriteFile(doc, []byte(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"emr-serverless-spark:List*","Resource":"*"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok("policy", "create", "lister", "--document", doc, "--description", "lists")
+	ok("policy", "attach", "lister", "--user", "bob")
+	if out := ok("policy", "list", "--type", "Custom"); !strings.Contains(out, "lister") || !strings.Contains(out, "v1") {
+		t.Fatalf("policy list: %q", out)
+	}
+	if out := ok("policy", "list"); !strings.Contains(out, "AliyunEMRServerlessSparkFullAccess") || !strings.Contains(out, "lister") {
+		t.Fatalf("policy list (all): %q", out)
+	}
+	if out := ok("user", "get", "bob"); !strings.Contains(out, "lister") || !strings.Contains(out, "Custom") {
+		t.Fatalf("user get: %q", out)
+	}
+
+	// As bob: lists work, deleting does not.
+	asUser = map[string]string{"RAYFLEET_ACCESS_KEY_ID": key.AccessKey.AccessKeyID, "RAYFLEET_ACCESS_KEY_SECRET": key.AccessKey.AccessKeySecret}
+	ok("cluster", "list")
+	code, _, errs := run("workspace", "delete", cred.WorkspaceID)
+	if code == 0 || !strings.Contains(errs, "Forbidden.RAM") {
+		t.Fatalf("workspace delete as bob: %d %q", code, errs)
+	}
+	code, _, errs = run("audit", "list")
+	if code == 0 || !strings.Contains(errs, "Forbidden.RAM") {
+		t.Fatalf("audit list as bob: %d %q", code, errs)
+	}
+	asUser = nil
+
+	// The root user sees bob's refusals in the audit log.
+	out := ok("audit", "list", "--user", "bob", "--result", "Forbidden.RAM")
+	if !strings.Contains(out, "emr-serverless-spark:DeleteWorkspace") || !strings.Contains(out, "actiontrail:LookupEvents") {
+		t.Fatalf("audit list: %q", out)
+	}
+	var events struct{ Events []map[string]any }
+	if err := json.Unmarshal([]byte(ok("audit", "list", "--action", "ram:CreateUser", "-o", "json")), &events); err != nil || len(events.Events) != 1 {
+		t.Fatalf("audit list -o json: %+v %v", events, err)
+	}
+
+	// Disable, enable, delete the key; detach, delete.
+	ok("key", "disable", key.AccessKey.AccessKeyID, "--user", "bob")
+	asUser = map[string]string{"RAYFLEET_ACCESS_KEY_ID": key.AccessKey.AccessKeyID, "RAYFLEET_ACCESS_KEY_SECRET": key.AccessKey.AccessKeySecret}
+	if code, _, errs := run("cluster", "list"); code == 0 || !strings.Contains(errs, "InvalidAccessKeyId.Inactive") {
+		t.Fatalf("cluster list with a disabled key: %d %q", code, errs)
+	}
+	asUser = nil
+	ok("key", "enable", key.AccessKey.AccessKeyID, "--user", "bob")
+	code, _, errs = run("user", "delete", "bob")
+	if code == 0 || !strings.Contains(errs, "DeleteConflict.User.AccessKey") {
+		t.Fatalf("user delete with a key: %d %q", code, errs)
+	}
+	ok("key", "delete", key.AccessKey.AccessKeyID, "--user", "bob")
+	ok("policy", "detach", "lister", "--user", "bob")
+	ok("policy", "delete", "lister")
+	ok("user", "delete", "bob")
+	if code, _, errs := run("user", "get", "bob"); code == 0 || !strings.Contains(errs, "EntityNotExist.User") {
+		t.Fatalf("user get after delete: %d %q", code, errs)
+	}
 }
