@@ -46,6 +46,9 @@ type Principal struct {
 	Nickname    string
 	Root        bool
 	AccessKeyID string
+	// SessionPolicy, for temporary (STS) credentials issued with a policy,
+	// narrows what the user may do: a call must be allowed by both.
+	SessionPolicy string
 	// The request context RAM policy conditions read.
 	SourceIP        string
 	SecureTransport bool

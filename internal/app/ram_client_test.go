@@ -418,3 +418,93 @@ func TestRAMWithCLI(t *testing.T) {
 		t.Fatalf("user get after delete: %d %q", code, errs)
 	}
 }
+
+// TestSTSThroughOfficialClient: temporary credentials issued to a user act
+// as that user, narrowed by their policy, through the official client's
+// security token; they die with the key that asked for them.
+func TestSTSThroughOfficialClient(t *testing.T) {
+	srv, cred := testServer(t)
+	root := newSDK(t, srv.Addr, cred.AccessKeyID, cred.AccessKeySecret, false)
+	ws := cred.WorkspaceID
+	cc := root.must("CreateRayCluster", "POST", wsPath(ws, "rayCluster"), nil, map[string]any{"name": "c"})
+	id := str(cc, "clusterId")
+
+	ramMust(root, "CreateUser", map[string]string{"UserName": "carol"})
+	k := ramMust(root, "CreateAccessKey", map[string]string{"UserName": "carol"})
+	keyID, secret := str(obj(k, "AccessKey"), "AccessKeyId"), str(obj(k, "AccessKey"), "AccessKeySecret")
+	ramMust(root, "AttachPolicyToUser", map[string]string{"PolicyType": "System", "PolicyName": "AliyunEMRServerlessSparkFullAccess", "UserName": "carol"})
+	carol := newSDK(t, srv.Addr, keyID, secret, false)
+
+	stsCall := func(c *sdk, query map[string]string) (map[string]any, error) {
+		params := &openapi.Params{
+			Action: dara.String("GetSessionToken"), Version: dara.String("2015-04-01"), Protocol: dara.String("HTTPS"),
+			Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"),
+			Style: dara.String("RPC"), ReqBodyType: dara.String("formData"), BodyType: dara.String("json"),
+		}
+		req := &openapi.OpenApiRequest{Query: map[string]*string{}}
+		for k, v := range query {
+			req.Query[k] = dara.String(v)
+		}
+		resp, err := c.client.CallApi(params, req, &dara.RuntimeOptions{})
+		if err != nil {
+			return nil, err
+		}
+		b, _ := resp["body"].(map[string]any)
+		return b, nil
+	}
+	// A session that may only read.
+	readOnly := `{"Version":"1","Statement":[{"Effect":"Allow","Action":["emr-serverless-spark:Get*","emr-serverless-spark:List*"],"Resource":"*"}]}`
+	b, err := stsCall(carol, map[string]string{"Policy": readOnly, "DurationSeconds": "900"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := obj(b, "Credentials")
+	if !strings.HasPrefix(str(c, "AccessKeyId"), "STS.") || str(c, "SecurityToken") == "" || !strings.HasSuffix(str(c, "Expiration"), "Z") {
+		t.Fatalf("GetSessionToken = %v", b)
+	}
+	cfg := &openapi.Config{
+		AccessKeyId: dara.String(str(c, "AccessKeyId")), AccessKeySecret: dara.String(str(c, "AccessKeySecret")),
+		SecurityToken: dara.String(str(c, "SecurityToken")), Endpoint: dara.String(srv.Addr), Protocol: dara.String("http"),
+	}
+	client, err := openapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := &sdk{t: t, client: client}
+	if g := session.must("GetRayCluster", "GET", wsPath(ws, "rayCluster", id), nil, nil); str(g, "clusterId") != id {
+		t.Fatalf("GetRayCluster with the session = %v", g)
+	}
+	// carol may create clusters; her read-only session may not.
+	_, err = session.call("CreateRayCluster", "POST", wsPath(ws, "rayCluster"), nil, map[string]any{"name": "s"})
+	wantDenied(t, err, "emr-serverless-spark:CreateRayCluster", "", "ImplicitDeny")
+	// A session cannot ask for another.
+	_, err = stsCall(session, nil)
+	wantErr(t, err, "OperationDenied", 409, "cannot issue")
+
+	// The token is bound to its key id and cannot be altered.
+	tampered := *cfg
+	tampered.SecurityToken = dara.String(str(c, "SecurityToken")[:len(str(c, "SecurityToken"))-2] + "AA")
+	tc, err := openapi.NewClient(&tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&sdk{t: t, client: tc}).call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	wantErr(t, err, "InvalidSecurityToken", 400, "not valid")
+	other, err := stsCall(carol, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := *cfg
+	swapped.SecurityToken = dara.String(str(obj(other, "Credentials"), "SecurityToken"))
+	sc, err := openapi.NewClient(&swapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&sdk{t: t, client: sc}).call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), nil, nil)
+	wantErr(t, err, "InvalidSecurityToken", 400, "not valid")
+
+	// Disabling carol's key ends her sessions at once.
+	ramMust(root, "UpdateAccessKey", map[string]string{"UserName": "carol", "UserAccessKeyId": keyID, "Status": "Inactive"})
+	_, err = session.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", id), nil, nil)
+	wantErr(t, err, "InvalidSecurityToken", 400, "disabled or deleted")
+}

@@ -9,15 +9,21 @@ import (
 	"github.com/rayfleet/rayfleet/internal/service"
 )
 
-// RAMVersion is the version of RAM's admin API this server speaks.
-const RAMVersion = "2015-05-01"
+// RAMVersion is the version of RAM's admin API this server speaks, and
+// STSVersion the version of STS's.
+const (
+	RAMVersion = "2015-05-01"
+	STSVersion = "2015-04-01"
+)
 
 // The RAM admin API is RPC style: every call goes to the path "/", naming
 // its operation in the x-acs-action header (ACS3 signing, as the official
 // clients send it) or the Action query parameter, and its version
 // (2015-05-01) in x-acs-version or Version. Its parameters are query
 // parameters or an application/x-www-form-urlencoded body. The product's
-// own API never uses "/", so the two share one listener.
+// own API never uses "/", so they share one listener. STS (version
+// 2015-04-01) is served the same way: GetSessionToken, rayfleet's own
+// operation, issues temporary credentials to the caller.
 func (h *Handler) ramRoutes() map[string]handlerFunc {
 	return map[string]handlerFunc{
 		"CreateUser":           h.ramCreateUser,
@@ -45,8 +51,9 @@ func (h *Handler) ramRoutes() map[string]handlerFunc {
 func (h *Handler) ram() http.Handler {
 	ops := map[string]http.Handler{}
 	for action, fn := range h.ramRoutes() {
-		ops[action] = h.wrap(action, fn)
+		ops[RAMVersion+"/"+action] = h.wrap(action, fn)
 	}
+	ops[STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", h.stsGetSessionToken)
 	unknown := h.wrapUnknown()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -57,8 +64,8 @@ func (h *Handler) ram() http.Handler {
 		if version == "" {
 			version = q.Get("Version")
 		}
-		op, ok := ops[action]
-		if !ok || version != RAMVersion || (r.Method != http.MethodGet && r.Method != http.MethodPost) {
+		op, ok := ops[version+"/"+action]
+		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodPost) {
 			unknown.ServeHTTP(w, r)
 			return
 		}

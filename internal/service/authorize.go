@@ -60,6 +60,16 @@ func (s *Service) authorizeAction(ctx context.Context, p rayfleet.Principal, act
 	if p.AccountID == "" {
 		return denied(p, action, resource, authz.ImplicitDeny)
 	}
+	req := s.authzRequest(p, action, resource)
+	if p.SessionPolicy != "" {
+		sp, err := sessionPolicy(p)
+		if err != nil {
+			return err
+		}
+		if d := authz.Evaluate(sp, req); !d.Allowed {
+			return denied(p, action, resource, d.Effect)
+		}
+	}
 	if p.Root {
 		return nil
 	}
@@ -67,11 +77,20 @@ func (s *Service) authorizeAction(ctx context.Context, p rayfleet.Principal, act
 	if err != nil {
 		return err
 	}
-	d := authz.Evaluate(pols, s.authzRequest(p, action, resource))
+	d := authz.Evaluate(pols, req)
 	if !d.Allowed {
 		return denied(p, action, resource, d.Effect)
 	}
 	return nil
+}
+
+// sessionPolicy is the policy temporary credentials were narrowed with.
+func sessionPolicy(p rayfleet.Principal) ([]authz.Policy, error) {
+	doc, err := authz.Parse([]byte(p.SessionPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("session policy: %w", err)
+	}
+	return []authz.Policy{{Name: "session", Type: authz.TypeCustom, Document: doc, DefaultVersion: "v1"}}, nil
 }
 
 func (s *Service) authzRequest(p rayfleet.Principal, action, resource string) authz.Request {
@@ -89,12 +108,20 @@ func (s *Service) authzRequest(p rayfleet.Principal, action, resource string) au
 // without a Deny for the operation see every item, without an evaluation per
 // item.
 func (s *Service) hider(ctx context.Context, p rayfleet.Principal, operation string) (func(arn string) bool, error) {
-	if p.Root {
-		return nil, nil
+	var pols []authz.Policy
+	if p.SessionPolicy != "" {
+		sp, err := sessionPolicy(p)
+		if err != nil {
+			return nil, err
+		}
+		pols = append(pols, sp...)
 	}
-	pols, err := s.userPolicies(ctx, p)
-	if err != nil {
-		return nil, err
+	if !p.Root {
+		up, err := s.userPolicies(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		pols = append(pols, up...)
 	}
 	action := authz.ActionName(operation)
 	if !authz.MayDeny(pols, action) {
