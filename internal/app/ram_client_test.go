@@ -483,7 +483,14 @@ func TestSTSThroughOfficialClient(t *testing.T) {
 
 	// The token is bound to its key id and cannot be altered.
 	tampered := *cfg
-	tampered.SecurityToken = dara.String(str(c, "SecurityToken")[:len(str(c, "SecurityToken"))-2] + "AA")
+	tok := []byte(str(c, "SecurityToken"))
+	mid := len(tok) / 2
+	if tok[mid] == 'A' {
+		tok[mid] = 'B'
+	} else {
+		tok[mid] = 'A'
+	}
+	tampered.SecurityToken = dara.String(string(tok))
 	tc, err := openapi.NewClient(&tampered)
 	if err != nil {
 		t.Fatal(err)

@@ -108,6 +108,9 @@ func (s *Service) authzRequest(p rayfleet.Principal, action, resource string) au
 // without a Deny for the operation see every item, without an evaluation per
 // item.
 func (s *Service) hider(ctx context.Context, p rayfleet.Principal, operation string) (func(arn string) bool, error) {
+	if p.Root && p.SessionPolicy == "" {
+		return nil, nil // the hot path: the root user sees everything
+	}
 	var pols []authz.Policy
 	if p.SessionPolicy != "" {
 		sp, err := sessionPolicy(p)

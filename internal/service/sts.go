@@ -101,7 +101,9 @@ func (s *Service) AuthenticateSession(ctx context.Context, accessKeyID, token st
 	if token == "" {
 		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.ESECURITYTOKEN, "Temporary (STS) credentials need their security token (x-acs-security-token).")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: a token differing only in the unused bits of its last
+	// character is not the token issued.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return rayfleet.Principal{}, "", badToken()
 	}
