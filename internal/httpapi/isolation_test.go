@@ -486,6 +486,19 @@ func TestAccountIsolation(t *testing.T) {
 			}
 		}
 
+		// The audit log holds the attacker's own calls only: every refused
+		// or attempted change above, by the attacker's users.
+		au := w.call(cred, roa, "ListAuditEvents", "GET", "/api/v1/auditEvents", url.Values{"maxResults": {"1000"}}, nil)
+		events, _ := au.Body["events"].([]any)
+		if len(events) == 0 {
+			rt.Fatalf("the audit log of %s is empty after its refused calls: %+v", a.id, au)
+		}
+		for _, x := range events {
+			if u := x.(map[string]any)["userName"].(string); !slices.Contains(ownUsers, u) {
+				rt.Fatalf("the audit log of %s shows a call by %q, not one of its users", a.id, u)
+			}
+		}
+
 		// Nothing of any other account changed.
 		for _, tn := range victims {
 			if after := w.snapshot(tn); after != before[tn.id] {
