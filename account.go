@@ -15,8 +15,10 @@ type User struct {
 	AccountID  string
 	Name       string
 	Nickname   string
+	Comments   string
 	Root       bool
 	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // Access key statuses.
@@ -44,7 +46,12 @@ type Principal struct {
 	Nickname    string
 	Root        bool
 	AccessKeyID string
-	SourceIP    string
+	// SessionPolicy, for temporary (STS) credentials issued with a policy,
+	// narrows what the user may do: a call must be allowed by both.
+	SessionPolicy string
+	// The request context RAM policy conditions read.
+	SourceIP        string
+	SecureTransport bool
 }
 
 // Idempotency is the remembered result of a mutating call made with a client

@@ -139,3 +139,19 @@ func CanList(policies []Policy, action string, arns []string, req Request) []boo
 	}
 	return out
 }
+
+// MayDeny reports whether some Deny statement of policies covers action,
+// whatever its resource and condition: when it is false, no item a list
+// shows for action can be hidden by a Deny, and a List handler may skip
+// evaluating them one by one.
+func MayDeny(policies []Policy, action string) bool {
+	for _, p := range policies {
+		for i := range p.Document.Statement {
+			s := &p.Document.Statement[i]
+			if s.Effect == EffectDeny && s.coversAction(action) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -359,3 +359,27 @@ func TestARNs(t *testing.T) {
 		t.Errorf("ActionName = %s", got)
 	}
 }
+
+func TestMayDeny(t *testing.T) {
+	list := ActionName("ListRayCluster")
+	tests := []struct {
+		name     string
+		policies []Policy
+		want     bool
+	}{
+		{"nothing", nil, false},
+		{"allows only", append(SystemPolicies(), custom(t, "ro", allow(`"emr-serverless-spark:List*"`, `"*"`))), false},
+		{"deny of the action on one cluster", []Policy{custom(t, "d", deny(`"emr-serverless-spark:ListRayCluster"`, `"`+c1+`"`))}, true},
+		{"deny by wildcard", []Policy{custom(t, "d", deny(`"emr-serverless-spark:List*"`, `"*"`))}, true},
+		{"deny of another action", []Policy{custom(t, "d", deny(`"emr-serverless-spark:DeleteRayCluster"`, `"*"`))}, false},
+		{"deny of every action but this one", []Policy{custom(t, "d", `{"Version":"1","Statement":[{"Effect":"Deny","NotAction":"emr-serverless-spark:ListRayCluster","Resource":"*"}]}`)}, false},
+		{"deny of every action but another", []Policy{custom(t, "d", `{"Version":"1","Statement":[{"Effect":"Deny","NotAction":"emr-serverless-spark:GetRayCluster","Resource":"*"}]}`)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MayDeny(tt.policies, list); got != tt.want {
+				t.Fatalf("MayDeny = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

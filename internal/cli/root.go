@@ -170,6 +170,10 @@ func (a *app) rootCommand(extra []Command) *cobra.Command {
 		a.releaseCommand(),
 		a.networkCommand(),
 		a.profileCommand(),
+		a.userCommand(),
+		a.keyCommand(),
+		a.policyCommand(),
+		a.auditCommand(),
 		a.versionCommand(),
 	)
 	for _, x := range extra {

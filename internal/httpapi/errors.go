@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/authz"
+	"github.com/rayfleet/rayfleet/internal/service"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -28,6 +31,21 @@ var statusOf = map[string]int{
 	rayfleet.ETOOLARGE:      http.StatusRequestEntityTooLarge,
 	rayfleet.EMETHOD:        http.StatusNotFound,
 	rayfleet.EINTERNAL:      http.StatusInternalServerError,
+
+	// RAM's admin API.
+	service.ERAMNoUser:          http.StatusNotFound,
+	service.ERAMUserExists:      http.StatusConflict,
+	service.ERAMUserHasKeys:     http.StatusConflict,
+	service.ERAMUserHasPolicies: http.StatusConflict,
+	service.ERAMNoKey:           http.StatusNotFound,
+	service.ERAMKeyLimit:        http.StatusConflict,
+	service.ERAMNoPolicy:        http.StatusNotFound,
+	service.ERAMPolicyExists:    http.StatusConflict,
+	service.ERAMPolicyAttached:  http.StatusConflict,
+	service.ERAMVersionLimit:    http.StatusConflict,
+	service.ERAMAttached:        http.StatusConflict,
+	service.ERAMNotAttached:     http.StatusNotFound,
+	service.ERAMMalformedPolicy: http.StatusBadRequest,
 }
 
 // StatusOf returns the HTTP status of an error code; unknown codes are 400
@@ -50,8 +68,27 @@ func (h *Handler) errorBody(err error, requestID, action string) (int, api.Error
 		Recommend: "https://api.alibabacloud.com/troubleshoot?q=" + url.QueryEscape(code) +
 			"&product=emr-serverless-spark&requestId=" + url.QueryEscape(requestID),
 	}
-	if code == rayfleet.EFORBIDDEN {
-		body.AccessDeniedDetail = &api.AccessDeniedDetail{AuthAction: "emr-serverless-spark:" + action, NoPermissionType: "ImplicitDeny"}
-	}
+	body.AccessDeniedDetail = accessDeniedDetail(err)
 	return StatusOf(code), body
+}
+
+// accessDeniedDetail says, for a Forbidden.RAM refusal, which action on
+// which resource was refused and why, as RAM's error bodies do.
+func accessDeniedDetail(err error) *api.AccessDeniedDetail {
+	var d *service.DeniedError
+	if !errors.As(err, &d) {
+		return nil
+	}
+	out := &api.AccessDeniedDetail{
+		AuthAction:               d.Action,
+		AuthResource:             d.Resource,
+		NoPermissionType:         d.NoPermissionType,
+		AuthPrincipalType:        "SubUser",
+		AuthPrincipalOwnerID:     d.AccountID,
+		AuthPrincipalDisplayName: d.UserUID,
+	}
+	if d.NoPermissionType == authz.ExplicitDeny {
+		out.PolicyType = "AccountLevelIdentityBasedPolicy"
+	}
+	return out
 }

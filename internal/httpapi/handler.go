@@ -126,7 +126,12 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if err != nil {
 		return nil, err
 	}
-	return fn(&request{Request: r, p: p, body: body})
+	if service.Mutating(action) {
+		r = r.WithContext(service.WithAuditTrail(r.Context()))
+	}
+	out, err := fn(&request{Request: r, p: p, body: body})
+	h.Service.Audit(r.Context(), p, action, err)
+	return out, err
 }
 
 func readBody(r *http.Request) ([]byte, error) {
@@ -149,13 +154,21 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (rayfleet.Principal
 	if err != nil {
 		return rayfleet.Principal{}, signerError(err)
 	}
-	if signed.SecurityToken != "" || strings.HasPrefix(signed.AccessKeyID, "STS.") {
-		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.ESECURITYTOKEN, "Temporary (STS) credentials are not supported by this server yet; sign with an access key.")
-	}
 	if signed.Scheme == signer.SchemeACS3 && signed.Nonce == "" {
 		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EMISSING, "x-acs-signature-nonce is required")
 	}
-	p, secret, err := h.Service.Authenticate(r.Context(), signed.AccessKeyID)
+	var (
+		p      rayfleet.Principal
+		secret string
+	)
+	switch {
+	case strings.HasPrefix(signed.AccessKeyID, service.STSPrefix):
+		p, secret, err = h.Service.AuthenticateSession(r.Context(), signed.AccessKeyID, signed.SecurityToken)
+	case signed.SecurityToken != "":
+		err = rayfleet.Errorf(rayfleet.ESECURITYTOKEN, "A security token goes only with temporary (STS.) credentials.")
+	default:
+		p, secret, err = h.Service.Authenticate(r.Context(), signed.AccessKeyID)
+	}
 	if err != nil {
 		return rayfleet.Principal{}, err
 	}
@@ -169,6 +182,7 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (rayfleet.Principal
 		}
 	}
 	p.SourceIP = sourceIP(r)
+	p.SecureTransport = r.TLS != nil
 	return p, nil
 }
 

@@ -46,6 +46,10 @@ func (h *Handler) routes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"}, "")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{}))
+	mux.Handle("GET /api/v1/auditEvents", h.wrap("ListAuditEvents", h.listAuditEvents))
+
+	// RAM's admin API, RPC style on "/" (ram.go).
+	mux.Handle("/{$}", h.ram())
 	// Anything else is an unknown operation, answered in the API's error
 	// format: never Go's plain-text 404/405.
 	mux.Handle("/", h.wrapUnknown())

@@ -87,6 +87,9 @@ const authCacheMax = 10_000
 type authCache struct {
 	mu sync.Mutex
 	m  map[string]authEntry
+	// gen counts forgets: an answer read before one is not remembered, so
+	// a key disabled while a request was reading it is not put back.
+	gen uint64
 }
 
 type authEntry struct {
@@ -105,9 +108,18 @@ func (c *authCache) get(id string, now time.Time) (authEntry, bool) {
 	return e, true
 }
 
-func (c *authCache) put(id string, e authEntry) {
+func (c *authCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *authCache) put(gen uint64, id string, e authEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.m == nil || len(c.m) >= authCacheMax {
 		c.m = map[string]authEntry{}
 	}
@@ -124,11 +136,12 @@ func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (rayflee
 	if e, ok := s.auths.get(accessKeyID, now); ok {
 		return e.p, e.secret, nil
 	}
+	gen := s.auths.generation()
 	p, secret, err := s.authenticate(ctx, accessKeyID)
 	if err != nil {
 		return p, secret, err
 	}
-	s.auths.put(accessKeyID, authEntry{p: p, secret: secret, expires: now.Add(authCacheTTL)})
+	s.auths.put(gen, accessKeyID, authEntry{p: p, secret: secret, expires: now.Add(authCacheTTL)})
 	return p, secret, nil
 }
 

@@ -10,7 +10,7 @@ import (
 // ListReleaseVersions lists the Ray engines, optionally filtered by
 // releaseVersion (short name or display string) and state.
 func (s *Service) ListReleaseVersions(ctx context.Context, p rayfleet.Principal, version, state string) ([]rayfleet.ReleaseVersion, error) {
-	if err := s.authorize(p, "ListReleaseVersions"); err != nil {
+	if err := s.authorize(ctx, p, "ListReleaseVersions", "*"); err != nil {
 		return nil, err
 	}
 	if state != "" && state != "ONLINE" && state != "OFFLINE" {
@@ -31,7 +31,7 @@ func (s *Service) ListReleaseVersions(ctx context.Context, p rayfleet.Principal,
 
 // ListNetworkServices lists a workspace's network services.
 func (s *Service) ListNetworkServices(ctx context.Context, p rayfleet.Principal, wsID string) ([]rayfleet.NetworkService, error) {
-	if err := s.authorize(p, "ListNetworkServices"); err != nil {
+	if err := s.authorize(ctx, p, "ListNetworkServices", s.wsARN(p, wsID)); err != nil {
 		return nil, err
 	}
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
@@ -53,7 +53,7 @@ type CreateNetworkServiceInput struct {
 
 // CreateNetworkService adds a named network service to a workspace.
 func (s *Service) CreateNetworkService(ctx context.Context, p rayfleet.Principal, in CreateNetworkServiceInput) (Outcome, error) {
-	if err := s.authorize(p, "CreateNetworkService"); err != nil {
+	if err := s.authorize(ctx, p, "CreateNetworkService", s.wsARN(p, in.WorkspaceID)); err != nil {
 		return Outcome{}, err
 	}
 	if err := rayfleet.ValidateQueueName(in.Name); err != nil {

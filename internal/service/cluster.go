@@ -61,7 +61,7 @@ type ListClustersOutput struct {
 
 // ListClusters lists a workspace's clusters, newest first.
 func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in ListClustersInput) (*ListClustersOutput, error) {
-	if err := s.authorize(p, "ListRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "ListRayCluster", s.wsARN(p, in.WorkspaceID)); err != nil {
 		return nil, err
 	}
 	if in.PageSize == 0 {
@@ -92,7 +92,7 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 		Offset: (in.PageNum - 1) * in.PageSize, Limit: in.PageSize,
 	}
 	list := func(f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
-		cs, total, err := s.Store.ListClusters(ctx, f)
+		cs, total, err := s.listVisibleClusters(ctx, p, f)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list clusters: %w", err)
 		}
@@ -136,7 +136,7 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 
 // GetCluster returns one cluster.
 func (s *Service) GetCluster(ctx context.Context, p rayfleet.Principal, wsID, id string) (*ClusterInfo, error) {
-	if err := s.authorize(p, "GetRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "GetRayCluster", s.clusterARN(p, wsID, id)); err != nil {
 		return nil, err
 	}
 	c, err := s.cluster(ctx, p, wsID, id)
@@ -207,7 +207,7 @@ func (l links) add(info *ClusterInfo, sealer Sealer) error {
 
 // CreateCluster stores a new cluster and starts it.
 func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID string, patch rayfleet.ClusterPatch, clientToken string) (Outcome, error) {
-	if err := s.authorize(p, "CreateRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "CreateRayCluster", s.wsARN(p, wsID)); err != nil {
 		return Outcome{}, err
 	}
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
@@ -455,7 +455,7 @@ func nonNegative(r rayfleet.Resources) rayfleet.Resources {
 // live (worker replicas, min/max, autoscaling) are applied by the reconciler
 // at once; the rest wait for the next start and set Modified.
 func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID, id string, patch rayfleet.ClusterPatch, clientToken string) (Outcome, error) {
-	if err := s.authorize(p, "UpdateRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "UpdateRayCluster", s.clusterARN(p, wsID, id)); err != nil {
 		return Outcome{}, err
 	}
 	old, err := s.cluster(ctx, p, wsID, id)
@@ -503,7 +503,7 @@ func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID,
 // StartCluster starts a stopped (or failed) cluster as a new instance. On a
 // cluster that is already starting or running it succeeds without acting.
 func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, id, clientToken string) (Outcome, error) {
-	if err := s.authorize(p, "StartRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "StartRayCluster", s.clusterARN(p, wsID, id)); err != nil {
 		return Outcome{}, err
 	}
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
@@ -549,7 +549,7 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 // StopCluster stops the cluster's current instance (or the one named, which
 // must be the current one).
 func (s *Service) StopCluster(ctx context.Context, p rayfleet.Principal, wsID, id, instanceID, clientToken string) (Outcome, error) {
-	if err := s.authorize(p, "StopRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "StopRayCluster", s.clusterARN(p, wsID, id)); err != nil {
 		return Outcome{}, err
 	}
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
@@ -597,7 +597,7 @@ func (s *Service) StopCluster(ctx context.Context, p rayfleet.Principal, wsID, i
 // at once; its nodes are torn down in the background and the capacity it
 // holds is freed when they are gone.
 func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID, id, clientToken string) (Outcome, error) {
-	if err := s.authorize(p, "DeleteRayCluster"); err != nil {
+	if err := s.authorize(ctx, p, "DeleteRayCluster", s.clusterARN(p, wsID, id)); err != nil {
 		return Outcome{}, err
 	}
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {

@@ -27,7 +27,7 @@ type QueueInput struct {
 
 // ListQueues lists a workspace's queues with their usage.
 func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID string) ([]QueueInfo, error) {
-	if err := s.authorize(p, "ListWorkspaceQueues"); err != nil {
+	if err := s.authorize(ctx, p, "ListWorkspaceQueues", s.wsARN(p, wsID)); err != nil {
 		return nil, err
 	}
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
@@ -65,7 +65,7 @@ func (s *Service) usage(ctx context.Context, accountID, wsID string) (map[string
 // CreateQueue adds a queue to a workspace. The queues' limits together may
 // not exceed the workspace quota.
 func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in QueueInput) (Outcome, error) {
-	if err := s.authorize(p, "CreateWorkspaceQueue"); err != nil {
+	if err := s.authorize(ctx, p, "CreateWorkspaceQueue", s.wsARN(p, in.WorkspaceID)); err != nil {
 		return Outcome{}, err
 	}
 	if err := rayfleet.ValidateQueueName(in.Name); err != nil {
@@ -135,7 +135,7 @@ func (s *Service) checkQuotaSum(ctx context.Context, w rayfleet.Workspace, name 
 // EditQueue changes a queue's limit or description. A limit below what its
 // clusters use now is refused.
 func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueInput) (Outcome, error) {
-	if err := s.authorize(p, "EditWorkspaceQueue"); err != nil {
+	if err := s.authorize(ctx, p, "EditWorkspaceQueue", s.wsARN(p, in.WorkspaceID)); err != nil {
 		return Outcome{}, err
 	}
 	if in.Name == "" {
@@ -186,7 +186,7 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 
 // DeleteQueue deletes a queue no cluster uses. The root queue stays.
 func (s *Service) DeleteQueue(ctx context.Context, p rayfleet.Principal, wsID, name string) error {
-	if err := s.authorize(p, "DeleteWorkspaceQueue"); err != nil {
+	if err := s.authorize(ctx, p, "DeleteWorkspaceQueue", s.wsARN(p, wsID)); err != nil {
 		return err
 	}
 	w, err := s.workspace(ctx, p, wsID)

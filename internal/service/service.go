@@ -64,6 +64,8 @@ type Service struct {
 	tokenLocks keyedMutex
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
+	// policies remembers the parsed policies of recent callers.
+	policies policyCache
 }
 
 // now returns the injected time at millisecond precision, the precision the
@@ -74,19 +76,6 @@ func (s *Service) wake(c *rayfleet.Cluster) {
 	if s.Waker != nil {
 		s.Waker.Wake(store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
 	}
-}
-
-// authorize decides whether p may call action on resource. Until RAM
-// policies exist, an account's root user may do everything in its account
-// and nobody else may do anything: deny by default.
-func (s *Service) authorize(p rayfleet.Principal, action string) error {
-	if p.AccountID == "" {
-		return rayfleet.Errorf(rayfleet.EFORBIDDEN, "You are not authorized to perform %s.", action)
-	}
-	if !p.Root {
-		return rayfleet.Errorf(rayfleet.EFORBIDDEN, "You are not authorized to perform emr-serverless-spark:%s.", action)
-	}
-	return nil
 }
 
 // workspace loads a workspace of the caller's account; another account's

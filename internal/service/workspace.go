@@ -26,7 +26,7 @@ type CreateWorkspaceInput struct {
 
 // ListWorkspaces lists the caller's workspaces, oldest first.
 func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, name string, offset, limit int) ([]rayfleet.Workspace, int, error) {
-	if err := s.authorize(p, "ListWorkspaces"); err != nil {
+	if err := s.authorize(ctx, p, "ListWorkspaces", "*"); err != nil {
 		return nil, 0, err
 	}
 	if limit < 0 || limit > 100 {
@@ -38,7 +38,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, name
 	if offset < 0 {
 		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "nextToken is not valid")
 	}
-	ws, total, err := s.Store.ListWorkspaces(ctx, store.WorkspaceFilter{AccountID: p.AccountID, Name: name, Offset: offset, Limit: limit})
+	ws, total, err := s.listVisibleWorkspaces(ctx, p, store.WorkspaceFilter{AccountID: p.AccountID, Name: name, Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list workspaces: %w", err)
 	}
@@ -48,7 +48,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, name
 // CreateWorkspace creates a workspace with its root queue (holding the whole
 // quota) and the default network service.
 func (s *Service) CreateWorkspace(ctx context.Context, p rayfleet.Principal, in CreateWorkspaceInput) (Outcome, error) {
-	if err := s.authorize(p, "CreateWorkspace"); err != nil {
+	if err := s.authorize(ctx, p, "CreateWorkspace", "*"); err != nil {
 		return Outcome{}, err
 	}
 	if err := rayfleet.ValidateWorkspaceName(in.Name); err != nil {
@@ -111,7 +111,7 @@ func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in 
 // DeleteWorkspace deletes an empty workspace with its queues and network
 // services; it is refused while the workspace holds clusters.
 func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsID string) error {
-	if err := s.authorize(p, "DeleteWorkspace"); err != nil {
+	if err := s.authorize(ctx, p, "DeleteWorkspace", s.wsARN(p, wsID)); err != nil {
 		return err
 	}
 	if _, err := s.workspace(ctx, p, wsID); err != nil {

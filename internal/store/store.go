@@ -32,6 +32,51 @@ type Store interface {
 	// is found in the first place.
 	GetAccessKey(ctx context.Context, id string) (rayfleet.AccessKey, error)
 
+	// RAM users: names are unique within an account. GetUserByName,
+	// UpdateUser and DeleteUser see only the account's own users.
+	GetUserByName(ctx context.Context, accountID, name string) (rayfleet.User, error)
+	// ListUsers returns the account's users, oldest first.
+	ListUsers(ctx context.Context, accountID string) ([]rayfleet.User, error)
+	// UpdateUser reads the user, calls fn on it and writes Name, Nickname,
+	// Comments and UpdateTime back in one transaction; a name taken by
+	// another user of the account is EDENIED.
+	UpdateUser(ctx context.Context, accountID, uid string, fn func(*rayfleet.User) error) (rayfleet.User, error)
+	// DeleteUser removes a user; it fails with EDENIED while the user has
+	// access keys or attached policies.
+	DeleteUser(ctx context.Context, accountID, uid string) error
+	// ListAccessKeys returns a user's keys, oldest first.
+	ListAccessKeys(ctx context.Context, accountID, userUID string) ([]rayfleet.AccessKey, error)
+	// SetAccessKeyStatus and DeleteAccessKey act on a key of that user of
+	// that account only; any other key is not found.
+	SetAccessKeyStatus(ctx context.Context, accountID, userUID, id, status string) error
+	DeleteAccessKey(ctx context.Context, accountID, userUID, id string) error
+
+	// Custom policies and their versions. CreatePolicy stores the policy
+	// with its first version, v1, as the default.
+	CreatePolicy(ctx context.Context, p rayfleet.Policy, document string) error
+	GetPolicy(ctx context.Context, accountID, name string) (rayfleet.Policy, error)
+	// ListPolicies returns the account's custom policies, by name.
+	ListPolicies(ctx context.Context, accountID string) ([]rayfleet.Policy, error)
+	// DeletePolicy removes a policy with all its versions; it fails with
+	// EDENIED while the policy is attached to a user.
+	DeletePolicy(ctx context.Context, accountID, name string) error
+	// CreatePolicyVersion adds the next version (v<n+1>) of a policy, made
+	// the default when setDefault. A policy holding MaxPolicyVersions
+	// versions is EDENIED unless rotate, which first removes its oldest
+	// version that is not the default.
+	CreatePolicyVersion(ctx context.Context, accountID, name, document string, setDefault, rotate bool, now time.Time) (rayfleet.PolicyVersion, error)
+	// ListPolicyVersions returns a policy's versions, oldest first.
+	ListPolicyVersions(ctx context.Context, accountID, name string) ([]rayfleet.PolicyVersion, error)
+
+	// Attachments. AttachPolicy fails with ENOTFOUND for a user or custom
+	// policy the account does not have, and EDENIED when already attached;
+	// DetachPolicy is ENOTFOUND when not attached.
+	AttachPolicy(ctx context.Context, a rayfleet.PolicyAttachment) error
+	DetachPolicy(ctx context.Context, accountID, userUID, policyType, policyName string) error
+	// ListAttachments returns the account's attachments that match f,
+	// oldest first, with each custom policy's default document.
+	ListAttachments(ctx context.Context, f AttachmentFilter) ([]rayfleet.PolicyAttachment, error)
+
 	// Workspaces. CreateWorkspace stores the workspace with its first queue
 	// and network service in one transaction.
 	CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) error
@@ -99,7 +144,34 @@ type Store interface {
 	GetIdempotency(ctx context.Context, accountID, token string, since time.Time) (rec rayfleet.Idempotency, found bool, err error)
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
+	// Audit log. ListAudit returns the account's events that match f,
+	// newest first.
+	AppendAudit(ctx context.Context, e rayfleet.AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]rayfleet.AuditEvent, error)
+
 	Close() error
+}
+
+// AuditFilter selects audit events of one account; empty fields match any.
+// Since is inclusive, Until exclusive.
+type AuditFilter struct {
+	AccountID string
+	UserName  string
+	Action    string
+	Result    string
+	Since     time.Time
+	Until     time.Time
+	Offset    int
+	Limit     int // 0 means no limit
+}
+
+// AttachmentFilter selects attachments of one account; empty fields match
+// any.
+type AttachmentFilter struct {
+	AccountID  string
+	UserUID    string
+	PolicyType string
+	PolicyName string
 }
 
 // ClusterRef names one cluster row.

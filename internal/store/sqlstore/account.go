@@ -60,11 +60,11 @@ func (s *Store) ListAccounts(ctx context.Context) ([]rayfleet.Account, error) {
 
 // CreateUser stores a new user.
 func (s *Store) CreateUser(ctx context.Context, u rayfleet.User) error {
-	_, err := s.exec(ctx, "INSERT INTO users (uid, account_id, name, nickname, root, create_time) VALUES (?, ?, ?, ?, ?, ?)",
-		u.UID, u.AccountID, u.Name, u.Nickname, boolInt(u.Root), toMS(u.CreateTime))
+	_, err := s.exec(ctx, "INSERT INTO users (uid, account_id, name, nickname, comments, root, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		u.UID, u.AccountID, u.Name, u.Nickname, u.Comments, boolInt(u.Root), toMS(u.CreateTime), toMS(u.UpdateTime))
 	switch {
 	case s.d.isUnique(err):
-		return alreadyExists("user", u.UID)
+		return rayfleet.Errorf(rayfleet.EDENIED, "user %s (%s) already exists", u.Name, u.UID)
 	case err != nil:
 		return fmt.Errorf("create user %s: %w", u.UID, err)
 	}
@@ -73,18 +73,13 @@ func (s *Store) CreateUser(ctx context.Context, u rayfleet.User) error {
 
 // GetUser loads a user of an account.
 func (s *Store) GetUser(ctx context.Context, accountID, uid string) (rayfleet.User, error) {
-	u := rayfleet.User{UID: uid, AccountID: accountID}
-	var root, ct int64
-	found, err := s.row(ctx, "SELECT name, nickname, root, create_time FROM users WHERE account_id = ? AND uid = ?",
-		[]any{accountID, uid}, &u.Name, &u.Nickname, &root, &ct)
+	u, found, err := s.user(ctx, "uid", accountID, uid)
 	if err != nil {
 		return rayfleet.User{}, fmt.Errorf("get user %s: %w", uid, err)
 	}
 	if !found {
 		return rayfleet.User{}, notFound("user", uid)
 	}
-	u.Root = root != 0
-	u.CreateTime = fromMS(ct)
 	return u, nil
 }
 

@@ -60,7 +60,7 @@ func NewAccount(n int) rayfleet.Account {
 func NewUser(accountID string, n int) rayfleet.User {
 	return rayfleet.User{
 		UID: UserUID(n), AccountID: accountID, Name: fmt.Sprintf("user%d", n), Nickname: fmt.Sprintf("User %d", n),
-		Root: n == 0, CreateTime: At(n),
+		Comments: fmt.Sprintf("fixture user %d", n), Root: n == 0, CreateTime: At(n), UpdateTime: At(n + 1),
 	}
 }
 
@@ -182,4 +182,17 @@ func NewIdempotency(accountID, token string, at time.Time) rayfleet.Idempotency 
 		ParamsHash: fmt.Sprintf("%064x", mix(uint64(len(token)))), Response: []byte(`{"clusterId":"` + ClusterID(1) + `"}`),
 		CreateTime: at,
 	}
+}
+
+// NewPolicy returns fixture custom policy n of an account.
+func NewPolicy(accountID string, n int) rayfleet.Policy {
+	return rayfleet.Policy{
+		AccountID: accountID, Name: fmt.Sprintf("policy-%d", n), Description: fmt.Sprintf("fixture policy %d", n),
+		DefaultVersion: "v1", CreateTime: At(n), UpdateTime: At(n),
+	}
+}
+
+// PolicyDocument returns a small policy document that differs for each n.
+func PolicyDocument(n int) string {
+	return fmt.Sprintf(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"emr-serverless-spark:GetRayCluster","Resource":"acs:emr-serverless-spark:*:*:workspace/%s"}]}`, WorkspaceID(n))
 }
