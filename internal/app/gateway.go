@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -75,11 +76,16 @@ type gatewayServers struct {
 // shutdown. The session key lives in the data directory so dashboard
 // sessions survive a restart.
 func startGateway(cfg Config, lookup gateway.Lookup, s *Server) (*gatewayServers, error) {
+	return listenGateway(cfg, lookup, s.Logger)
+}
+
+// listenGateway opens the gateway's listeners; serve starts serving them.
+func listenGateway(cfg Config, lookup gateway.Lookup, logger *slog.Logger) (*gatewayServers, error) {
 	key, err := loadOrCreateKey(cfg.DataDir + "/gateway-session.key")
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{Lookup: lookup, Logger: s.Logger, SessionKey: key}
+	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
