@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/gateway"
@@ -65,6 +66,11 @@ func (g gatewayLookup) UpstreamToken(context.Context, string, string) (string, e
 	return "", nil
 }
 
+// gatewayCacheTTL is how long a gateway remembers a running cluster's
+// token and head instead of asking the store and the runtime on every
+// request: a stopped cluster's token stops working within it.
+const gatewayCacheTTL = time.Second
+
 // gatewayServers are the gateway's two listeners.
 type gatewayServers struct {
 	http, grpc         *http.Server
@@ -85,7 +91,7 @@ func listenGateway(cfg Config, lookup gateway.Lookup, logger *slog.Logger) (*gat
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key}
+	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: gatewayCacheTTL}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -82,6 +82,14 @@ type Config struct {
 	// message, however late).
 	DialTimeout           time.Duration
 	UpstreamHeaderTimeout time.Duration
+
+	// LookupCacheTTL is how long the gateway remembers a running cluster's
+	// token hash, head and Ray token, so that requests do not each cost
+	// Lookup calls (store queries). A token that does not match what is
+	// remembered is checked against Lookup again, so a restarted cluster's
+	// new token works at once; but a revoked token keeps working until its
+	// entry expires. Zero: no cache, every request asks Lookup.
+	LookupCacheTTL time.Duration
 }
 
 // Validate reports every problem of c at once.
@@ -113,6 +121,7 @@ func (c Config) Validate() error {
 		{"idleTimeout", c.IdleTimeout},
 		{"dialTimeout", c.DialTimeout},
 		{"upstreamHeaderTimeout", c.UpstreamHeaderTimeout},
+		{"lookupCacheTTL", c.LookupCacheTTL},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("gateway: %s must not be negative, got %s", d.name, d.v))
