@@ -55,10 +55,12 @@ func NewHTTP(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	transport := &http.Transport{
-		Proxy:                 nil, // heads are reached directly, whatever HTTP_PROXY says
-		DialContext:           dialer(cfg),
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   32,
+		Proxy:        nil, // heads are reached directly, whatever HTTP_PROXY says
+		DialContext:  dialer(cfg),
+		MaxIdleConns: 1024,
+		// As many as one cluster may have requests in flight, so that a busy
+		// head is not reconnected to on every request.
+		MaxIdleConnsPerHost:   cfg.MaxConnsPerCluster,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
