@@ -104,6 +104,7 @@ func listenGateway(cfg Config, lookup gateway.Lookup, logger *slog.Logger) (*gat
 		return nil, fmt.Errorf("gateway: listen on %s: %w (pick another with --gateway-grpc-listen)", cfg.Gateway.GRPCListen, err)
 	}
 	g.httpAddr, g.grpcAddr = g.httpLn.Addr().String(), g.grpcLn.Addr().String()
+	g.httpLn, g.grpcLn = gateway.LimitListener(gcfg, g.httpLn), gateway.LimitListener(gcfg, g.grpcLn)
 	g.http = gateway.HTTPServer(gcfg, gateway.NewHTTP(gcfg))
 	g.grpc = gateway.GRPCServer(gcfg, gateway.NewGRPC(gcfg))
 	return g, nil

@@ -42,6 +42,7 @@ const (
 	DefaultMaxBodyBytes          = 512 << 20
 	DefaultMaxConns              = 4096
 	DefaultMaxConnsPerCluster    = 256
+	DefaultMaxClientConns        = 8192
 	DefaultReadHeaderTimeout     = 10 * time.Second
 	DefaultIdleTimeout           = 2 * time.Minute
 	DefaultDialTimeout           = 10 * time.Second
@@ -62,6 +63,9 @@ type Config struct {
 	// RESOURCE_EXHAUSTED).
 	MaxConns           int
 	MaxConnsPerCluster int
+	// MaxClientConns bounds the client connections a listener wrapped by
+	// LimitListener holds open at once, idle keep-alive ones included.
+	MaxClientConns int
 
 	// CookieSecure marks the dashboard session cookie Secure; set it when
 	// the gateway's URL is https.
@@ -107,6 +111,9 @@ func (c Config) Validate() error {
 	if c.MaxConnsPerCluster < 0 {
 		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster must be positive, got %d", c.MaxConnsPerCluster))
 	}
+	if c.MaxClientConns < 0 {
+		errs = append(errs, fmt.Errorf("gateway: maxClientConns must be positive, got %d", c.MaxClientConns))
+	}
 	if c.MaxConns > 0 && c.MaxConnsPerCluster > c.MaxConns {
 		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster (%d) must not exceed maxConns (%d)", c.MaxConnsPerCluster, c.MaxConns))
 	}
@@ -144,6 +151,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxClientConns == 0 {
+		c.MaxClientConns = DefaultMaxClientConns
 	}
 	if c.MaxConnsPerCluster == 0 {
 		c.MaxConnsPerCluster = min(DefaultMaxConnsPerCluster, c.MaxConns)
