@@ -36,7 +36,9 @@ type options struct {
 	out              string
 	rayfleetBin      string
 	nginxBin         string
+	gatewayEnv       string
 	keep             bool
+	tree             string
 }
 
 func main() {
@@ -51,6 +53,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/gateway/results/latest.md", "report file")
 	flag.StringVar(&o.rayfleetBin, "rayfleet-bin", "", "rayfleet binary to benchmark (default: build ./cmd/rayfleet)")
 	flag.StringVar(&o.nginxBin, "nginx", "/usr/sbin/nginx", "nginx binary (Debian: apt-get install nginx)")
+	flag.StringVar(&o.gatewayEnv, "gateway-env", "", "extra environment of the gateway process, comma-separated (e.g. GOMAXPROCS=1,GOGC=400)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (data dir, logs, nginx config)")
 	flag.Parse()
 	for f := range strings.SplitSeq(*clients, ",") {
@@ -82,6 +85,8 @@ func run(ctx context.Context, o options) (err error) {
 		return fmt.Errorf("nginx not found at %s (%w): install it with apt-get install nginx, or pass -nginx", o.nginxBin, err)
 	}
 	began := time.Now()
+	// The tree as built, not as it is when the report is written.
+	o.tree = gitState()
 	s := &setup{}
 	if s.dir, err = os.MkdirTemp("", "rayfleet-bench-gateway-"); err != nil {
 		return err
@@ -217,6 +222,9 @@ func (s *setup) start(ctx context.Context, o options) error {
 	}
 	gwCmd := exec.Command(bin, "gateway", "--data-dir", data, "--gateway-listen", gwAddr, "--gateway-grpc-listen", gwGRPC, "--log-level", "warn")
 	gwCmd.Env = env
+	if o.gatewayEnv != "" {
+		gwCmd.Env = append(append([]string(nil), env...), strings.Split(o.gatewayEnv, ",")...)
+	}
 	if s.gateway, err = startProc(ctx, "rayfleet gateway", gwCmd, filepath.Join(s.dir, "gateway.log"), "rayfleet gateway: dashboard and job API on"); err != nil {
 		return err
 	}

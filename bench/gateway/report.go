@@ -24,7 +24,11 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 	fmt.Fprintf(&b, "# bench/gateway\n\n")
 	fmt.Fprintf(&b, "Run: %s, `go run ./bench/gateway` (-duration %s -warmup %s -clients %s), %s in all.\n\n",
 		began.UTC().Format("2006-01-02 15:04 UTC"), o.duration, o.warmup, joinInts(o.clients), took.Round(time.Second))
-	fmt.Fprintf(&b, "- Tree: %s\n- Machine: %s\n- nginx: %s\n\n", gitState(), machine(), nginxVersion(o.nginxBin))
+	fmt.Fprintf(&b, "- Tree: %s\n- Machine: %s\n- nginx: %s\n", o.tree, machine(), nginxVersion(o.nginxBin))
+	if o.gatewayEnv != "" {
+		fmt.Fprintf(&b, "- Gateway process environment: %s\n", o.gatewayEnv)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "Targets: the same upstream (a Go net/http server started as the cluster's head by rayfleet's local runtime) reached directly; through nginx (`proxy_pass`, HTTP/1.1 keep-alive to the upstream, worker_processes auto); through a `rayfleet gateway` process (SQLite store of a running `rayfleet server --roles api,reconciler`, header `ray-token` with the cluster's submitToken; `/api/...` under the jobUrl, other paths under its `/dashboard/`). `%s` answers %d bytes, `%s` %d bytes. Every client keeps one keep-alive connection and one request in flight.\n\n",
 		smallPath, len(smallBody), largePath, largeSize)
 
