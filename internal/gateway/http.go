@@ -68,8 +68,11 @@ func NewHTTP(cfg Config) http.Handler {
 		DisableCompression: true,
 	}
 	g.proxy = &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      transport,
+		Rewrite: g.rewrite,
+		Transport: &headTransport{
+			fallback: transport, dial: dialer(cfg), headerTimeout: cfg.UpstreamHeaderTimeout,
+			idleTimeout: transport.IdleConnTimeout, maxIdle: cfg.MaxConnsPerCluster, idle: map[string][]*headConn{},
+		},
 		FlushInterval:  -1, // log tails and streams reach the client as they come
 		BufferPool:     buffers,
 		ModifyResponse: g.modifyResponse,
