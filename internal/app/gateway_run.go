@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rayfleet/rayfleet/internal/runtime/kuberay"
 	"github.com/rayfleet/rayfleet/internal/runtime/local"
 	"github.com/rayfleet/rayfleet/internal/store"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
@@ -27,11 +28,11 @@ import (
 //     with SQLite it opens the server's database file beside it (WAL lets
 //     readers in while the server writes); with PostgreSQL it needs the
 //     data directory only for the node state files and the session key.
-//   - kuberay runtime: from the RayCluster objects and head pods it
-//     watches, so it must run where the head services resolve (in the
-//     Kubernetes cluster) and its service account may read RayClusters and
-//     pods. Any number of gateways may run, each with its own data
-//     directory for the session key.
+//   - kuberay runtime: from the RayClusters and pods it watches
+//     (kuberay.Heads), so it must run where the head services resolve (in
+//     the Kubernetes cluster), and its service account needs list and
+//     watch on RayClusters and pods only. Any number of gateways may run,
+//     each with its own data directory for the session key.
 type Gateway struct {
 	Config Config
 	Logger *slog.Logger
@@ -74,14 +75,16 @@ func StartGateway(ctx context.Context, cfg Config, stderr io.Writer) (_ *Gateway
 	var heads headEndpoints
 	switch cfg.Runtime {
 	case "kuberay":
-		// The kuberay runtime only watches until it is asked to act, and
-		// nothing here asks it to: no reconciler runs in this process.
-		rt, err := newRuntime(ctx, cfg, g.Logger, nil)
+		rc, err := restConfig(cfg.Kubeconfig)
 		if err != nil {
 			return nil, err
 		}
-		g.closers = append(g.closers, rt.Close)
-		heads = rt
+		h, err := kuberay.NewHeads(ctx, kuberay.Config{RestConfig: rc, NamespacePrefix: cfg.NamespacePrefix, Logger: g.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("watch the heads on Kubernetes: %w", err)
+		}
+		g.closers = append(g.closers, h.Close)
+		heads = h
 	default:
 		heads = local.DiskHeads{DataDir: cfg.DataDir}
 	}
