@@ -17,8 +17,8 @@
 // running cluster's token hash and head for Config.LookupCacheTTL instead
 // of asking Lookup each time (cache.go), and sends bodiless reads to heads
 // over its own synchronous keep-alive pool (transport.go) rather than
-// http.Transport, whose two goroutines per connection cost more than the
-// rest of the proxying.
+// http.Transport, which hands each request and response between two
+// goroutines per connection (bench/README.md has the figures).
 //
 // What the clients send, and so what this package relies on (read in Ray's
 // sources, python/ray/...):
