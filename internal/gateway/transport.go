@@ -25,8 +25,9 @@ type headTransport struct {
 	idleTimeout   time.Duration
 	maxIdle       int // per head
 
-	mu   sync.Mutex
-	idle map[string][]*headConn
+	mu        sync.Mutex
+	idle      map[string][]*headConn
+	lastSweep time.Time
 }
 
 type headConn struct {
@@ -109,9 +110,11 @@ func (t *headTransport) exchange(req *http.Request, hc *headConn) (*http.Respons
 func (t *headTransport) conn(ctx context.Context, addr string) (*headConn, bool, error) {
 	now := time.Now()
 	t.mu.Lock()
+	t.sweepLocked(now)
 	for {
 		list := t.idle[addr]
 		if len(list) == 0 {
+			delete(t.idle, addr)
 			break
 		}
 		hc := list[len(list)-1]
@@ -131,11 +134,38 @@ func (t *headTransport) conn(ctx context.Context, addr string) (*headConn, bool,
 	return &headConn{conn: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
 }
 
+// sweepLocked closes, at most once per idle timeout, the connections that
+// sat idle longer than it, and forgets heads with none left: the heads of
+// stopped clusters are gone, and their connections must not stay open.
+func (t *headTransport) sweepLocked(now time.Time) {
+	if now.Sub(t.lastSweep) < t.idleTimeout {
+		return
+	}
+	t.lastSweep = now
+	for addr, list := range t.idle {
+		kept := list[:0]
+		for _, hc := range list {
+			if now.Sub(hc.lastUsed) < t.idleTimeout {
+				kept = append(kept, hc)
+			} else {
+				hc.conn.Close()
+			}
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(t.idle, addr)
+		} else {
+			t.idle[addr] = kept
+		}
+	}
+}
+
 // put keeps hc for the next request to addr, or closes it when there are
 // enough already.
 func (t *headTransport) put(addr string, hc *headConn) {
 	hc.lastUsed = time.Now()
 	t.mu.Lock()
+	t.sweepLocked(hc.lastUsed)
 	if len(t.idle[addr]) < t.maxIdle {
 		t.idle[addr] = append(t.idle[addr], hc)
 		t.mu.Unlock()

@@ -17,11 +17,12 @@ import (
 // goes on the wire and when connections close. answer writes the response
 // to one request and reports whether to keep the connection.
 type rawHead struct {
-	l     net.Listener
-	conns atomic.Int64
-	reqs  atomic.Int64
-	mu    sync.Mutex
-	open  []net.Conn
+	l      net.Listener
+	conns  atomic.Int64
+	closed atomic.Int64 // connections the gateway closed
+	reqs   atomic.Int64
+	mu     sync.Mutex
+	open   []net.Conn
 }
 
 func newRawHead(t *testing.T, answer func(w *bufio.Writer, req *http.Request, n int64) (keep bool)) *rawHead {
@@ -50,6 +51,7 @@ func newRawHead(t *testing.T, answer func(w *bufio.Writer, req *http.Request, n 
 			h.open = append(h.open, c)
 			h.mu.Unlock()
 			go func() {
+				defer h.closed.Add(1)
 				defer c.Close()
 				br, bw := bufio.NewReader(c), bufio.NewWriter(c)
 				for {
@@ -200,5 +202,61 @@ func TestHeadConnectionClosedWhenClientLeaves(t *testing.T) {
 	}
 	if n := head.conns.Load(); n != 2 {
 		t.Fatalf("%d connections to the head, want 2", n)
+	}
+}
+
+// Idle connections to a head that gets no more requests (a stopped
+// cluster's) are closed and forgotten once they are older than the idle
+// timeout, when the pool is next used.
+func TestHeadIdleConnectionsSwept(t *testing.T) {
+	answer := func(w *bufio.Writer, _ *http.Request, _ int64) bool {
+		fmt.Fprint(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	}
+	a, b := newRawHead(t, answer), newRawHead(t, answer)
+	const idle = 50 * time.Millisecond
+	tr := &headTransport{fallback: http.DefaultTransport, dial: (&net.Dialer{}).DialContext, headerTimeout: 10 * time.Second,
+		idleTimeout: idle, maxIdle: 4, idle: map[string][]*headConn{}}
+	t.Cleanup(tr.CloseIdleConnections)
+	read := func(addr string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/version", nil)
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || string(body) != "ok" {
+			t.Fatalf("%q %v", body, err)
+		}
+	}
+	read(a.addr())
+	tr.mu.Lock()
+	n := len(tr.idle[a.addr()])
+	tr.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d idle connections to a after a read, want 1", n)
+	}
+	since := time.Now()
+	for time.Since(since) <= 2*idle {
+		time.Sleep(10 * time.Millisecond) // poll interval: let a's connection grow old
+	}
+	read(b.addr())
+	tr.mu.Lock()
+	_, kept := tr.idle[a.addr()]
+	tr.mu.Unlock()
+	if kept {
+		t.Fatal("the pool still holds a's old connection")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.closed.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a's idle connection was never closed")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+	if b.conns.Load() != 1 || b.closed.Load() != 0 {
+		t.Fatalf("b: %d connections, %d closed; want its one connection kept", b.conns.Load(), b.closed.Load())
 	}
 }
