@@ -55,11 +55,12 @@ func NewGRPC(cfg Config) http.Handler {
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true) // and not HTTP1: prior knowledge, as gRPC servers expect
 	transport := &http.Transport{
-		Protocols:          &h2c,
-		Proxy:              nil,
-		DialContext:        dialer(cfg),
-		IdleConnTimeout:    90 * time.Second,
-		DisableCompression: true,
+		Protocols:              &h2c,
+		Proxy:                  nil,
+		DialContext:            dialer(cfg),
+		IdleConnTimeout:        90 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		HTTP2: &http.HTTP2Config{
 			SendPingTimeout: time.Minute,
 			PingTimeout:     20 * time.Second,

@@ -60,10 +60,11 @@ func NewHTTP(cfg Config) http.Handler {
 		MaxIdleConns: 1024,
 		// As many as one cluster may have requests in flight, so that a busy
 		// head is not reconnected to on every request.
-		MaxIdleConnsPerHost:   cfg.MaxConnsPerCluster,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:    cfg.MaxConnsPerCluster,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  cfg.UpstreamHeaderTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ExpectContinueTimeout:  time.Second,
 		// Pass Accept-Encoding and compressed bodies through untouched.
 		DisableCompression: true,
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -32,6 +33,7 @@ type headTransport struct {
 
 type headConn struct {
 	conn     net.Conn
+	in       *boundedReader // under br: bounds what a response head may take
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
@@ -73,6 +75,7 @@ func (t *headTransport) exchange(req *http.Request, hc *headConn) (*http.Respons
 		stop()
 		return nil, err
 	}
+	hc.in.left = maxResponseHeaderBytes
 	if err := req.Write(hc.bw); err != nil {
 		stop()
 		return nil, err
@@ -97,7 +100,8 @@ func (t *headTransport) exchange(req *http.Request, hc *headConn) (*http.Respons
 			break
 		}
 	}
-	// The body may take as long as it takes (a log stream).
+	// The body may be as long and take as long as it takes (a log stream).
+	hc.in.left = math.MaxInt64
 	if err := hc.conn.SetDeadline(time.Time{}); err != nil {
 		stop()
 		return nil, err
@@ -131,7 +135,8 @@ func (t *headTransport) conn(ctx context.Context, addr string) (*headConn, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	return &headConn{conn: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+	in := &boundedReader{r: c, left: math.MaxInt64}
+	return &headConn{conn: c, in: in, br: bufio.NewReaderSize(in, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
 }
 
 // sweepLocked closes, at most once per idle timeout, the connections that
@@ -189,6 +194,32 @@ func (t *headTransport) CloseIdleConnections() {
 	if c, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// maxResponseHeaderBytes bounds a head's response headers (1xx ones
+// included), as http.Transport's MaxResponseHeaderBytes does: a head runs
+// its owner's code, and must not be able to make the gateway read headers
+// without end.
+const maxResponseHeaderBytes = 1 << 20
+
+var errHeaderTooLarge = errors.New("the head's response headers are larger than 1 MiB")
+
+// boundedReader reads from r until left bytes have been read, then fails.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // headBody returns its connection to the pool once the body has been

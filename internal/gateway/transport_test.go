@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -258,5 +259,32 @@ func TestHeadIdleConnectionsSwept(t *testing.T) {
 	}
 	if b.conns.Load() != 1 || b.closed.Load() != 0 {
 		t.Fatalf("b: %d connections, %d closed; want its one connection kept", b.conns.Load(), b.closed.Load())
+	}
+}
+
+// A head that sends headers without end gets 502 after 1 MiB, and the
+// gateway goes on serving.
+func TestHeadResponseHeadersBounded(t *testing.T) {
+	head := newRawHead(t, func(w *bufio.Writer, req *http.Request, _ int64) bool {
+		if req.URL.Path == "/api/huge" {
+			fmt.Fprint(w, "HTTP/1.1 200 OK\r\n")
+			line := "X-Filler: " + strings.Repeat("f", 1000) + "\r\n"
+			for range 2048 { // 2 MiB of headers
+				if _, err := w.WriteString(line); err != nil {
+					return false
+				}
+			}
+			fmt.Fprint(w, "Content-Length: 2\r\n\r\nok")
+			return false
+		}
+		fmt.Fprint(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	base, hc := gatewayTo(t, head.addr())
+	if res, body := get(t, hc, "GET", base+"/api/huge"); res.StatusCode != http.StatusBadGateway || !strings.Contains(body, codeBadGateway) {
+		t.Fatalf("huge headers: %d %q", res.StatusCode, body)
+	}
+	if res, body := get(t, hc, "GET", base+"/api/version"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("after huge headers: %d %q", res.StatusCode, body)
 	}
 }
