@@ -26,6 +26,12 @@ func main() {
 		Run: func(ctx context.Context, env cli.Env, args []string) int {
 			return app.RunServer(ctx, args, env.Getenv, env.Stdout, env.Stderr)
 		},
+	}, {
+		Name:    "gateway",
+		Summary: "Run the gateway alone (dashboards, job API, Ray client) for a server's clusters",
+		Run: func(ctx context.Context, env cli.Env, args []string) int {
+			return app.RunGateway(ctx, args, env.Getenv, env.Stdout, env.Stderr)
+		},
 	}})
 	stop()
 	os.Exit(code)

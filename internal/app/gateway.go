@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/gateway"
@@ -64,6 +66,11 @@ func (g gatewayLookup) UpstreamToken(context.Context, string, string) (string, e
 	return "", nil
 }
 
+// gatewayCacheTTL is how long a gateway remembers a running cluster's
+// token and head instead of asking the store and the runtime on every
+// request: a stopped cluster's token stops working within it.
+const gatewayCacheTTL = time.Second
+
 // gatewayServers are the gateway's two listeners.
 type gatewayServers struct {
 	http, grpc         *http.Server
@@ -75,11 +82,16 @@ type gatewayServers struct {
 // shutdown. The session key lives in the data directory so dashboard
 // sessions survive a restart.
 func startGateway(cfg Config, lookup gateway.Lookup, s *Server) (*gatewayServers, error) {
+	return listenGateway(cfg, lookup, s.Logger)
+}
+
+// listenGateway opens the gateway's listeners; serve starts serving them.
+func listenGateway(cfg Config, lookup gateway.Lookup, logger *slog.Logger) (*gatewayServers, error) {
 	key, err := loadOrCreateKey(cfg.DataDir + "/gateway-session.key")
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{Lookup: lookup, Logger: s.Logger, SessionKey: key}
+	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: gatewayCacheTTL}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -92,6 +104,7 @@ func startGateway(cfg Config, lookup gateway.Lookup, s *Server) (*gatewayServers
 		return nil, fmt.Errorf("gateway: listen on %s: %w (pick another with --gateway-grpc-listen)", cfg.Gateway.GRPCListen, err)
 	}
 	g.httpAddr, g.grpcAddr = g.httpLn.Addr().String(), g.grpcLn.Addr().String()
+	g.httpLn, g.grpcLn = gateway.LimitListener(gcfg, g.httpLn), gateway.LimitListener(gcfg, g.grpcLn)
 	g.http = gateway.HTTPServer(gcfg, gateway.NewHTTP(gcfg))
 	g.grpc = gateway.GRPCServer(gcfg, gateway.NewGRPC(gcfg))
 	return g, nil

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rayfleet/rayfleet/api"
 )
@@ -85,7 +86,25 @@ func TestGatewayReachesClusters(t *testing.T) {
 	if _, err := c.StopCluster(ctx, ws, a.ClusterID, &api.StopRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := get(http.DefaultClient, a.JobURL+"/api/version", a.SubmitToken); code != 401 {
-		t.Fatalf("a stopped cluster's token still works: %d", code)
+	revokedWithin(t, gatewayCacheTTL+time.Second, "a stopped cluster's token", func() int {
+		code, _ := get(http.DefaultClient, a.JobURL+"/api/version", a.SubmitToken)
+		return code
+	})
+}
+
+// revokedWithin polls status until it is 401, failing the test if that
+// takes longer than d (the gateway's cache TTL and a margin).
+func revokedWithin(t *testing.T, d time.Duration, what string, status func() int) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		code := status()
+		if code == http.StatusUnauthorized {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still opens the cluster %s after it stopped: %d", what, d, code)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }

@@ -340,7 +340,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 	e := &env{fleet: newFleet(), headA: newFakeHead(t, "A"), headB: newFakeHead(t, "B")}
 	e.a = e.fleet.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: e.headA.addr()})
 	e.b = e.fleet.add(&fakeCluster{ws: "w-bbbbbbbbbbbbbbbb", id: "ray-bbbbbbbbbbbbbbbb", token: tokenB, dashboard: e.headB.addr()})
-	cfg.Lookup = e.fleet.lookup()
+	if c, ok := cfg.Lookup.(*countingLookup); ok {
+		c.inner = e.fleet.lookup()
+	} else {
+		cfg.Lookup = e.fleet.lookup()
+	}
 	cfg.Logger = testLogger(t)
 	h := NewHTTP(cfg)
 	srv := httptest.NewUnstartedServer(h)

@@ -42,6 +42,7 @@ const (
 	DefaultMaxBodyBytes          = 512 << 20
 	DefaultMaxConns              = 4096
 	DefaultMaxConnsPerCluster    = 256
+	DefaultMaxClientConns        = 8192
 	DefaultReadHeaderTimeout     = 10 * time.Second
 	DefaultIdleTimeout           = 2 * time.Minute
 	DefaultDialTimeout           = 10 * time.Second
@@ -62,6 +63,9 @@ type Config struct {
 	// RESOURCE_EXHAUSTED).
 	MaxConns           int
 	MaxConnsPerCluster int
+	// MaxClientConns bounds the client connections a listener wrapped by
+	// LimitListener holds open at once, idle keep-alive ones included.
+	MaxClientConns int
 
 	// CookieSecure marks the dashboard session cookie Secure; set it when
 	// the gateway's URL is https.
@@ -82,6 +86,14 @@ type Config struct {
 	// message, however late).
 	DialTimeout           time.Duration
 	UpstreamHeaderTimeout time.Duration
+
+	// LookupCacheTTL is how long the gateway remembers a running cluster's
+	// token hash, head and Ray token, so that requests do not each cost
+	// Lookup calls (store queries). A token that does not match what is
+	// remembered is checked against Lookup again, so a restarted cluster's
+	// new token works at once; but a revoked token keeps working until its
+	// entry expires. Zero: no cache, every request asks Lookup.
+	LookupCacheTTL time.Duration
 }
 
 // Validate reports every problem of c at once.
@@ -99,6 +111,9 @@ func (c Config) Validate() error {
 	if c.MaxConnsPerCluster < 0 {
 		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster must be positive, got %d", c.MaxConnsPerCluster))
 	}
+	if c.MaxClientConns < 0 {
+		errs = append(errs, fmt.Errorf("gateway: maxClientConns must be positive, got %d", c.MaxClientConns))
+	}
 	if c.MaxConns > 0 && c.MaxConnsPerCluster > c.MaxConns {
 		errs = append(errs, fmt.Errorf("gateway: maxConnsPerCluster (%d) must not exceed maxConns (%d)", c.MaxConnsPerCluster, c.MaxConns))
 	}
@@ -113,6 +128,7 @@ func (c Config) Validate() error {
 		{"idleTimeout", c.IdleTimeout},
 		{"dialTimeout", c.DialTimeout},
 		{"upstreamHeaderTimeout", c.UpstreamHeaderTimeout},
+		{"lookupCacheTTL", c.LookupCacheTTL},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("gateway: %s must not be negative, got %s", d.name, d.v))
@@ -135,6 +151,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxClientConns == 0 {
+		c.MaxClientConns = DefaultMaxClientConns
 	}
 	if c.MaxConnsPerCluster == 0 {
 		c.MaxConnsPerCluster = min(DefaultMaxConnsPerCluster, c.MaxConns)

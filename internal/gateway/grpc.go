@@ -22,6 +22,7 @@ type grpcGateway struct {
 	cfg   Config
 	log   *slog.Logger
 	lim   *limiter
+	cache *routeCache
 	proxy *httputil.ReverseProxy
 }
 
@@ -50,15 +51,16 @@ type grpcTargetKey struct{}
 // Serve it with GRPCServer (it needs HTTP/2 without TLS).
 func NewGRPC(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
-	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster)}
+	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true) // and not HTTP1: prior knowledge, as gRPC servers expect
 	transport := &http.Transport{
-		Protocols:          &h2c,
-		Proxy:              nil,
-		DialContext:        dialer(cfg),
-		IdleConnTimeout:    90 * time.Second,
-		DisableCompression: true,
+		Protocols:              &h2c,
+		Proxy:                  nil,
+		DialContext:            dialer(cfg),
+		IdleConnTimeout:        90 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		HTTP2: &http.HTTP2Config{
 			SendPingTimeout: time.Minute,
 			PingTimeout:     20 * time.Second,
@@ -103,36 +105,53 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
 		return
 	}
-	ws, id, ok, err := g.cfg.Lookup.ByToken(ctx, hashToken(token))
-	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster by token", "err", err)
-		grpcError(w, grpcUnavailable, msgInternal)
-		return
+	hash := hashToken(token)
+	now := time.Now()
+	cr := g.cache.token(hash, now)
+	if cr == nil {
+		if cr = g.load(w, r, hash); cr == nil {
+			return
+		}
+		g.cache.put(cr, now)
 	}
-	if !ok {
-		g.log.DebugContext(ctx, "token refused", "remote", r.RemoteAddr, "method", r.URL.Path)
-		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
-		return
-	}
-	_, client, running := g.cfg.Lookup.Upstream(ctx, ws, id)
-	if !running || client == "" {
-		grpcError(w, grpcUnavailable, msgNotRunning)
-		return
-	}
-	key := clusterKey{ws, id}
+	key := clusterKey{cr.ws, cr.id}
 	if !g.lim.acquireCluster(key) {
 		grpcError(w, grpcResourceExhausted, msgTooManyConnsClstr)
 		return
 	}
 	defer g.lim.releaseCluster(key)
-	rayToken, err := g.cfg.Lookup.UpstreamToken(ctx, ws, id)
+	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken}
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, grpcTargetKey{}, t)))
+}
+
+// load asks Lookup for the running cluster whose token hashes to hash. On
+// a refusal or an error it answers the call and returns nil.
+func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) *clusterRoute {
+	ctx := r.Context()
+	ws, id, ok, err := g.cfg.Lookup.ByToken(ctx, hash)
 	if err != nil {
+		g.log.ErrorContext(ctx, "look up cluster by token", "err", err)
+		grpcError(w, grpcUnavailable, msgInternal)
+		return nil
+	}
+	if !ok {
+		g.log.DebugContext(ctx, "token refused", "remote", r.RemoteAddr, "method", r.URL.Path)
+		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
+		return nil
+	}
+	cr := &clusterRoute{ws: ws, id: id, tokenHash: hash}
+	var running bool
+	cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, ws, id)
+	if !running || cr.client == "" {
+		grpcError(w, grpcUnavailable, msgNotRunning)
+		return nil
+	}
+	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, ws, id); err != nil {
 		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", ws, "cluster", id, "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
-		return
+		return nil
 	}
-	t := &grpcTarget{ws: ws, id: id, addr: client, rayToken: rayToken}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, grpcTargetKey{}, t)))
+	return cr
 }
 
 func (g *grpcGateway) rewrite(pr *httputil.ProxyRequest) {

@@ -108,7 +108,11 @@ func newGRPCEnv(t *testing.T, cfg Config) *grpcEnv {
 	e := &grpcEnv{fleet: newFleet(), srvA: newFakeClientServer(t, "A"), srvB: newFakeClientServer(t, "B")}
 	e.a = e.fleet.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, client: e.srvA.addr})
 	e.b = e.fleet.add(&fakeCluster{ws: "w-bbbbbbbbbbbbbbbb", id: "ray-bbbbbbbbbbbbbbbb", token: tokenB, client: e.srvB.addr})
-	cfg.Lookup = e.fleet.lookup()
+	if c, ok := cfg.Lookup.(*countingLookup); ok {
+		c.inner = e.fleet.lookup()
+	} else {
+		cfg.Lookup = e.fleet.lookup()
+	}
 	cfg.Logger = testLogger(t)
 	srv := GRPCServer(cfg, NewGRPC(cfg))
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -18,6 +18,7 @@ type httpGateway struct {
 	cfg   Config
 	log   *slog.Logger
 	lim   *limiter
+	cache *routeCache
 	proxy *httputil.ReverseProxy
 }
 
@@ -52,21 +53,27 @@ func targetOf(ctx context.Context) *target {
 // Serve it with HTTPServer's timeouts (or equivalent ones).
 func NewHTTP(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
-	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster)}
+	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	transport := &http.Transport{
-		Proxy:                 nil, // heads are reached directly, whatever HTTP_PROXY says
-		DialContext:           dialer(cfg),
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:        nil, // heads are reached directly, whatever HTTP_PROXY says
+		DialContext:  dialer(cfg),
+		MaxIdleConns: 1024,
+		// As many as one cluster may have requests in flight, so that a busy
+		// head is not reconnected to on every request.
+		MaxIdleConnsPerHost:    cfg.MaxConnsPerCluster,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  cfg.UpstreamHeaderTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ExpectContinueTimeout:  time.Second,
 		// Pass Accept-Encoding and compressed bodies through untouched.
 		DisableCompression: true,
 	}
 	g.proxy = &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      transport,
+		Rewrite: g.rewrite,
+		Transport: &headTransport{
+			fallback: transport, dial: dialer(cfg), headerTimeout: cfg.UpstreamHeaderTimeout,
+			idleTimeout: transport.IdleConnTimeout, maxIdle: cfg.MaxConnsPerCluster, idle: map[string][]*headConn{},
+		},
 		FlushInterval:  -1, // log tails and streams reach the client as they come
 		BufferPool:     buffers,
 		ModifyResponse: g.modifyResponse,
@@ -100,75 +107,127 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.lim.releaseTotal()
 
 	ctx := r.Context()
-	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(ctx, rt.ws, rt.id)
-	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
+	key := clusterKey{rt.ws, rt.id}
+	now := time.Now()
+	cr := g.cache.cluster(key, now)
+	fromCache := cr != nil
+	if !fromCache {
+		if cr = g.loadToken(w, r, &rt); cr == nil {
+			return
+		}
+	}
+	v, source := g.check(r, &rt, cr.tokenHash)
+	if v == denied && fromCache {
+		// Perhaps the cluster was restarted with a new token since it was
+		// cached: ask again before refusing.
+		g.cache.drop(key)
+		if cr = g.loadToken(w, r, &rt); cr == nil {
+			return
+		}
+		fromCache = false
+		v, source = g.check(r, &rt, cr.tokenHash)
+	}
+	switch v {
+	case missing:
+		writeError(w, http.StatusUnauthorized, codeInvalidToken, msgMissingToken)
+		return
+	case denied:
+		g.deny(w, r, &rt, source)
+		return
+	case session:
+		g.startSession(w, r, &rt, cr.tokenHash)
 		return
 	}
-	if !exists {
-		tokenHash = "" // an unknown cluster looks exactly like one with a wrong token
-	}
 
-	_, queryToken, hasQueryToken := takeParam(r.URL.RawQuery, tokenParam)
-	switch {
-	case hasQueryToken && rt.kind == routeDashboard:
-		if !tokenMatches(queryToken, tokenHash) {
-			g.deny(w, r, &rt, "query")
+	if !fromCache {
+		running := false
+		cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
+		if !running || cr.dashboard == "" {
+			writeError(w, http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning)
 			return
 		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			g.startSession(w, r, &rt, tokenHash)
+		var err error
+		if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
+			g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+			writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
 			return
 		}
-	case r.Header.Get(tokenHeader) != "":
-		if !tokenMatches(r.Header.Get(tokenHeader), tokenHash) {
-			g.deny(w, r, &rt, "header")
-			return
-		}
-	default:
-		present, ok := anyCookie(r.Header, sessionCookie, func(v string) bool {
-			return sessionMatches(g.cfg.SessionKey, rt.ws, rt.id, tokenHash, v)
-		})
-		if !present {
-			writeError(w, http.StatusUnauthorized, codeInvalidToken, msgMissingToken)
-			return
-		}
-		if !ok {
-			g.deny(w, r, &rt, "cookie")
-			return
-		}
-	}
-
-	dashboard, _, running := g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
-	if !running || dashboard == "" {
-		writeError(w, http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning)
-		return
+		g.cache.put(cr, now)
 	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))
 		return
 	}
-	key := clusterKey{rt.ws, rt.id}
 	if !g.lim.acquireCluster(key) {
 		writeError(w, http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsClstr)
 		return
 	}
 	defer g.lim.releaseCluster(key)
-	rayToken, err := g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id)
-	if err != nil {
-		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
-		return
-	}
 	if r.Body != nil && r.Body != http.NoBody {
 		// Streamed to the head as it comes, never held. A body of
 		// undeclared length that runs past the limit fails the request
 		// with 413 (see proxyError).
 		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
 	}
-	t := &target{rt: rt, addr: dashboard, rayToken: rayToken}
+	t := &target{rt: rt, addr: cr.dashboard, rayToken: cr.rayToken}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
+}
+
+// loadToken asks Lookup for the cluster's token hash. On an error it
+// answers the request and returns nil.
+func (g *httpGateway) loadToken(w http.ResponseWriter, r *http.Request, rt *route) *clusterRoute {
+	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(r.Context(), rt.ws, rt.id)
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
+		return nil
+	}
+	if !exists {
+		tokenHash = "" // an unknown cluster looks exactly like one with a wrong token
+	}
+	return &clusterRoute{ws: rt.ws, id: rt.id, tokenHash: tokenHash}
+}
+
+// verdict is what check makes of a request's credentials.
+type verdict uint8
+
+const (
+	passed  verdict = iota // a good ray-token header or session cookie
+	session                // a good ?token= on a GET of the dashboard: set the cookie
+	missing                // no credential at all
+	denied                 // a credential that does not open this cluster
+)
+
+// check looks at the request's credentials in the order DESIGN.md gives:
+// ?token= on the dashboard, header ray-token, the session cookie.
+func (g *httpGateway) check(r *http.Request, rt *route, tokenHash string) (verdict, string) {
+	_, queryToken, hasQueryToken := takeParam(r.URL.RawQuery, tokenParam)
+	switch {
+	case hasQueryToken && rt.kind == routeDashboard:
+		if !tokenMatches(queryToken, tokenHash) {
+			return denied, "query"
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return session, ""
+		}
+		return passed, ""
+	case r.Header.Get(tokenHeader) != "":
+		if !tokenMatches(r.Header.Get(tokenHeader), tokenHash) {
+			return denied, "header"
+		}
+		return passed, ""
+	default:
+		present, ok := anyCookie(r.Header, sessionCookie, func(v string) bool {
+			return sessionMatches(g.cfg.SessionKey, rt.ws, rt.id, tokenHash, v)
+		})
+		switch {
+		case !present:
+			return missing, ""
+		case !ok:
+			return denied, "cookie"
+		}
+		return passed, ""
+	}
 }
 
 // deny answers a presented but wrong token.

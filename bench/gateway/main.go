@@ -1,0 +1,305 @@
+// Command gateway measures what the rayfleet gateway costs on the way to a
+// Ray head: requests per second and latency of the same upstream HTTP
+// server reached directly, through nginx as a reverse proxy, and through a
+// `rayfleet gateway` process with a real cluster token, in one run with one
+// load generator. See bench/README.md.
+//
+//	go run ./bench/gateway
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/app"
+)
+
+type options struct {
+	duration, warmup time.Duration
+	clients          []int
+	out              string
+	rayfleetBin      string
+	nginxBin         string
+	gatewayEnv       string
+	keep             bool
+	tree             string
+}
+
+func main() {
+	// Run as the local runtime's `ray` (see upstream.go).
+	if len(os.Args) > 2 && os.Args[1] == "-as-ray" {
+		os.Exit(runAsRay(os.Args[2], os.Args[3:]))
+	}
+	var o options
+	clients := flag.String("clients", "1,8,64", "concurrent clients per step, comma-separated")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per step")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each step's measurement")
+	flag.StringVar(&o.out, "out", "bench/gateway/results/latest.md", "report file")
+	flag.StringVar(&o.rayfleetBin, "rayfleet-bin", "", "rayfleet binary to benchmark (default: build ./cmd/rayfleet)")
+	flag.StringVar(&o.nginxBin, "nginx", "/usr/sbin/nginx", "nginx binary (Debian: apt-get install nginx)")
+	flag.StringVar(&o.gatewayEnv, "gateway-env", "", "extra environment of the gateway process, comma-separated (e.g. GOMAXPROCS=1,GOGC=400)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (data dir, logs, nginx config)")
+	flag.Parse()
+	for f := range strings.SplitSeq(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench/gateway: -clients: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		o.clients = append(o.clients, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gateway:", err)
+		os.Exit(1)
+	}
+}
+
+type setup struct {
+	dir                      string
+	server, gateway, nginx   *proc
+	upstreamAddr             string
+	upstreamPID              int
+	jobURL, token, clusterID string
+}
+
+func run(ctx context.Context, o options) (err error) {
+	if _, err := os.Stat(o.nginxBin); err != nil {
+		return fmt.Errorf("nginx not found at %s (%w): install it with apt-get install nginx, or pass -nginx", o.nginxBin, err)
+	}
+	began := time.Now()
+	// The tree as built, not as it is when the report is written.
+	o.tree = gitState()
+	s := &setup{}
+	if s.dir, err = os.MkdirTemp("", "rayfleet-bench-gateway-"); err != nil {
+		return err
+	}
+	// Others (nginx as nobody) must reach their files under it.
+	if err := os.Chmod(s.dir, 0o755); err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range []*proc{s.nginx, s.gateway, s.server} {
+			if serr := p.stop(); serr != nil && err == nil && !isSignal(serr) {
+				err = fmt.Errorf("stop %s: %w", p.name, serr)
+			}
+		}
+		killUpstream(s)
+		if o.keep || err != nil {
+			fmt.Fprintln(os.Stderr, "bench/gateway: kept", s.dir)
+		} else {
+			os.RemoveAll(s.dir)
+		}
+	}()
+	if err := s.start(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench/gateway: upstream %s, nginx %s, gateway %s (cluster %s)\n", s.upstreamAddr, s.nginx.name, s.jobURL, s.clusterID)
+
+	nginxAddr := strings.TrimPrefix(s.nginx.name, "nginx ")
+	targets := []target{
+		{name: "direct", base: "http://" + s.upstreamAddr},
+		{name: "nginx", base: "http://" + nginxAddr, proxyPID: s.nginx.pid()},
+		{name: "rayfleet gateway", base: s.jobURL, dashboard: "/dashboard", header: http.Header{"Ray-Token": {s.token}}, proxyPID: s.gateway.pid()},
+	}
+	if err := check(ctx, targets, s.jobURL); err != nil {
+		return err
+	}
+	var results []stepResult
+	for _, path := range []string{smallPath, largePath} {
+		for _, c := range o.clients {
+			for _, t := range targets {
+				r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.pid())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "bench/gateway: %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores\n",
+					t.name, path, c, r.rps(), fmtDur(r.p(50)), fmtDur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
+				results = append(results, r)
+			}
+		}
+	}
+	report := render(o, results, began, time.Since(began))
+	fmt.Print(report)
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(o.out, []byte(report), 0o644)
+}
+
+// start builds rayfleet, starts a server whose local runtime runs this
+// program as `ray`, creates a cluster, and starts the gateway process and
+// nginx in front of the cluster's head.
+func (s *setup) start(ctx context.Context, o options) error {
+	bin := o.rayfleetBin
+	if bin == "" {
+		bin = filepath.Join(s.dir, "rayfleet")
+		fmt.Fprintln(os.Stderr, "bench/gateway: building ./cmd/rayfleet")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rayfleet")
+		build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build rayfleet: %w\n%s", err, out)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addrFile := filepath.Join(s.dir, "upstream.addr")
+	wrapper := filepath.Join(s.dir, "ray")
+	script := "#!/bin/sh\nexec " + shellQuote(self) + " -as-ray " + shellQuote(addrFile) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		return err
+	}
+	apiAddr, err1 := freeAddr()
+	gwAddr, err2 := freeAddr()
+	gwGRPC, err3 := freeAddr()
+	nginxAddr, err4 := freeAddr()
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return err
+	}
+	data := filepath.Join(s.dir, "data")
+	env := append(os.Environ(), "HOME="+s.dir, "RAYFLEET_CONFIG="+filepath.Join(s.dir, "cli.json"))
+	// The server runs the API and the reconciler; the gateway runs alone
+	// (`rayfleet gateway`), as a deployment with a separate gateway would.
+	srvCmd := exec.Command(bin, "server", "--data-dir", data, "--api-addr", apiAddr, "--roles", "api,reconciler",
+		"--gateway-url", "http://"+gwAddr, "--gateway-grpc-address", gwGRPC, "--ray-path", wrapper, "--log-level", "warn")
+	srvCmd.Env = env
+	if s.server, err = startProc(ctx, "rayfleet server", srvCmd, filepath.Join(s.dir, "server.log"), "first start"); err != nil {
+		return err
+	}
+	cred, err := readCredentials(filepath.Join(data, "credentials"))
+	if err != nil {
+		return err
+	}
+	c := &api.Client{Endpoint: apiAddr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+	name := "bench"
+	created, err := c.CreateCluster(ctx, cred.WorkspaceID, &api.ClusterRequest{Name: &name, HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
+	if err != nil {
+		return fmt.Errorf("create a cluster: %w", err)
+	}
+	s.clusterID = created.ClusterID
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cl, err := c.GetCluster(ctx, cred.WorkspaceID, created.ClusterID)
+		if err != nil {
+			return fmt.Errorf("get the cluster: %w", err)
+		}
+		if cl.State == "Running" {
+			s.jobURL, s.token = cl.JobURL, cl.SubmitToken
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the cluster is %s after 60s, not Running; see %s", cl.State, filepath.Join(s.dir, "server.log"))
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval
+	}
+	addr, err := os.ReadFile(addrFile)
+	if err != nil {
+		return fmt.Errorf("the upstream did not say where it listens: %w", err)
+	}
+	a, pid, _ := strings.Cut(strings.TrimSpace(string(addr)), " ")
+	s.upstreamAddr = a
+	if s.upstreamPID, err = strconv.Atoi(pid); err != nil {
+		return fmt.Errorf("upstream pid %q: %w", pid, err)
+	}
+	gwCmd := exec.Command(bin, "gateway", "--data-dir", data, "--gateway-listen", gwAddr, "--gateway-grpc-listen", gwGRPC, "--log-level", "warn")
+	gwCmd.Env = env
+	if o.gatewayEnv != "" {
+		gwCmd.Env = append(append([]string(nil), env...), strings.Split(o.gatewayEnv, ",")...)
+	}
+	if s.gateway, err = startProc(ctx, "rayfleet gateway", gwCmd, filepath.Join(s.dir, "gateway.log"), "rayfleet gateway: dashboard and job API on"); err != nil {
+		return err
+	}
+	if s.nginx, err = startNginx(ctx, o.nginxBin, filepath.Join(s.dir, "nginx"), nginxAddr, s.upstreamAddr); err != nil {
+		return err
+	}
+	s.nginx.name = "nginx " + nginxAddr
+	return nil
+}
+
+// check makes sure every target answers the upstream's bytes, and that the
+// gateway refuses a wrong token, before anything is measured.
+func check(ctx context.Context, targets []target, jobURL string) error {
+	for _, t := range targets {
+		for path, want := range map[string]int{smallPath: len(smallBody), largePath: largeSize} {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url(path), nil)
+			for k, v := range t.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", t.name, path, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return fmt.Errorf("%s %s: read the body: %w", t.name, path, err)
+			}
+			if resp.StatusCode != 200 || len(body) != want {
+				return fmt.Errorf("%s %s: status %d, %d bytes (want 200, %d bytes): %.200s", t.name, path, resp.StatusCode, len(body), want, body)
+			}
+		}
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, jobURL+smallPath, nil)
+	req.Header.Set("Ray-Token", "0123456789abcdef0123456789abcdef")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("the gateway answered a wrong token with %d, not 401", resp.StatusCode)
+	}
+	return nil
+}
+
+func readCredentials(path string) (app.Credentials, error) {
+	var c app.Credentials
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read the server's credentials: %w", err)
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("credentials %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// killUpstream ends the cluster's head: nodes outlive the server by
+// design, so the benchmark ends its own.
+func killUpstream(s *setup) {
+	if s.upstreamPID > 0 {
+		_ = syscall.Kill(s.upstreamPID, syscall.SIGTERM)
+	}
+}
+
+func isSignal(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && !ee.Exited()
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+}
+
+func goVersion() string { return runtime.Version() }

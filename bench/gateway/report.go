@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Goals (bench/README.md): through the gateway, at least 90% of nginx's
+// throughput and under 0.5 ms added to the direct p50, at 1 and 8
+// clients for both response sizes.
+const (
+	goalThroughput = 0.9
+	goalAddedP50   = 500 * time.Microsecond
+)
+
+var goalClients = map[int]bool{1: true, 8: true}
+
+func render(o options, rs []stepResult, began time.Time, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# bench/gateway\n\n")
+	fmt.Fprintf(&b, "Run: %s, `go run ./bench/gateway` (-duration %s -warmup %s -clients %s), %s in all.\n\n",
+		began.UTC().Format("2006-01-02 15:04 UTC"), o.duration, o.warmup, joinInts(o.clients), took.Round(time.Second))
+	fmt.Fprintf(&b, "- Tree: %s\n- Machine: %s\n- nginx: %s\n", o.tree, machine(), nginxVersion(o.nginxBin))
+	if o.gatewayEnv != "" {
+		fmt.Fprintf(&b, "- Gateway process environment: %s\n", o.gatewayEnv)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "Targets: the same upstream (a Go net/http server started as the cluster's head by rayfleet's local runtime) reached directly; through nginx (`proxy_pass`, HTTP/1.1 keep-alive to the upstream, worker_processes auto); through a `rayfleet gateway` process (SQLite store of a running `rayfleet server --roles api,reconciler`, header `ray-token` with the cluster's submitToken; `/api/...` under the jobUrl, other paths under its `/dashboard/`). `%s` answers %d bytes, `%s` %d bytes. Every client keeps one keep-alive connection and one request in flight.\n\n",
+		smallPath, len(smallBody), largePath, largeSize)
+
+	byKey := map[string]stepResult{}
+	for _, r := range rs {
+		byKey[key(r.target, r.path, r.clients)] = r
+	}
+	b.WriteString("| path | clients | target | req/s | p50 | p99 | errors | req/s vs nginx | p50 added vs direct | proxy CPU/req | upstream CPU/req | client CPU/req | other load |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		vsNginx, added := "", ""
+		if n, ok := byKey[key("nginx", r.path, r.clients)]; ok && r.target != "nginx" && r.target != "direct" && n.rps() > 0 {
+			vsNginx = fmt.Sprintf("%.3f", r.rps()/n.rps())
+		}
+		if d, ok := byKey[key("direct", r.path, r.clients)]; ok && r.target != "direct" {
+			added = fmtDur(r.p(50) - d.p(50))
+		}
+		proxyCPU := ""
+		if r.target != "direct" {
+			proxyCPU = perReq(r.proxyCPU, r.ok)
+		}
+		errs := fmt.Sprint(r.errs)
+		if r.errs > 0 {
+			errs += " (" + r.firstErr + ")"
+		}
+		fmt.Fprintf(&b, "| `%s` | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.2f cores |\n",
+			r.path, r.clients, r.target, r.rps(), fmtDur(r.p(50)), fmtDur(r.p(99)), errs, vsNginx, added,
+			proxyCPU, perReq(r.upstreamCPU, r.ok), perReq(r.clientCPU, r.ok), r.otherCPU.Seconds()/r.window.Seconds())
+	}
+	b.WriteString("\n| goal | measured | met |\n|---|---|---|\n")
+	for _, r := range rs {
+		if r.target != "rayfleet gateway" || !goalClients[r.clients] {
+			continue
+		}
+		n, d := byKey[key("nginx", r.path, r.clients)], byKey[key("direct", r.path, r.clients)]
+		ratio := r.rps() / n.rps()
+		fmt.Fprintf(&b, "| `%s`, %d clients: throughput ≥ %.1f × nginx | %.3f × (%.0f vs %.0f req/s) | %s |\n",
+			r.path, r.clients, goalThroughput, ratio, r.rps(), n.rps(), yesNo(ratio >= goalThroughput && r.errs == 0))
+		added := r.p(50) - d.p(50)
+		fmt.Fprintf(&b, "| `%s`, %d clients: p50 added over direct < %s | %s (%s vs %s) | %s |\n",
+			r.path, r.clients, fmtDur(goalAddedP50), fmtDur(added), fmtDur(r.p(50)), fmtDur(d.p(50)), yesNo(added < goalAddedP50))
+	}
+	b.WriteString("\nCPU/req is user+system CPU over the measured window divided by the requests completed; the proxy's includes nginx's workers. Other load is the CPU the rest of the machine used meanwhile (other builds and tests), in cores.\n")
+	return b.String()
+}
+
+func key(target, path string, clients int) string {
+	return fmt.Sprintf("%s|%s|%d", target, path, clients)
+}
+
+func perReq(d time.Duration, n int) string {
+	if n == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(n)/float64(time.Microsecond))
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func gitState() string {
+	root, _ := os.Getwd()
+	head, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown (git rev-parse HEAD failed)"
+	}
+	status, _ := exec.Command("git", "-C", root, "status", "--porcelain").Output()
+	if s := strings.TrimSpace(string(status)); s != "" {
+		return fmt.Sprintf("uncommitted tree (%d changed or untracked paths) on top of %s", strings.Count(s, "\n")+1, strings.TrimSpace(string(head)))
+	}
+	return "clean at " + strings.TrimSpace(string(head))
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	cpus, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*")
+	return fmt.Sprintf("%s, %d CPUs, Linux %s, %s", model, len(cpus), strings.TrimSpace(string(kernel)), goVersion())
+}
+
+func nginxVersion(bin string) string {
+	out, err := exec.Command(bin, "-v").CombinedOutput()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// countingLookup counts the calls to the Lookup the test env fills in.
+type countingLookup struct {
+	inner                               Lookup
+	token, byToken, upstream, rayTokens atomic.Int64
+}
+
+func (c *countingLookup) ClusterToken(ctx context.Context, ws, id string) (string, bool, error) {
+	c.token.Add(1)
+	return c.inner.ClusterToken(ctx, ws, id)
+}
+
+func (c *countingLookup) ByToken(ctx context.Context, h string) (string, string, bool, error) {
+	c.byToken.Add(1)
+	return c.inner.ByToken(ctx, h)
+}
+
+func (c *countingLookup) Upstream(ctx context.Context, ws, id string) (string, string, bool) {
+	c.upstream.Add(1)
+	return c.inner.Upstream(ctx, ws, id)
+}
+
+func (c *countingLookup) UpstreamToken(ctx context.Context, ws, id string) (string, error) {
+	c.rayTokens.Add(1)
+	return c.inner.UpstreamToken(ctx, ws, id)
+}
+
+// With a cache, a running cluster's requests cost one lookup per TTL; a
+// token that does not match is checked again at once, so a restarted
+// cluster's new token works and the old one does not; a wrong token never
+// passes.
+func TestLookupCache(t *testing.T) {
+	lookups := &countingLookup{}
+	e := newEnv(t, Config{Lookup: lookups, LookupCacheTTL: time.Hour})
+	base := e.jobURL(e.a)
+	for range 20 {
+		if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusOK {
+			t.Fatalf("version: %d", res.StatusCode)
+		}
+	}
+	if n, u, r := lookups.token.Load(), lookups.upstream.Load(), lookups.rayTokens.Load(); n != 1 || u != 1 || r != 1 {
+		t.Fatalf("20 requests cost %d token, %d upstream and %d Ray token lookups, want 1 each", n, u, r)
+	}
+	// Another cluster's token on A's path: refused, though A is cached.
+	if res := e.do(t, "GET", base+"/api/version", tokenB, nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("B's token on A: %d", res.StatusCode)
+	}
+	// A restart: the new token passes at once, the old one is refused.
+	const newToken = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token = newToken })
+	if res := e.do(t, "GET", base+"/api/version", newToken, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("the new token: %d", res.StatusCode)
+	}
+	if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old token after a restart: %d", res.StatusCode)
+	}
+	if n := len(e.headA.requests()); n != 21 {
+		t.Fatalf("head A saw %d requests, want 21", n)
+	}
+	if n := len(e.headB.requests()); n != 0 {
+		t.Fatalf("head B saw %d requests", n)
+	}
+}
+
+// A stopped cluster's token stops working once its entry expires.
+func TestLookupCacheExpires(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	e := newEnv(t, Config{LookupCacheTTL: ttl})
+	base := e.jobURL(e.a)
+	if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("version: %d", res.StatusCode)
+	}
+	stopped := time.Now()
+	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token, c.running = "", false })
+	for {
+		res := e.do(t, "GET", base+"/api/version", tokenA, nil)
+		if res.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if res.StatusCode != http.StatusOK || time.Since(stopped) > ttl+time.Second {
+			t.Fatalf("%s after the stop: %d", time.Since(stopped), res.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+// The Ray client listener caches by token hash: a second call costs no
+// lookup; a stopped cluster's token is refused once its entry expires.
+func TestGRPCLookupCache(t *testing.T) {
+	lookups := &countingLookup{}
+	const ttl = 300 * time.Millisecond
+	e := newGRPCEnv(t, Config{Lookup: lookups, LookupCacheTTL: ttl})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	call := func(token string) error {
+		callCtx := metadata.AppendToOutgoingContext(ctx, "ray-token", token)
+		in, out := []byte("ping"), []byte(nil)
+		return e.conn.Invoke(callCtx, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodec{}))
+	}
+	for range 2 {
+		if err := call(tokenA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lookups.byToken.Load(); n != 1 {
+		t.Fatalf("2 calls cost %d lookups by token, want 1", n)
+	}
+	if err := call(tokenB); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := len(e.srvA.seen()), len(e.srvB.seen()); a != 2 || b != 1 {
+		t.Fatalf("heads saw %d and %d calls, want 2 and 1", a, b)
+	}
+	stopped := time.Now()
+	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token = "" })
+	for {
+		err := call(tokenA)
+		if status.Code(err) == codes.Unauthenticated {
+			break
+		}
+		if err != nil || time.Since(stopped) > ttl+time.Second {
+			t.Fatalf("%s after the stop: %v", time.Since(stopped), err)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
