@@ -34,7 +34,8 @@ import (
 //     -timeout, a signal).
 //   - When the stack's binaries are not built (scripts/kube/build.sh, about
 //     17 minutes cold), the tests that need it are skipped, saying so; so
-//     are they with -short.
+//     are they with -short. With RAYFLEET_TEST_REQUIRE_KUBE set (CI sets
+//     it), they fail instead.
 
 // Stack is a running test stack.
 type Stack struct {
@@ -80,6 +81,8 @@ func Need(t testing.TB) *Stack {
 	switch {
 	case stack.err != nil:
 		t.Fatalf("test Kubernetes stack: %v", stack.err)
+	case stack.skip != "" && os.Getenv("RAYFLEET_TEST_REQUIRE_KUBE") != "":
+		t.Fatalf("RAYFLEET_TEST_REQUIRE_KUBE is set, yet: %s", stack.skip)
 	case stack.skip != "":
 		t.Skip(stack.skip)
 	}
