@@ -36,13 +36,12 @@ import (
 // kubeEnv is one test's world: a server with the kuberay runtime and a
 // client for the Kubernetes API.
 type kubeEnv struct {
-	t     *testing.T
-	stack *kubetest.Stack
-	srv   *Server
-	cred  Credentials
-	sdk   *sdk
-	api   *api.Client
-	kube  ctrlclient.Client
+	t    *testing.T
+	srv  *Server
+	cred Credentials
+	sdk  *sdk
+	api  *api.Client
+	kube ctrlclient.Client
 }
 
 // kubeWait bounds each wait for the stack: KubeRay and kwok react within a
@@ -61,7 +60,7 @@ func newKubeEnv(t *testing.T) *kubeEnv {
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	e := &kubeEnv{t: t, stack: stack, srv: srv, cred: readCredentials(t, cfg.DataDir), kube: kubeClient(t, stack)}
+	e := &kubeEnv{t: t, srv: srv, cred: readCredentials(t, cfg.DataDir), kube: kubeClient(t, stack)}
 	e.sdk = newSDK(t, srv.Addr, e.cred.AccessKeyID, e.cred.AccessKeySecret, false)
 	e.api = client(srv, e.cred)
 	t.Cleanup(func() {
