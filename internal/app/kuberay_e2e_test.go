@@ -249,7 +249,11 @@ func TestKubeRayLifecycle(t *testing.T) {
 		t.Fatalf("after create: %v", got)
 	}
 
-	// The RayCluster carries the spec.
+	// The RayCluster, once the reconciler made it, carries the spec.
+	waitFor(t, "the RayCluster", func() (bool, string) {
+		err := e.kube.Get(context.Background(), ctrlclient.ObjectKey{Namespace: e.ns(ws), Name: id}, &rayv1.RayCluster{})
+		return err == nil, fmt.Sprint(err)
+	})
 	rc := e.rayCluster(ws, id)
 	wantLabels := map[string]string{
 		"app.kubernetes.io/managed-by": "rayfleet", "rayfleet.io/account": e.cred.UserID, "rayfleet.io/workspace": ws,
