@@ -51,6 +51,7 @@ type serverProcess struct {
 	bin  string
 	dir  string
 	addr string
+	args []string // more flags
 	cmd  *exec.Cmd
 }
 
@@ -63,6 +64,7 @@ func (p *serverProcess) start() {
 	p.cmd = exec.Command(p.bin, "server", "--config", conf, "--data-dir", filepath.Join(p.dir, "data"), "--api-addr", p.addr,
 		"--gateway-listen", "127.0.0.1:0", "--gateway-grpc-listen", "127.0.0.1:0",
 		"--ray-path", fakeRay, "--stop-grace", "2s", "--log-level", "warn")
+	p.cmd.Args = append(p.cmd.Args, p.args...)
 	p.cmd.Env = append(os.Environ(), "RAYFLEET_CONFIG="+filepath.Join(p.dir, "cli.json"))
 	logf, err := os.OpenFile(filepath.Join(p.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

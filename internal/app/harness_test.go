@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/kubetest"
 )
 
 // testServer starts a real server on 127.0.0.1:0 with a fresh data
@@ -80,7 +82,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build the stand-in ray: %v\n%s", err, out)
 		os.Exit(2)
 	}
-	code := m.Run()
+	code := kubetest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -115,6 +115,11 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, err
 	}
 	s.Reconciler.Runtime = s.Runtime
+	// The kuberay runtime keeps a namespace per workspace; the local one
+	// keeps nothing per workspace.
+	if wr, ok := s.Runtime.(service.WorkspaceRuntime); ok {
+		s.Service.WorkspaceRuntime = wr
+	}
 	if cfg.HasRole("reconciler") {
 		s.Service.Waker = s.Reconciler
 	}

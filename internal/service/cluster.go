@@ -627,13 +627,10 @@ func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID,
 		if err != nil {
 			return Outcome{}, err
 		}
-		// A stopped cluster has no nodes: nothing is left to tear down.
-		if updated.State == rayfleet.StateStopped {
-			if err := s.Store.PurgeCluster(ctx, p.AccountID, wsID, id); err != nil && !rayfleet.IsNotFound(err) {
-				return Outcome{}, fmt.Errorf("purge cluster: %w", err)
-			}
-			return Outcome{}, nil
-		}
+		// Even a stopped cluster is left to the reconciler to purge: it
+		// has no nodes, but the runtime may keep more (a suspended
+		// RayCluster and its head service), which only the runtime's
+		// Delete removes.
 		s.wake(&updated)
 		return Outcome{}, nil
 	})

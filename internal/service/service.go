@@ -43,8 +43,8 @@ type Endpoints struct {
 	GRPCAddress string
 }
 
-// Service implements the API actions. Every field is required except Waker
-// and Logger.
+// Service implements the API actions. Every field is required except Waker,
+// Logger and WorkspaceRuntime.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -56,6 +56,8 @@ type Service struct {
 	RegionID  string
 	Waker     Waker
 	Logger    *slog.Logger
+	// WorkspaceRuntime, if not nil, is told of deleted workspaces.
+	WorkspaceRuntime WorkspaceRuntime
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.

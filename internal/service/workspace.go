@@ -108,8 +108,18 @@ func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in 
 	return id, nil
 }
 
+// WorkspaceRuntime is the part of a runtime that keeps something per
+// workspace (the kuberay runtime's namespace). DeleteWorkspace removes it;
+// it is idempotent and fine for a workspace that never ran a cluster.
+type WorkspaceRuntime interface {
+	DeleteWorkspace(ctx context.Context, accountID, workspaceID string) error
+}
+
 // DeleteWorkspace deletes an empty workspace with its queues and network
-// services; it is refused while the workspace holds clusters.
+// services; it is refused while the workspace holds clusters. With a
+// WorkspaceRuntime, what the runtime keeps for the workspace is removed
+// first, so that a failure or a crash in between leaves the workspace
+// there to delete again, never an orphan the API no longer names.
 func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsID string) error {
 	if err := s.authorize(ctx, p, "DeleteWorkspace", s.wsARN(p, wsID)); err != nil {
 		return err
@@ -119,9 +129,45 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsI
 	}
 	unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
 	defer unlock()
+	cleaned := false
+	if s.WorkspaceRuntime != nil {
+		n, err := s.clusterRows(ctx, p.AccountID, wsID)
+		if err != nil {
+			return err
+		}
+		// With cluster rows left the store refuses below; their runtime
+		// objects, still being torn down, must not lose their namespace.
+		if n == 0 {
+			if err := s.WorkspaceRuntime.DeleteWorkspace(ctx, p.AccountID, wsID); err != nil {
+				return fmt.Errorf("delete workspace %s from the runtime: %w", wsID, err)
+			}
+			cleaned = true
+		}
+	}
 	err := s.Store.DeleteWorkspace(ctx, p.AccountID, wsID)
 	if rayfleet.IsNotFound(err) {
 		return rayfleet.Errorf(rayfleet.ENOTFOUND, "workspace %s not found", wsID)
 	}
+	if err == nil && s.WorkspaceRuntime != nil && !cleaned {
+		// The last rows were purged between the count and the delete.
+		if err := s.WorkspaceRuntime.DeleteWorkspace(ctx, p.AccountID, wsID); err != nil && s.Logger != nil {
+			s.Logger.ErrorContext(ctx, "deleted workspace left in the runtime", "workspaceId", wsID, "err", err.Error())
+		}
+	}
 	return err
+}
+
+// clusterRows counts the workspace's cluster rows, deleted ones included.
+func (s *Service) clusterRows(ctx context.Context, accountID, wsID string) (int, error) {
+	refs, err := s.Store.ListClusterRefs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list clusters: %w", err)
+	}
+	n := 0
+	for _, r := range refs {
+		if r.AccountID == accountID && r.WorkspaceID == wsID {
+			n++
+		}
+	}
+	return n, nil
 }

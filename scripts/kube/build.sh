@@ -22,7 +22,7 @@
 # Set RAYFLEET_KUBE_REBUILD=1 to rebuild even when the stamp is there.
 set -euo pipefail
 
-# The pinned versions. internal/runtime/kuberay/main_test.go reads the three
+# The pinned versions. internal/kubetest/kubetest.go reads the three
 # NAME=value lines below to find the cache directory: keep them literal.
 K8S_VERSION=v1.34.4
 K8S_STAGING_VERSION=v0.34.4
