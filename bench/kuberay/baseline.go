@@ -21,6 +21,7 @@ const baselineNamespace = "bench-baseline"
 // rayfleet applied for the warm-up cluster, without rayfleet's labels.
 type baselineSide struct {
 	kube     *kube
+	meter    *meter
 	opts     options
 	template *rayv1.RayCluster
 	rounds   int
@@ -75,7 +76,7 @@ func (b *baselineSide) round(ctx context.Context, n int) (sideResult, error) {
 		objs[i] = b.object(i)
 		names[i] = objs[i].Name
 	}
-	mach0, _ := machineCPU()
+	s0 := b.meter.sample(ctx, 0)
 	start := time.Now()
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -91,8 +92,7 @@ func (b *baselineSide) round(ctx context.Context, n int) (sideResult, error) {
 		return r, err
 	}
 	r.ready = r.kubeReady
-	mach1, _ := machineCPU()
-	r.machine = mach1 - mach0
+	r.use = diff(s0, b.meter.sample(ctx, 0))
 	if r.objects, err = w.waitFor(ctx, names, false); err != nil {
 		return r, err
 	}

@@ -272,7 +272,10 @@ func (w *rayWatch) waitFor(ctx context.Context, names []string, ready bool) (tim
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%d of %d RayClusters (last watch error: %v): %w", n, len(names), err, ctx.Err())
+			if err != nil {
+				return 0, fmt.Errorf("%d of %d RayClusters (last watch error: %w): %w", n, len(names), err, ctx.Err())
+			}
+			return 0, fmt.Errorf("%d of %d RayClusters: %w", n, len(names), ctx.Err())
 		case <-w.changed:
 		case <-time.After(time.Second):
 		}

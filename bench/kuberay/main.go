@@ -32,6 +32,7 @@ import (
 
 type options struct {
 	ns          []int
+	nreps       []int // rounds for each of ns
 	concurrency int
 	poll        time.Duration
 	timeout     time.Duration
@@ -40,6 +41,7 @@ type options struct {
 	kubeconfig  string
 	podsPerNode int
 	workers     int
+	reps        int
 	keep        bool
 }
 
@@ -61,28 +63,35 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("kuberay", flag.ContinueOnError)
-	ns := fs.String("n", "1,50,500", "comma-separated numbers of clusters to start at once")
+	ns := fs.String("n", "1,50,500", "comma-separated numbers of clusters to start at once; NxR runs R rounds of N (e.g. 1x5,50x2,500)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "create calls in flight at once (both sides)")
-	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "how often the rayfleet side lists the clusters while waiting for Running")
+	fs.DurationVar(&o.poll, "poll", 20*time.Millisecond, "how often the rayfleet side lists the clusters while waiting for Running, at least N × 2ms")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit of each round (one side, one N)")
 	fs.StringVar(&o.out, "out", filepath.Join("bench", "kuberay", "results", "latest.md"), "results file (markdown)")
 	fs.StringVar(&o.bin, "rayfleet-bin", "", "rayfleet binary to benchmark (default: build ./cmd/rayfleet into a temp dir)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "use this running stack (scripts/kube/up.sh) instead of starting one")
 	fs.IntVar(&o.podsPerNode, "pods-per-node", 250, "pod capacity of each kwok node added for the benchmark")
 	fs.IntVar(&o.workers, "reconcile-workers", 0, "rayfleet's --reconcile-workers (0: the server's default)")
+	fs.IntVar(&o.reps, "reps", 1, "rounds of each side for each N without an xR (the order of the sides alternates)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp directory (rayfleet's data dir and log, the stack's logs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if o.concurrency < 1 || o.reps < 1 || o.poll <= 0 || o.timeout <= 0 || o.podsPerNode < 10 {
+		return o, errors.New("-concurrency, -reps, -poll and -timeout must be positive, -pods-per-node at least 10")
+	}
 	for f := range strings.SplitSeq(*ns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("-n: %q is not a positive integer", f)
+		nf, rf, hasReps := strings.Cut(strings.TrimSpace(f), "x")
+		n, err := strconv.Atoi(nf)
+		reps := o.reps
+		if hasReps && err == nil {
+			reps, err = strconv.Atoi(rf)
+		}
+		if err != nil || n < 1 || reps < 1 {
+			return o, fmt.Errorf("-n: %q is not N or NxR with positive integers", f)
 		}
 		o.ns = append(o.ns, n)
-	}
-	if o.concurrency < 1 || o.poll <= 0 || o.timeout <= 0 || o.podsPerNode < 10 {
-		return o, errors.New("-concurrency, -poll and -timeout must be positive, -pods-per-node at least 10")
+		o.nreps = append(o.nreps, reps)
 	}
 	return o, nil
 }
@@ -122,6 +131,10 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	m, err := newMeter(kubeconfig)
+	if err != nil {
+		return err
+	}
 	maxN := 0
 	for _, n := range o.ns {
 		maxN = max(maxN, n)
@@ -140,7 +153,7 @@ func run(ctx context.Context, o options) (err error) {
 			return fmt.Errorf("build rayfleet: %w", err)
 		}
 	}
-	rf := &rayfleetSide{bin: bin, kubeconfig: kubeconfig, dir: tmp, workers: o.workers, opts: o, kube: k}
+	rf := &rayfleetSide{bin: bin, kubeconfig: kubeconfig, dir: tmp, workers: o.workers, opts: o, kube: k, meter: m}
 	defer func() {
 		if e := rf.stop(); e != nil && err == nil && ctx.Err() == nil {
 			err = e
@@ -163,40 +176,31 @@ func run(ctx context.Context, o options) (err error) {
 	if err := rf.stop(); err != nil {
 		return err
 	}
-	base := &baselineSide{kube: k, opts: o, template: tmpl}
+	base := &baselineSide{kube: k, meter: m, opts: o, template: tmpl}
 	if err := base.setup(ctx); err != nil {
 		return err
 	}
 
-	for _, n := range o.ns {
-		r := roundResult{n: n}
-		logf("N=%d: baseline (client-go, KubeRay alone)", n)
-		if r.base, err = base.round(ctx, n); err != nil {
-			return fmt.Errorf("baseline N=%d: %w", n, err)
-		}
-		logf("N=%d: baseline all ready in %s; cleaning up", n, r.base.ready.Round(time.Millisecond))
-		if r.baseClean, err = base.cleanup(ctx); err != nil {
-			return fmt.Errorf("baseline N=%d cleanup: %w", n, err)
-		}
-		logf("N=%d: rayfleet", n)
-		if err := rf.start(ctx); err != nil {
-			return err
-		}
-		if r.rf, err = rf.round(ctx, n); err != nil {
-			return fmt.Errorf("rayfleet N=%d: %w", n, err)
-		}
-		logf("N=%d: rayfleet all Running in %s (KubeRay ready at %s); cleaning up", n,
-			r.rf.running.Round(time.Millisecond), r.rf.kubeReady.Round(time.Millisecond))
-		if r.rfClean, err = rf.cleanup(ctx); err != nil {
-			return fmt.Errorf("rayfleet N=%d cleanup: %w", n, err)
-		}
-		if err := rf.stop(); err != nil {
-			return err
-		}
-		rep.rounds = append(rep.rounds, r)
-		// Written after every round, so a long run shows its figures early.
-		if err := rep.write(o.out); err != nil {
-			return err
+	for j, n := range o.ns {
+		for i := range o.nreps[j] {
+			r := roundResult{n: n, rep: i + 1, rayfleetFirst: i%2 == 1}
+			sides := []func() error{
+				func() (err error) { r.base, r.baseClean, err = baselineRound(ctx, base, n); return err },
+				func() (err error) { r.rf, r.rfClean, err = rayfleetRound(ctx, rf, n); return err },
+			}
+			if r.rayfleetFirst {
+				sides[0], sides[1] = sides[1], sides[0]
+			}
+			for _, side := range sides {
+				if err := side(); err != nil {
+					return err
+				}
+			}
+			rep.rounds = append(rep.rounds, r)
+			// Written after every round, so a long run shows its figures early.
+			if err := rep.write(o.out); err != nil {
+				return err
+			}
 		}
 	}
 	rep.total = time.Since(rep.started)
@@ -206,6 +210,38 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Print(rep.markdown())
 	logf("wrote %s", o.out)
 	return nil
+}
+
+func baselineRound(ctx context.Context, base *baselineSide, n int) (sideResult, time.Duration, error) {
+	logf("N=%d: baseline (client-go, KubeRay alone)", n)
+	r, err := base.round(ctx, n)
+	if err != nil {
+		return r, 0, fmt.Errorf("baseline N=%d: %w", n, err)
+	}
+	logf("N=%d: baseline all ready in %s; cleaning up", n, r.ready.Round(time.Millisecond))
+	clean, err := base.cleanup(ctx)
+	if err != nil {
+		return r, 0, fmt.Errorf("baseline N=%d cleanup: %w", n, err)
+	}
+	return r, clean, nil
+}
+
+func rayfleetRound(ctx context.Context, rf *rayfleetSide, n int) (sideResult, time.Duration, error) {
+	logf("N=%d: rayfleet", n)
+	if err := rf.start(ctx); err != nil {
+		return sideResult{}, 0, err
+	}
+	r, err := rf.round(ctx, n)
+	if err != nil {
+		return r, 0, fmt.Errorf("rayfleet N=%d: %w", n, err)
+	}
+	logf("N=%d: rayfleet all Running in %s (KubeRay ready at %s); cleaning up", n,
+		r.running.Round(time.Millisecond), r.kubeReady.Round(time.Millisecond))
+	clean, err := rf.cleanup(ctx)
+	if err != nil {
+		return r, 0, fmt.Errorf("rayfleet N=%d cleanup: %w", n, err)
+	}
+	return r, clean, rf.stop()
 }
 
 // podsPerCluster is what each benchmark cluster runs: a head and one worker.

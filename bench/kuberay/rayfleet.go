@@ -29,6 +29,7 @@ type rayfleetSide struct {
 	workers              int
 	opts                 options
 	kube                 *kube
+	meter                *meter
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -207,8 +208,7 @@ type sideResult struct {
 	kubeReady time.Duration // KubeRay says every RayCluster is ready
 	running   time.Duration // rayfleet's API says every cluster is Running
 	ready     time.Duration // the side's end: running (rayfleet) or kubeReady (baseline)
-	cpu       time.Duration // rayfleet's CPU time in the round
-	machine   time.Duration // CPU time of the whole machine in the round
+	use       usage
 	polls     int
 }
 
@@ -217,8 +217,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
 	defer cancel()
 	pid := s.cmd.Process.Pid
-	cpu0, _ := procCPU(pid)
-	mach0, _ := machineCPU()
+	s0 := s.meter.sample(ctx, pid)
 	start := time.Now()
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -255,14 +254,12 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 			r.running = time.Since(start)
 			break
 		}
-		if err := sleep(ctx, s.opts.poll); err != nil {
+		if err := sleep(ctx, pollInterval(s.opts.poll, n)); err != nil {
 			return r, fmt.Errorf("%d of %d Running (%v): %w", running, n, states, err)
 		}
 	}
 	r.ready = r.running
-	cpu1, _ := procCPU(pid)
-	mach1, _ := machineCPU()
-	r.cpu, r.machine = cpu1-cpu0, mach1-mach0
+	r.use = diff(s0, s.meter.sample(ctx, pid))
 	// The watch has seen every RayCluster and its ready state by now, or
 	// will within moments (KubeRay may write ready after rayfleet's
 	// Running: rayfleet needs only the head).
@@ -273,6 +270,13 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// pollInterval is how often the rayfleet side lists while waiting: a list
+// of N clusters costs the server about N × 10 µs of CPU per page of 100,
+// and polling must not take the machine from KubeRay.
+func pollInterval(poll time.Duration, n int) time.Duration {
+	return max(poll, time.Duration(n)*2*time.Millisecond)
 }
 
 // countRunning lists every cluster of the workspace and counts those of
