@@ -99,12 +99,24 @@ func (b *baselineSide) round(ctx context.Context, n int) (sideResult, error) {
 	return r, nil
 }
 
+// cleanup deletes the round's RayClusters one by one, as many at once as
+// the creates (a DeleteAllOf of hundreds outlasts the API server's request
+// timeout on a busy machine), and waits until no RayCluster or pod is left.
 func (b *baselineSide) cleanup(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
 	defer cancel()
-	if err := b.kube.c.DeleteAllOf(ctx, &rayv1.RayCluster{}, client.InNamespace(baselineNamespace),
-		client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+	var list rayv1.RayClusterList
+	if err := b.kube.c.List(ctx, &list, client.InNamespace(baselineNamespace)); err != nil {
+		return 0, err
+	}
+	if err := forEach(ctx, len(list.Items), b.opts.concurrency, func(i int) error {
+		err := b.kube.c.Delete(ctx, &list.Items[i], client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}); err != nil {
 		return 0, err
 	}
 	if err := b.kube.waitEmpty(ctx, baselineNamespace); err != nil {
