@@ -43,9 +43,18 @@ type options struct {
 	workers     int
 	reps        int
 	keep        bool
+	cpuProfile  string
+	noBaseline  bool
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-serve-rayfleet" {
+		if err := serveRayfleet(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "kuberay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kuberay:", err)
@@ -73,6 +82,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.podsPerNode, "pods-per-node", 250, "pod capacity of each kwok node added for the benchmark")
 	fs.IntVar(&o.workers, "reconcile-workers", 0, "rayfleet's --reconcile-workers (0: the server's default)")
 	fs.IntVar(&o.reps, "reps", 1, "rounds of each side for each N without an xR (the order of the sides alternates)")
+	fs.StringVar(&o.cpuProfile, "rayfleet-cpuprofile", "", "run rayfleet in this program (the same app.RunServer) under a CPU profile, written to FILE-N<n>-<round> at each round's end")
+	fs.BoolVar(&o.noBaseline, "no-baseline", false, "run the rayfleet side only (with -rayfleet-cpuprofile, to find where its time goes)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp directory (rayfleet's data dir and log, the stack's logs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -190,6 +201,16 @@ func run(ctx context.Context, o options) (err error) {
 			}
 			if r.rayfleetFirst {
 				sides[0], sides[1] = sides[1], sides[0]
+			}
+			if o.noBaseline {
+				rfSide := sides[1]
+				if r.rayfleetFirst {
+					rfSide = sides[0]
+				}
+				sides = []func() error{rfSide}
+			}
+			if o.cpuProfile != "" {
+				rf.profile = fmt.Sprintf("%s-N%d-%d", o.cpuProfile, n, i+1)
 			}
 			for _, side := range sides {
 				if err := side(); err != nil {

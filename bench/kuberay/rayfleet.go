@@ -30,6 +30,7 @@ type rayfleetSide struct {
 	opts                 options
 	kube                 *kube
 	meter                *meter
+	profile              string // when set, rayfleet runs in this program under a CPU profile written here
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -62,6 +63,13 @@ func (s *rayfleetSide) start(ctx context.Context) error {
 		return err
 	}
 	s.cmd = exec.Command(s.bin, args...)
+	if s.profile != "" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		s.cmd = exec.Command(self, append([]string{"-serve-rayfleet", s.profile}, args[1:]...)...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.Env = append(os.Environ(), "RAYFLEET_CONFIG="+filepath.Join(s.dir, "cli-config.json"), "HOME="+s.dir)
 	// A benchmark killed hard must not leave the server running.
