@@ -120,12 +120,12 @@ func newKube(kubeconfig string) (*kube, error) {
 	return &kube{c: c}, nil
 }
 
-// addNodes adds kwok nodes until the stack holds pods more pods than the
-// node up.sh made, and waits until they are Ready and untainted.
+// addNodes adds kwok nodes with room for pods pods, perNode each, beside
+// the node up.sh made, and waits until they are Ready and untainted.
 func (k *kube) addNodes(ctx context.Context, pods, perNode int) (int, error) {
 	n := (pods + perNode - 1) / perNode
 	logf("adding %d kwok nodes of %d pods each", n, perNode)
-	cap := corev1.ResourceList{
+	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse(fmt.Sprint(2 * perNode)),
 		corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dGi", 8*perNode)),
 		corev1.ResourcePods:   resource.MustParse(fmt.Sprint(perNode)),
@@ -139,7 +139,7 @@ func (k *kube) addNodes(ctx context.Context, pods, perNode int) (int, error) {
 				Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
 				Labels:      map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"},
 			},
-			Status: corev1.NodeStatus{Capacity: cap, Allocatable: cap},
+			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 		}
 		if err := k.c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
 			return 0, fmt.Errorf("create node %s: %w", name, err)
