@@ -289,7 +289,7 @@ func (r *Runtime) Suspend(ctx context.Context, c *rayfleet.Cluster) error {
 // deleteOrphanPods deletes the pods of cluster id that the cache shows.
 func (r *Runtime) deleteOrphanPods(ctx context.Context, ns, id string) error {
 	var pods corev1.PodList
-	if err := r.cache.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{labelCluster: id}); err != nil {
+	if err := r.cache.List(ctx, &pods, client.InNamespace(ns), ofCluster(id)); err != nil {
 		return fmt.Errorf("list pods of %s/%s: %w", ns, id, err)
 	}
 	for i := range pods.Items {

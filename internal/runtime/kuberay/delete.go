@@ -75,11 +75,11 @@ func (r *Runtime) Delete(ctx context.Context, c *rayfleet.Cluster) error {
 // deleteLeftovers deletes, one kind at a time, what the cache still shows
 // of cluster id once its RayCluster is gone.
 func (r *Runtime) deleteLeftovers(ctx context.Context, ns, id string) error {
-	byUs := client.MatchingLabels{labelCluster: id}
-	byKubeRay := client.MatchingLabels{kuberayCluster: id, kuberayCreatedBy: kuberayOperator}
+	byUs := []client.ListOption{ofCluster(id)}
+	byKubeRay := madeByKubeRayFor(id)
 	for _, k := range []struct {
-		list   client.ObjectList
-		labels client.MatchingLabels
+		list client.ObjectList
+		sel  []client.ListOption
 	}{
 		{&corev1.PodList{}, byUs},
 		{&batchv1.JobList{}, byUs},
@@ -88,7 +88,7 @@ func (r *Runtime) deleteLeftovers(ctx context.Context, ns, id string) error {
 		{&rbacv1.RoleList{}, byKubeRay},
 		{&rbacv1.RoleBindingList{}, byKubeRay},
 	} {
-		if err := r.cache.List(ctx, k.list, client.InNamespace(ns), k.labels); err != nil {
+		if err := r.cache.List(ctx, k.list, append([]client.ListOption{client.InNamespace(ns)}, k.sel...)...); err != nil {
 			return fmt.Errorf("list leftovers of %s/%s: %w", ns, id, err)
 		}
 		items, err := metaItems(k.list)

@@ -56,6 +56,34 @@ const (
 	secretUsername = "username"
 )
 
+// Cache indexes: the cluster an object belongs to, by the label that names
+// it. Looking at one cluster then costs the same however many clusters
+// share its namespace; a label selector alone scans every object of the
+// namespace, which made each pass over a cluster O(clusters).
+const (
+	indexCluster        = "rayfleet.io/cluster" // pods and jobs: labelCluster
+	indexKubeRayCluster = "ray.io/cluster"      // what KubeRay makes: kuberayCluster
+)
+
+// ofCluster selects, through indexCluster, what rayfleet made for cluster id.
+func ofCluster(id string) client.MatchingFields { return client.MatchingFields{indexCluster: id} }
+
+// madeByKubeRayFor selects, through indexKubeRayCluster, what KubeRay made
+// for cluster id.
+func madeByKubeRayFor(id string) []client.ListOption {
+	return []client.ListOption{client.MatchingFields{indexKubeRayCluster: id}, client.MatchingLabels{kuberayCreatedBy: kuberayOperator}}
+}
+
+// indexLabel returns the indexer of a label's value.
+func indexLabel(label string) client.IndexerFunc {
+	return func(o client.Object) []string {
+		if v := o.GetLabels()[label]; v != "" {
+			return []string{v}
+		}
+		return nil
+	}
+}
+
 // namespaceName is the namespace of a workspace.
 func (r *Runtime) namespaceName(workspaceID string) string {
 	return r.cfg.NamespacePrefix + "-" + workspaceID

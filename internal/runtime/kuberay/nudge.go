@@ -49,7 +49,7 @@ func (r *Runtime) nudgeIfStalled(ctx context.Context, rc *rayv1.RayCluster) erro
 		return nil
 	}
 	var pods corev1.PodList
-	if err := r.cache.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingLabels{labelCluster: rc.Name},
+	if err := r.cache.List(ctx, &pods, client.InNamespace(rc.Namespace), ofCluster(rc.Name),
 		client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list pods of %s/%s: %w", rc.Namespace, rc.Name, err)
 	}

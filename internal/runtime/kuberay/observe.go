@@ -42,7 +42,7 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		return reconcile.Observation{}, err
 	}
 	var pods corev1.PodList
-	if err := r.cache.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{labelCluster: c.ID},
+	if err := r.cache.List(ctx, &pods, client.InNamespace(ns), ofCluster(c.ID),
 		client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Observation{}, fmt.Errorf("list pods of %s/%s: %w", ns, c.ID, err)
 	}
@@ -231,11 +231,11 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 	case !apierrors.IsNotFound(err):
 		return false, fmt.Errorf("read secret %s/%s: %w", ns, secretName(id), err)
 	}
-	byUs := client.MatchingLabels{labelCluster: id}
-	byKubeRay := client.MatchingLabels{kuberayCluster: id, kuberayCreatedBy: kuberayOperator}
+	byUs := []client.ListOption{ofCluster(id)}
+	byKubeRay := madeByKubeRayFor(id)
 	for _, k := range []struct {
-		list   client.ObjectList
-		labels client.MatchingLabels
+		list client.ObjectList
+		sel  []client.ListOption
 	}{
 		{&batchv1.JobList{}, byUs},
 		{&corev1.ServiceList{}, byKubeRay},
@@ -243,7 +243,8 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 		{&rbacv1.RoleList{}, byKubeRay},
 		{&rbacv1.RoleBindingList{}, byKubeRay},
 	} {
-		if err := r.cache.List(ctx, k.list, client.InNamespace(ns), k.labels, client.UnsafeDisableDeepCopy); err != nil {
+		opts := append([]client.ListOption{client.InNamespace(ns), client.UnsafeDisableDeepCopy}, k.sel...)
+		if err := r.cache.List(ctx, k.list, opts...); err != nil {
 			return false, fmt.Errorf("list what is left of %s/%s: %w", ns, id, err)
 		}
 		if meta.LenList(k.list) > 0 {
@@ -269,7 +270,7 @@ func (r *Runtime) HeadEndpoints(c *rayfleet.Cluster) (dashboard, clientAddr stri
 	}
 	var pods corev1.PodList
 	if err := r.cache.List(ctx, &pods, client.InNamespace(ns), client.UnsafeDisableDeepCopy,
-		client.MatchingLabels{labelCluster: c.ID, labelInstance: c.InstanceID, kuberayNodeType: nodeTypeHead}); err != nil {
+		ofCluster(c.ID), client.MatchingLabels{labelInstance: c.InstanceID, kuberayNodeType: nodeTypeHead}); err != nil {
 		return "", "", false
 	}
 	ready := false

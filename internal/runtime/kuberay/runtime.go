@@ -82,6 +82,18 @@ func watched() map[client.Object]cache.ByObject {
 	}
 }
 
+// clusterIndex names the index of the cluster an object of obj's kind
+// belongs to, and the label it is read from.
+func clusterIndex(obj client.Object) (field, label string, ok bool) {
+	switch obj.(type) {
+	case *corev1.Pod, *batchv1.Job:
+		return indexCluster, labelCluster, true
+	case *corev1.Service, *corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding:
+		return indexKubeRayCluster, kuberayCluster, true
+	}
+	return "", "", false
+}
+
 func newScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
@@ -158,6 +170,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		if _, err := inf.AddEventHandler(r.handler()); err != nil {
 			return nil, fmt.Errorf("kuberay: watch %T: %w", obj, err)
+		}
+		if field, label, ok := clusterIndex(obj); ok {
+			if err := ca.IndexField(ctx, obj, field, indexLabel(label)); err != nil {
+				return nil, fmt.Errorf("kuberay: index %T: %w", obj, err)
+			}
 		}
 	}
 
