@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
 // target is one way to the upstream.
@@ -61,12 +63,12 @@ type cpuSnapshot struct {
 }
 
 func snapshot(t target, upstreamPID, serverPID int) cpuSnapshot {
-	s := cpuSnapshot{self: selfCPU()}
-	s.machine, _ = machineCPU()
+	s := cpuSnapshot{self: benchproc.SelfCPU()}
+	s.machine, _ = benchproc.MachineCPU()
 	if t.proxyPID != 0 {
 		s.proxy = treeCPU(t.proxyPID)
 	}
-	s.upstream, _ = cpuTime(upstreamPID)
+	s.upstream, _ = benchproc.CPUTime(upstreamPID)
 	s.server = treeCPU(serverPID) - s.upstream
 	return s
 }

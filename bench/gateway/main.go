@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
+	"github.com/rayfleet/rayfleet/bench/internal/benchreport"
 	"github.com/rayfleet/rayfleet/internal/app"
 )
 
@@ -74,7 +75,7 @@ func main() {
 
 type setup struct {
 	dir                      string
-	server, gateway, nginx   *proc
+	server, gateway, nginx   *benchproc.Proc
 	upstreamAddr             string
 	upstreamPID              int
 	jobURL, token, clusterID string
@@ -86,7 +87,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	began := time.Now()
 	// The tree as built, not as it is when the report is written.
-	o.tree = gitState()
+	o.tree = benchreport.GitState(".")
 	s := &setup{}
 	if s.dir, err = os.MkdirTemp("", "rayfleet-bench-gateway-"); err != nil {
 		return err
@@ -96,9 +97,9 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer func() {
-		for _, p := range []*proc{s.nginx, s.gateway, s.server} {
-			if serr := p.stop(); serr != nil && err == nil && !isSignal(serr) {
-				err = fmt.Errorf("stop %s: %w", p.name, serr)
+		for _, p := range []*benchproc.Proc{s.nginx, s.gateway, s.server} {
+			if serr := p.Stop(); serr != nil && err == nil && !isSignal(serr) {
+				err = fmt.Errorf("stop %s: %w", p.Name, serr)
 			}
 		}
 		killUpstream(s)
@@ -111,13 +112,13 @@ func run(ctx context.Context, o options) (err error) {
 	if err := s.start(ctx, o); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench/gateway: upstream %s, nginx %s, gateway %s (cluster %s)\n", s.upstreamAddr, s.nginx.name, s.jobURL, s.clusterID)
+	fmt.Fprintf(os.Stderr, "bench/gateway: upstream %s, nginx %s, gateway %s (cluster %s)\n", s.upstreamAddr, s.nginx.Name, s.jobURL, s.clusterID)
 
-	nginxAddr := strings.TrimPrefix(s.nginx.name, "nginx ")
+	nginxAddr := strings.TrimPrefix(s.nginx.Name, "nginx ")
 	targets := []target{
 		{name: "direct", base: "http://" + s.upstreamAddr},
-		{name: "nginx", base: "http://" + nginxAddr, proxyPID: s.nginx.pid()},
-		{name: "rayfleet gateway", base: s.jobURL, dashboard: "/dashboard", header: http.Header{"Ray-Token": {s.token}}, proxyPID: s.gateway.pid()},
+		{name: "nginx", base: "http://" + nginxAddr, proxyPID: s.nginx.PID()},
+		{name: "rayfleet gateway", base: s.jobURL, dashboard: "/dashboard", header: http.Header{"Ray-Token": {s.token}}, proxyPID: s.gateway.PID()},
 	}
 	if err := check(ctx, targets, s.jobURL); err != nil {
 		return err
@@ -126,12 +127,12 @@ func run(ctx context.Context, o options) (err error) {
 	for _, path := range []string{smallPath, largePath} {
 		for _, c := range o.clients {
 			for _, t := range targets {
-				r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.pid())
+				r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.PID())
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(os.Stderr, "bench/gateway: %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores\n",
-					t.name, path, c, r.rps(), fmtDur(r.p(50)), fmtDur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
+					t.name, path, c, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
 				results = append(results, r)
 			}
 		}
@@ -182,7 +183,7 @@ func (s *setup) start(ctx context.Context, o options) error {
 	srvCmd := exec.Command(bin, "server", "--data-dir", data, "--api-addr", apiAddr, "--roles", "api,reconciler",
 		"--gateway-url", "http://"+gwAddr, "--gateway-grpc-address", gwGRPC, "--ray-path", wrapper, "--log-level", "warn")
 	srvCmd.Env = env
-	if s.server, err = startProc(ctx, "rayfleet server", srvCmd, filepath.Join(s.dir, "server.log"), "first start"); err != nil {
+	if s.server, err = benchproc.Start(ctx, "rayfleet server", srvCmd, filepath.Join(s.dir, "server.log"), benchproc.Combined, benchproc.Contains("first start")); err != nil {
 		return err
 	}
 	cred, err := readCredentials(filepath.Join(data, "credentials"))
@@ -225,13 +226,13 @@ func (s *setup) start(ctx context.Context, o options) error {
 	if o.gatewayEnv != "" {
 		gwCmd.Env = append(append([]string(nil), env...), strings.Split(o.gatewayEnv, ",")...)
 	}
-	if s.gateway, err = startProc(ctx, "rayfleet gateway", gwCmd, filepath.Join(s.dir, "gateway.log"), "rayfleet gateway: dashboard and job API on"); err != nil {
+	if s.gateway, err = benchproc.Start(ctx, "rayfleet gateway", gwCmd, filepath.Join(s.dir, "gateway.log"), benchproc.Combined, benchproc.Contains("rayfleet gateway: dashboard and job API on")); err != nil {
 		return err
 	}
 	if s.nginx, err = startNginx(ctx, o.nginxBin, filepath.Join(s.dir, "nginx"), nginxAddr, s.upstreamAddr); err != nil {
 		return err
 	}
-	s.nginx.name = "nginx " + nginxAddr
+	s.nginx.Name = "nginx " + nginxAddr
 	return nil
 }
 
@@ -297,9 +298,3 @@ func isSignal(err error) bool {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func fmtDur(d time.Duration) string {
-	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
-}
-
-func goVersion() string { return runtime.Version() }

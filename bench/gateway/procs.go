@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,94 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
-
-// proc is a child process the benchmark started, stopped with SIGTERM (a
-// rayfleet process closes its store) and killed only if it hangs.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-// startProc runs cmd with its output in logPath and waits until a line of
-// its stdout or stderr contains ready.
-func startProc(ctx context.Context, name string, cmd *exec.Cmd, logPath, ready string) (*proc, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	// A benchmark killed hard must not leave its servers running.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	seen := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		found := false
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if !found && strings.Contains(sc.Text(), ready) {
-				found = true
-				close(seen)
-			}
-		}
-		_, _ = io.Copy(logf, pr)
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		pw.Close()
-		logf.Close()
-		close(p.done)
-	}()
-	if ready == "" {
-		return p, nil
-	}
-	select {
-	case <-seen:
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("%s exited before it was ready (%w); see %s", name, p.err, logPath)
-	case <-time.After(60 * time.Second):
-		_ = p.stop()
-		return nil, fmt.Errorf("%s was not ready within 60s; see %s", name, logPath)
-	case <-ctx.Done():
-		_ = p.stop()
-		return nil, ctx.Err()
-	}
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) stop() error {
-	if p == nil {
-		return nil
-	}
-	select {
-	case <-p.done:
-		return p.err
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(40 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("%s did not stop within 40s of SIGTERM; killed", p.name)
-	}
-}
 
 // freeAddr returns a loopback address with a port free right now.
 func freeAddr() (string, error) {
@@ -151,7 +63,7 @@ http {
 
 // startNginx runs nginx in the foreground with a generated configuration
 // in dir; as root, it runs as nobody.
-func startNginx(ctx context.Context, bin, dir, listen, upstream string) (*proc, error) {
+func startNginx(ctx context.Context, bin, dir, listen, upstream string) (*benchproc.Proc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -172,7 +84,7 @@ func startNginx(ctx context.Context, bin, dir, listen, upstream string) (*proc, 
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	p, err := startProc(ctx, "nginx", cmd, filepath.Join(filepath.Dir(dir), "nginx.log"), "")
+	p, err := benchproc.Start(ctx, "nginx", cmd, filepath.Join(filepath.Dir(dir), "nginx.log"), benchproc.Combined, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,12 +97,12 @@ func startNginx(ctx context.Context, bin, dir, listen, upstream string) (*proc, 
 			return p, nil
 		}
 		select {
-		case <-p.done:
-			return nil, fmt.Errorf("nginx exited (%w); see %s", p.err, filepath.Join(filepath.Dir(dir), "nginx.log"))
+		case <-p.Done():
+			return nil, fmt.Errorf("nginx exited (%w); see %s", p.Err(), filepath.Join(filepath.Dir(dir), "nginx.log"))
 		default:
 		}
 		if time.Now().After(deadline) {
-			_ = p.stop()
+			_ = p.Stop()
 			return nil, fmt.Errorf("nginx did not listen on %s within 20s", listen)
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval
@@ -240,66 +152,10 @@ func processTree(pid int) []int {
 func treeCPU(pid int) time.Duration {
 	var total time.Duration
 	for _, p := range processTree(pid) {
-		d, err := cpuTime(p)
+		d, err := benchproc.CPUTime(p)
 		if err == nil {
 			total += d
 		}
 	}
 	return total
-}
-
-// clockTick is USER_HZ, which Linux fixes at 100 for /proc/<pid>/stat.
-const clockTick = 100
-
-func cpuTime(pid int) (time.Duration, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc/pid/stat format")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc/pid/stat format")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(u+st) * time.Second / clockTick, nil
-}
-
-// machineCPU is the busy time of all CPUs since boot (/proc/stat: user,
-// nice, system, irq, softirq, steal).
-func machineCPU() (time.Duration, error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, errors.New("unexpected /proc/stat format")
-	}
-	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / clockTick, nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

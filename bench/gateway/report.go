@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchreport"
 )
 
 // Goals (bench/README.md): through the gateway, at least 90% of nginx's
@@ -24,7 +24,7 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 	fmt.Fprintf(&b, "# bench/gateway\n\n")
 	fmt.Fprintf(&b, "Run: %s, `go run ./bench/gateway` (-duration %s -warmup %s -clients %s), %s in all.\n\n",
 		began.UTC().Format("2006-01-02 15:04 UTC"), o.duration, o.warmup, joinInts(o.clients), took.Round(time.Second))
-	fmt.Fprintf(&b, "- Tree: %s\n- Machine: %s\n- nginx: %s\n", o.tree, machine(), nginxVersion(o.nginxBin))
+	fmt.Fprintf(&b, "- Tree: %s\n- Machine: %s\n- nginx: %s\n", o.tree, benchreport.Machine(), nginxVersion(o.nginxBin))
 	if o.gatewayEnv != "" {
 		fmt.Fprintf(&b, "- Gateway process environment: %s\n", o.gatewayEnv)
 	}
@@ -44,7 +44,7 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 			vsNginx = fmt.Sprintf("%.3f", r.rps()/n.rps())
 		}
 		if d, ok := byKey[key("direct", r.path, r.clients)]; ok && r.target != "direct" {
-			added = fmtDur(r.p(50) - d.p(50))
+			added = benchreport.Dur(r.p(50) - d.p(50))
 		}
 		proxyCPU := ""
 		if r.target != "direct" {
@@ -55,7 +55,7 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 			errs += " (" + r.firstErr + ")"
 		}
 		fmt.Fprintf(&b, "| `%s` | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.2f cores |\n",
-			r.path, r.clients, r.target, r.rps(), fmtDur(r.p(50)), fmtDur(r.p(99)), errs, vsNginx, added,
+			r.path, r.clients, r.target, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), errs, vsNginx, added,
 			proxyCPU, perReq(r.upstreamCPU, r.ok), perReq(r.clientCPU, r.ok), r.otherCPU.Seconds()/r.window.Seconds())
 	}
 	b.WriteString("\n| goal | measured | met |\n|---|---|---|\n")
@@ -66,10 +66,10 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 		n, d := byKey[key("nginx", r.path, r.clients)], byKey[key("direct", r.path, r.clients)]
 		ratio := r.rps() / n.rps()
 		fmt.Fprintf(&b, "| `%s`, %d clients: throughput ≥ %.1f × nginx | %.3f × (%.0f vs %.0f req/s) | %s |\n",
-			r.path, r.clients, goalThroughput, ratio, r.rps(), n.rps(), yesNo(ratio >= goalThroughput && r.errs == 0))
+			r.path, r.clients, goalThroughput, ratio, r.rps(), n.rps(), benchreport.YesNo(ratio >= goalThroughput && r.errs == 0))
 		added := r.p(50) - d.p(50)
 		fmt.Fprintf(&b, "| `%s`, %d clients: p50 added over direct < %s | %s (%s vs %s) | %s |\n",
-			r.path, r.clients, fmtDur(goalAddedP50), fmtDur(added), fmtDur(r.p(50)), fmtDur(d.p(50)), yesNo(added < goalAddedP50))
+			r.path, r.clients, benchreport.Dur(goalAddedP50), benchreport.Dur(added), benchreport.Dur(r.p(50)), benchreport.Dur(d.p(50)), benchreport.YesNo(added < goalAddedP50))
 	}
 	b.WriteString("\nCPU/req is user+system CPU over the measured window divided by the requests completed; the proxy's includes nginx's workers. Other load is the CPU the rest of the machine used meanwhile (other builds and tests), in cores.\n")
 	return b.String()
@@ -86,47 +86,12 @@ func perReq(d time.Duration, n int) string {
 	return fmt.Sprintf("%.0f µs", float64(d)/float64(n)/float64(time.Microsecond))
 }
 
-func yesNo(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
-}
-
 func joinInts(ns []int) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
 		s[i] = fmt.Sprint(n)
 	}
 	return strings.Join(s, ",")
-}
-
-func gitState() string {
-	root, _ := os.Getwd()
-	head, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown (git rev-parse HEAD failed)"
-	}
-	status, _ := exec.Command("git", "-C", root, "status", "--porcelain").Output()
-	if s := strings.TrimSpace(string(status)); s != "" {
-		return fmt.Sprintf("uncommitted tree (%d changed or untracked paths) on top of %s", strings.Count(s, "\n")+1, strings.TrimSpace(string(head)))
-	}
-	return "clean at " + strings.TrimSpace(string(head))
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	cpus, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*")
-	return fmt.Sprintf("%s, %d CPUs, Linux %s, %s", model, len(cpus), strings.TrimSpace(string(kernel)), goVersion())
 }
 
 func nginxVersion(bin string) string {

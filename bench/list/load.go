@@ -14,6 +14,7 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
 // target is a server the load generator drives.
@@ -216,12 +217,12 @@ type cpuSnapshot struct {
 func snapshotCPU(t target) (cpuSnapshot, error) {
 	var s cpuSnapshot
 	var err error
-	if s.machine, err = machineCPU(); err != nil {
+	if s.machine, err = benchproc.MachineCPU(); err != nil {
 		return s, err
 	}
-	s.self = selfCPU()
+	s.self = benchproc.SelfCPU()
 	for _, pid := range t.benchPids {
-		d, err := cpuTime(pid)
+		d, err := benchproc.CPUTime(pid)
 		if err != nil {
 			return s, err
 		}

@@ -34,6 +34,8 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
+	"github.com/rayfleet/rayfleet/bench/internal/benchreport"
 	"github.com/rayfleet/rayfleet/internal/app"
 )
 
@@ -162,8 +164,8 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	rep.gitState = gitState(root)
-	rep.machine = machine()
+	rep.gitState = benchreport.GitState(root)
+	rep.machine = benchreport.Machine()
 	tmp, err := os.MkdirTemp("", "rayfleet-bench-list-")
 	if err != nil {
 		return err
@@ -174,11 +176,11 @@ func run(ctx context.Context, o options) (err error) {
 		defer os.RemoveAll(tmp)
 	}
 	// Every server started is stopped on the way out, error or not.
-	var procs []*proc
+	var procs []*benchproc.Proc
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			if e := procs[i].stop(); e != nil && err == nil && ctx.Err() == nil {
-				err = fmt.Errorf("stop %s: %w", procs[i].name, e)
+			if e := procs[i].Stop(); e != nil && err == nil && ctx.Err() == nil {
+				err = fmt.Errorf("stop %s: %w", procs[i].Name, e)
 			}
 		}
 	}()
@@ -205,16 +207,17 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	// 1. Bootstrap: the first start creates the account, key and workspace.
+	// A started server's Ready is the address rayfleetAddr found in its log.
 	logf("bootstrapping a data dir")
-	boot, err := startProc(ctx, "rayfleet (bootstrap)", serverCmd(bin, self, "", "", dataDir, home), filepath.Join(tmp, "bootstrap.log"), true, rayfleetAddr)
+	boot, err := benchproc.Start(ctx, "rayfleet (bootstrap)", serverCmd(bin, self, "", "", dataDir, home), filepath.Join(tmp, "bootstrap.log"), benchproc.Stderr, rayfleetAddr)
 	if err != nil {
 		return err
 	}
 	procs = append(procs, boot)
-	if err := waitReady(ctx, boot.addr); err != nil {
+	if err := waitReady(ctx, boot.Ready); err != nil {
 		return err
 	}
-	if err := boot.stop(); err != nil {
+	if err := boot.Stop(); err != nil {
 		return fmt.Errorf("stop the bootstrap server: %w", err)
 	}
 	cred, err := readCredentials(dataDir)
@@ -239,16 +242,16 @@ func run(ctx context.Context, o options) (err error) {
 
 	// 3. The real server, in its own process so its memory is its own.
 	rep.profiled = o.serverCPU != "" || o.serverMem != ""
-	srv, err := startProc(ctx, "rayfleet", serverCmd(bin, self, absOrEmpty(o.serverCPU), absOrEmpty(o.serverMem), dataDir, home),
-		filepath.Join(tmp, "rayfleet.log"), true, rayfleetAddr)
+	srv, err := benchproc.Start(ctx, "rayfleet", serverCmd(bin, self, absOrEmpty(o.serverCPU), absOrEmpty(o.serverMem), dataDir, home),
+		filepath.Join(tmp, "rayfleet.log"), benchproc.Stderr, rayfleetAddr)
 	if err != nil {
 		return err
 	}
 	procs = append(procs, srv)
-	if err := waitReady(ctx, srv.addr); err != nil {
+	if err := waitReady(ctx, srv.Ready); err != nil {
 		return err
 	}
-	if rep.memIdle, err = readMem(srv.pid()); err != nil {
+	if rep.memIdle, err = readMem(srv.PID()); err != nil {
 		return err
 	}
 	sc := signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}
@@ -259,7 +262,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	for _, ps := range o.pageSizes {
-		b, err := capture(ctx, srv.addr, cred.WorkspaceID, ps, o.seed.Listed, sc)
+		b, err := capture(ctx, srv.Ready, cred.WorkspaceID, ps, o.seed.Listed, sc)
 		if err != nil {
 			return err
 		}
@@ -268,13 +271,13 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	ceil, err := startProc(ctx, "ceiling", exec.Command(self, "-serve-ceiling", "127.0.0.1:0", bodies), filepath.Join(tmp, "ceiling.log"), false, ceilingAddr)
+	ceil, err := benchproc.Start(ctx, "ceiling", exec.Command(self, "-serve-ceiling", "127.0.0.1:0", bodies), filepath.Join(tmp, "ceiling.log"), benchproc.Stdout, ceilingAddr)
 	if err != nil {
 		return err
 	}
 	procs = append(procs, ceil)
 	for _, ps := range o.pageSizes {
-		if err := checkCeiling(ctx, ceil.addr, cred.WorkspaceID, ps, sc, ceilingBodyFile(bodies, ps)); err != nil {
+		if err := checkCeiling(ctx, ceil.Ready, cred.WorkspaceID, ps, sc, ceilingBodyFile(bodies, ps)); err != nil {
 			return err
 		}
 	}
@@ -291,8 +294,8 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	pids := []int{srv.pid(), ceil.pid()}
-	targets := []target{{"rayfleet", srv.addr, srv.pid(), pids}, {"ceiling", ceil.addr, ceil.pid(), pids}}
+	pids := []int{srv.PID(), ceil.PID()}
+	targets := []target{{"rayfleet", srv.Ready, srv.PID(), pids}, {"ceiling", ceil.Ready, ceil.PID(), pids}}
 	for _, ps := range o.pageSizes {
 		for _, c := range o.clients {
 			for _, t := range targets {
@@ -302,20 +305,20 @@ func run(ctx context.Context, o options) (err error) {
 					return fmt.Errorf("%s pageSize=%d clients=%d: %w", t.name, ps, c, err)
 				}
 				logf("%-8s pageSize=%-3d clients=%-2d %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores %s",
-					r.target, ps, c, r.rps(), fmtDur(r.p50), fmtDur(r.p99), r.errors, r.otherCPU.Seconds()/r.window.Seconds(), r.firstErr)
+					r.target, ps, c, r.rps(), benchreport.Dur(r.p50), benchreport.Dur(r.p99), r.errors, r.otherCPU.Seconds()/r.window.Seconds(), r.firstErr)
 				rep.steps = append(rep.steps, r)
 			}
 		}
 	}
 
 	// 6. Memory after the load, then a clean stop.
-	if rep.memEnd, err = readMem(srv.pid()); err != nil {
+	if rep.memEnd, err = readMem(srv.PID()); err != nil {
 		return err
 	}
-	if rep.ceilMemEnd, err = readMem(ceil.pid()); err != nil {
+	if rep.ceilMemEnd, err = readMem(ceil.PID()); err != nil {
 		return err
 	}
-	if err := srv.stop(); err != nil {
+	if err := srv.Stop(); err != nil {
 		return fmt.Errorf("rayfleet did not stop cleanly: %w", err)
 	}
 	if rep.dbEnd, err = dbSize(dataDir); err != nil {

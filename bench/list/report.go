@@ -3,11 +3,10 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchreport"
 )
 
 // Goals, from bench/README.md.
@@ -70,7 +69,7 @@ func (r *report) markdown() string {
 			}
 		}
 		p("| %s | %d | %d | %.0f | %s | %s | %d | %s | %s | %s | %s | %.2f cores |\n", s.target, s.pageSize, s.clients, s.rps(),
-			fmtDur(s.p50), fmtDur(s.p99), s.errors, ratioT, ratioP, perReq(s.serverCPU, s.ok), perReq(s.clientCPU, s.ok),
+			benchreport.Dur(s.p50), benchreport.Dur(s.p99), s.errors, ratioT, ratioP, perReq(s.serverCPU, s.ok), perReq(s.clientCPU, s.ok),
 			s.otherCPU.Seconds()/s.window.Seconds())
 	}
 	if len(r.steps) > 0 {
@@ -112,13 +111,13 @@ func (r *report) markdown() string {
 		}
 		t := rf.rps() / c.rps()
 		p("| pageSize %d, %d clients: throughput ≥ %.1f × ceiling | %.3f × (%.0f vs %.0f req/s) | %s |\n",
-			ps, goalClients, goalThroughput, t, rf.rps(), c.rps(), yesNo(t >= goalThroughput && rf.errors == 0))
+			ps, goalClients, goalThroughput, t, rf.rps(), c.rps(), benchreport.YesNo(t >= goalThroughput && rf.errors == 0))
 		q := float64(rf.p99) / float64(c.p99)
 		p("| pageSize %d, %d clients: p99 ≤ %.0f × ceiling p99 | %.2f × (%s vs %s) | %s |\n",
-			ps, goalClients, goalP99, q, fmtDur(rf.p99), fmtDur(c.p99), yesNo(q <= goalP99 && rf.errors == 0))
+			ps, goalClients, goalP99, q, benchreport.Dur(rf.p99), benchreport.Dur(c.p99), benchreport.YesNo(q <= goalP99 && rf.errors == 0))
 	}
 	peak := r.memEnd.HWM * 1024
-	p("| server RSS holding %d clusters < 300 MB | peak VmHWM %s | %s |\n", r.seed.Clusters, kib(r.memEnd.HWM), yesNo(peak < goalRSSBytes))
+	p("| server RSS holding %d clusters < 300 MB | peak VmHWM %s | %s |\n", r.seed.Clusters, kib(r.memEnd.HWM), benchreport.YesNo(peak < goalRSSBytes))
 	return b.String()
 }
 
@@ -129,18 +128,6 @@ func (r *report) step(target string, pageSize, clients int) (stepResult, bool) {
 		}
 	}
 	return stepResult{}, false
-}
-
-func yesNo(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
-}
-
-// fmtDur shows a latency in milliseconds to the microsecond.
-func fmtDur(d time.Duration) string {
-	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }
 
 func perReq(cpu time.Duration, n int) string {
@@ -156,43 +143,4 @@ func kib(n int64) string {
 
 func mib(bytes int64) string {
 	return fmt.Sprintf("%.1f MiB (%.1f MB)", float64(bytes)/(1<<20), float64(bytes)/1e6)
-}
-
-// gitState describes the tree the run measured: the commit it sits on and
-// whether it holds uncommitted changes.
-func gitState(root string) string {
-	head, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	status, serr := exec.Command("git", "-C", root, "status", "--porcelain").Output()
-	dirty := ""
-	if serr == nil && len(strings.TrimSpace(string(status))) > 0 {
-		dirty = fmt.Sprintf("uncommitted tree (%d changed or untracked paths)", strings.Count(strings.TrimSpace(string(status)), "\n")+1)
-	}
-	switch {
-	case err != nil && dirty != "":
-		return dirty + "; the repository has no commit yet"
-	case err != nil:
-		return "unknown (git rev-parse HEAD failed: the repository may have no commit yet)"
-	case dirty != "":
-		return dirty + " on top of " + strings.TrimSpace(string(head))
-	default:
-		return "clean at " + strings.TrimSpace(string(head))
-	}
-}
-
-// machine describes the CPU, core count, kernel and Go version.
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel := ""
-	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = ", Linux " + strings.TrimSpace(string(data))
-	}
-	return fmt.Sprintf("%s, %d CPUs%s, %s", model, runtime.NumCPU(), kernel, runtime.Version())
 }

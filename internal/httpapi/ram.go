@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,24 +26,26 @@ const (
 // 2015-04-01) is served the same way: GetSessionToken, rayfleet's own
 // operation, issues temporary credentials to the caller.
 func (h *Handler) ramRoutes() map[string]handlerFunc {
+	// Each operation gets the call's parameters already parsed; one that
+	// answers with nothing but the request id returns only its error.
 	return map[string]handlerFunc{
-		"CreateUser":           h.ramCreateUser,
-		"GetUser":              h.ramGetUser,
-		"ListUsers":            h.ramListUsers,
-		"UpdateUser":           h.ramUpdateUser,
-		"DeleteUser":           h.ramDeleteUser,
-		"CreateAccessKey":      h.ramCreateAccessKey,
-		"ListAccessKeys":       h.ramListAccessKeys,
-		"UpdateAccessKey":      h.ramUpdateAccessKey,
-		"DeleteAccessKey":      h.ramDeleteAccessKey,
-		"CreatePolicy":         h.ramCreatePolicy,
-		"GetPolicy":            h.ramGetPolicy,
-		"ListPolicies":         h.ramListPolicies,
-		"DeletePolicy":         h.ramDeletePolicy,
-		"CreatePolicyVersion":  h.ramCreatePolicyVersion,
-		"AttachPolicyToUser":   h.ramAttachPolicyToUser,
-		"DetachPolicyFromUser": h.ramDetachPolicyFromUser,
-		"ListPoliciesForUser":  h.ramListPoliciesForUser,
+		"CreateUser":           rpc(h.ramCreateUser),
+		"GetUser":              rpc(h.ramGetUser),
+		"ListUsers":            rpc(h.ramListUsers),
+		"UpdateUser":           rpc(h.ramUpdateUser),
+		"DeleteUser":           empty(h.ramDeleteUser),
+		"CreateAccessKey":      rpc(h.ramCreateAccessKey),
+		"ListAccessKeys":       rpc(h.ramListAccessKeys),
+		"UpdateAccessKey":      empty(h.ramUpdateAccessKey),
+		"DeleteAccessKey":      empty(h.ramDeleteAccessKey),
+		"CreatePolicy":         rpc(h.ramCreatePolicy),
+		"GetPolicy":            rpc(h.ramGetPolicy),
+		"ListPolicies":         rpc(h.ramListPolicies),
+		"DeletePolicy":         empty(h.ramDeletePolicy),
+		"CreatePolicyVersion":  rpc(h.ramCreatePolicyVersion),
+		"AttachPolicyToUser":   empty(h.ramAttachPolicyToUser),
+		"DetachPolicyFromUser": empty(h.ramDetachPolicyFromUser),
+		"ListPoliciesForUser":  rpc(h.ramListPoliciesForUser),
 	}
 }
 
@@ -53,7 +56,7 @@ func (h *Handler) ram() http.Handler {
 	for action, fn := range h.ramRoutes() {
 		ops[RAMVersion+"/"+action] = h.wrap(action, fn)
 	}
-	ops[STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", h.stsGetSessionToken)
+	ops[STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", rpc(h.stsGetSessionToken))
 	unknown := h.wrapUnknown()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -114,49 +117,63 @@ func (p ramParams) bool(name string) (bool, error) {
 	}
 }
 
+// rpcFunc is one RPC operation, given the caller and the call's parameters.
+type rpcFunc func(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error)
+
+// rpc turns an operation into a handler: a malformed form body fails the
+// call before the operation sees it.
+func rpc(op rpcFunc) handlerFunc {
+	return func(r *request) (any, error) {
+		q, err := params(r)
+		if err != nil {
+			return nil, err
+		}
+		return op(r.Context(), r.p, q)
+	}
+}
+
+// empty turns an operation whose answer is only the request id into a
+// handler.
+func empty(op func(ctx context.Context, p rayfleet.Principal, q ramParams) error) handlerFunc {
+	return rpc(func(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+		if err := op(ctx, p, q); err != nil {
+			return nil, err
+		}
+		return &ramEmptyResponse{RequestID: service.RequestID(ctx)}, nil
+	})
+}
+
 func (p ramParams) page() (service.Page, error) {
 	n, err := p.int("MaxItems")
 	return service.Page{Marker: p.Get("Marker"), MaxItems: n}, err
 }
 
-func (h *Handler) ramCreateUser(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramCreateUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	u, err := h.Service.CreateUser(ctx, p, service.UserInput{Name: q.Get("UserName"), DisplayName: q.Get("DisplayName"), Comments: q.Get("Comments")})
 	if err != nil {
 		return nil, err
 	}
-	u, err := h.Service.CreateUser(r.Context(), r.p, service.UserInput{Name: q.Get("UserName"), DisplayName: q.Get("DisplayName"), Comments: q.Get("Comments")})
-	if err != nil {
-		return nil, err
-	}
-	return &ramUserResponse{RequestID: service.RequestID(r.Context()), User: ramUserOf(u, false)}, nil
+	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, false)}, nil
 }
 
-func (h *Handler) ramGetUser(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramGetUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	u, err := h.Service.GetUser(ctx, p, q.Get("UserName"))
 	if err != nil {
 		return nil, err
 	}
-	u, err := h.Service.GetUser(r.Context(), r.p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	return &ramUserResponse{RequestID: service.RequestID(r.Context()), User: ramUserOf(u, true)}, nil
+	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
 }
 
-func (h *Handler) ramListUsers(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
+func (h *Handler) ramListUsers(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
 	pg, err := q.page()
 	if err != nil {
 		return nil, err
 	}
-	us, next, err := h.Service.ListUsers(r.Context(), r.p, pg)
+	us, next, err := h.Service.ListUsers(ctx, p, pg)
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListUsersResponse{RequestID: service.RequestID(r.Context()), IsTruncated: next != "", Marker: next}
+	resp := &ramListUsersResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
 	resp.Users.User = make([]ramUser, len(us))
 	for i, u := range us {
 		resp.Users.User[i] = ramUserOf(u, true)
@@ -164,55 +181,36 @@ func (h *Handler) ramListUsers(r *request) (any, error) {
 	return resp, nil
 }
 
-func (h *Handler) ramUpdateUser(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	u, err := h.Service.UpdateUser(r.Context(), r.p, service.UpdateUserInput{
+func (h *Handler) ramUpdateUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	u, err := h.Service.UpdateUser(ctx, p, service.UpdateUserInput{
 		Name: q.Get("UserName"), NewName: q.opt("NewUserName"), NewDisplayName: q.opt("NewDisplayName"), NewComments: q.opt("NewComments"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ramUserResponse{RequestID: service.RequestID(r.Context()), User: ramUserOf(u, true)}, nil
+	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
 }
 
-func (h *Handler) ramDeleteUser(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.DeleteUser(r.Context(), r.p, q.Get("UserName")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramDeleteUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.DeleteUser(ctx, p, q.Get("UserName"))
 }
 
-func (h *Handler) ramCreateAccessKey(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramCreateAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	k, secret, err := h.Service.CreateAccessKey(ctx, p, q.Get("UserName"))
 	if err != nil {
 		return nil, err
 	}
-	k, secret, err := h.Service.CreateAccessKey(r.Context(), r.p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramCreateAccessKeyResponse{RequestID: service.RequestID(r.Context())}
+	resp := &ramCreateAccessKeyResponse{RequestID: service.RequestID(ctx)}
 	resp.AccessKey = ramAccessKey{AccessKeyID: k.ID, AccessKeySecret: secret, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
 	return resp, nil
 }
 
-func (h *Handler) ramListAccessKeys(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramListAccessKeys(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	keys, err := h.Service.ListAccessKeys(ctx, p, q.Get("UserName"))
 	if err != nil {
 		return nil, err
 	}
-	keys, err := h.Service.ListAccessKeys(r.Context(), r.p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListAccessKeysResponse{RequestID: service.RequestID(r.Context())}
+	resp := &ramListAccessKeysResponse{RequestID: service.RequestID(ctx)}
 	resp.AccessKeys.AccessKey = make([]ramAccessKey, len(keys))
 	for i, k := range keys {
 		resp.AccessKeys.AccessKey[i] = ramAccessKey{AccessKeyID: k.ID, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
@@ -220,140 +218,85 @@ func (h *Handler) ramListAccessKeys(r *request) (any, error) {
 	return resp, nil
 }
 
-func (h *Handler) ramUpdateAccessKey(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.UpdateAccessKey(r.Context(), r.p, q.Get("UserName"), q.Get("UserAccessKeyId"), q.Get("Status")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramUpdateAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.UpdateAccessKey(ctx, p, q.Get("UserName"), q.Get("UserAccessKeyId"), q.Get("Status"))
 }
 
-func (h *Handler) ramDeleteAccessKey(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.DeleteAccessKey(r.Context(), r.p, q.Get("UserName"), q.Get("UserAccessKeyId")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramDeleteAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.DeleteAccessKey(ctx, p, q.Get("UserName"), q.Get("UserAccessKeyId"))
 }
 
-func (h *Handler) ramCreatePolicy(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramCreatePolicy(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	info, err := h.Service.CreatePolicy(ctx, p, q.Get("PolicyName"), q.Get("PolicyDocument"), q.Get("Description"))
 	if err != nil {
 		return nil, err
 	}
-	p, err := h.Service.CreatePolicy(r.Context(), r.p, q.Get("PolicyName"), q.Get("PolicyDocument"), q.Get("Description"))
-	if err != nil {
-		return nil, err
-	}
-	pol := ramPolicyOf(p)
+	pol := ramPolicyOf(info)
 	pol.UpdateDate, pol.AttachmentCount = "", nil
-	return &ramPolicyResponse{RequestID: service.RequestID(r.Context()), Policy: pol}, nil
+	return &ramPolicyResponse{RequestID: service.RequestID(ctx), Policy: pol}, nil
 }
 
-func (h *Handler) ramGetPolicy(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	p, v, err := h.Service.GetPolicy(r.Context(), r.p, q.Get("PolicyName"), q.Get("PolicyType"))
+func (h *Handler) ramGetPolicy(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	info, v, err := h.Service.GetPolicy(ctx, p, q.Get("PolicyName"), q.Get("PolicyType"))
 	if err != nil {
 		return nil, err
 	}
 	return &ramGetPolicyResponse{
-		RequestID: service.RequestID(r.Context()), Policy: ramPolicyOf(p),
+		RequestID: service.RequestID(ctx), Policy: ramPolicyOf(info),
 		DefaultPolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: true, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
 	}, nil
 }
 
-func (h *Handler) ramListPolicies(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
+func (h *Handler) ramListPolicies(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
 	pg, err := q.page()
 	if err != nil {
 		return nil, err
 	}
-	ps, next, err := h.Service.ListPolicies(r.Context(), r.p, q.Get("PolicyType"), pg)
+	ps, next, err := h.Service.ListPolicies(ctx, p, q.Get("PolicyType"), pg)
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(r.Context()), IsTruncated: next != "", Marker: next}
+	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
 	resp.Policies.Policy = make([]ramPolicy, len(ps))
-	for i, p := range ps {
-		resp.Policies.Policy[i] = ramPolicyOf(p)
+	for i, info := range ps {
+		resp.Policies.Policy[i] = ramPolicyOf(info)
 	}
 	return resp, nil
 }
 
-func (h *Handler) ramDeletePolicy(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.DeletePolicy(r.Context(), r.p, q.Get("PolicyName")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramDeletePolicy(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.DeletePolicy(ctx, p, q.Get("PolicyName"))
 }
 
-func (h *Handler) ramCreatePolicyVersion(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
+func (h *Handler) ramCreatePolicyVersion(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
 	setDefault, err := q.bool("SetAsDefault")
 	if err != nil {
 		return nil, err
 	}
-	v, err := h.Service.CreatePolicyVersion(r.Context(), r.p, q.Get("PolicyName"), q.Get("PolicyDocument"), setDefault, q.Get("RotateStrategy"))
+	v, err := h.Service.CreatePolicyVersion(ctx, p, q.Get("PolicyName"), q.Get("PolicyDocument"), setDefault, q.Get("RotateStrategy"))
 	if err != nil {
 		return nil, err
 	}
 	return &ramPolicyVersionResponse{
-		RequestID:     service.RequestID(r.Context()),
+		RequestID:     service.RequestID(ctx),
 		PolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: setDefault, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
 	}, nil
 }
 
-func (h *Handler) ramAttachPolicyToUser(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.AttachPolicyToUser(r.Context(), r.p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramAttachPolicyToUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.AttachPolicyToUser(ctx, p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName"))
 }
 
-func (h *Handler) ramDetachPolicyFromUser(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Service.DetachPolicyFromUser(r.Context(), r.p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName")); err != nil {
-		return nil, err
-	}
-	return &ramEmptyResponse{RequestID: service.RequestID(r.Context())}, nil
+func (h *Handler) ramDetachPolicyFromUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
+	return h.Service.DetachPolicyFromUser(ctx, p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName"))
 }
 
-func (h *Handler) ramListPoliciesForUser(r *request) (any, error) {
-	q, err := params(r)
+func (h *Handler) ramListPoliciesForUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
+	as, err := h.Service.ListPoliciesForUser(ctx, p, q.Get("UserName"))
 	if err != nil {
 		return nil, err
 	}
-	as, err := h.Service.ListPoliciesForUser(r.Context(), r.p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(r.Context())}
+	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx)}
 	resp.Policies.Policy = make([]ramPolicy, len(as))
 	for i, a := range as {
 		resp.Policies.Policy[i] = ramPolicy{

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"time"
 
+	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/service"
 )
 
@@ -20,21 +22,17 @@ type stsSessionResponse struct {
 
 // stsGetSessionToken answers with STS's Credentials shape (as AssumeRole
 // does): AccessKeyId "STS.…", AccessKeySecret, SecurityToken, Expiration.
-func (h *Handler) stsGetSessionToken(r *request) (any, error) {
-	q, err := params(r)
-	if err != nil {
-		return nil, err
-	}
+func (h *Handler) stsGetSessionToken(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
 	secs, err := q.int("DurationSeconds")
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.Service.GetSessionToken(r.Context(), r.p, q.Get("Policy"), time.Duration(secs)*time.Second)
+	s, err := h.Service.GetSessionToken(ctx, p, q.Get("Policy"), time.Duration(secs)*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	return &stsSessionResponse{
-		RequestID: service.RequestID(r.Context()),
+		RequestID: service.RequestID(ctx),
 		Credentials: stsCredentials{
 			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken, Expiration: ramDate(s.Expiration),
 		},

@@ -20,9 +20,11 @@ import (
 	"github.com/rayfleet/rayfleet/internal/store/storetest"
 )
 
-func openSQLiteForTest(t testing.TB) *Store {
+// openStore opens a store with open (OpenSQLite or OpenPostgres) on where
+// (a path or a DSN) and closes it when the test ends.
+func openStore(t testing.TB, open func(context.Context, string) (*Store, error), where string) *Store {
 	t.Helper()
-	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "rayfleet.db"))
+	s, err := open(context.Background(), where)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +34,18 @@ func openSQLiteForTest(t testing.TB) *Store {
 		}
 	})
 	return s
+}
+
+// openSQLiteForTest opens a store on a new file, closed when the test ends.
+func openSQLiteForTest(t testing.TB) *Store {
+	t.Helper()
+	return openSQLitePath(t, filepath.Join(t.TempDir(), "rayfleet.db"))
+}
+
+// openSQLitePath opens a store on path, closed when the test ends.
+func openSQLitePath(t testing.TB, path string) *Store {
+	t.Helper()
+	return openStore(t, OpenSQLite, path)
 }
 
 const postgresEnv = "RAYFLEET_TEST_POSTGRES"
@@ -76,31 +90,7 @@ func newPostgresSchema(t testing.TB) string {
 // openPostgresDSN opens a store closed when the test ends.
 func openPostgresDSN(t testing.TB, dsn string) *Store {
 	t.Helper()
-	s, err := OpenPostgres(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return s
-}
-
-// openSQLitePath opens a store on path, closed when the test ends.
-func openSQLitePath(t testing.TB, path string) *Store {
-	t.Helper()
-	s, err := OpenSQLite(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return s
+	return openStore(t, OpenPostgres, dsn)
 }
 
 // uncached turns a store's list cache off, so lists go through SQL.
@@ -516,11 +506,7 @@ func TestSQLiteReopen(t *testing.T) {
 		}
 	}
 
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSQLitePath(t, path)
 	if n := migrationCount(t, s); n != len(want) {
 		t.Fatalf("after reopening, schema_migrations holds %d rows, want %d", n, len(want))
 	}
@@ -587,16 +573,7 @@ func TestSQLiteRejectsNonFilePaths(t *testing.T) {
 func TestSQLiteConcurrentWriters(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "rayfleet.db")
-	a, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openSQLitePath(t, path), openSQLitePath(t, path)
 	acc := storetest.AccountID(1)
 	w := storetest.NewWorkspace(acc, 1)
 	if err := a.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
