@@ -102,7 +102,7 @@ func startStack() {
 		stack.skip = "integration test: skipped with -short"
 		return
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		stack.err = err
 		return
@@ -229,8 +229,8 @@ func load(path string) (*Stack, error) {
 	return &Stack{Kubeconfig: path, cfg: cfg}, nil
 }
 
-// repoRoot finds the module root above the test's directory.
-func repoRoot() (string, error) {
+// RepoRoot finds the module root above the test's directory.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

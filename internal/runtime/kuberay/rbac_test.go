@@ -1,6 +1,8 @@
 package kuberay
 
 import (
+	"github.com/rayfleet/rayfleet/internal/kubetest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -287,7 +289,7 @@ type kustomization struct {
 // with the image set as the kustomization sets it.
 func deployObjects(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := kubetest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
