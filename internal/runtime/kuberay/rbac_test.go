@@ -1,8 +1,6 @@
 package kuberay
 
 import (
-	"github.com/rayfleet/rayfleet/internal/kubetest"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -29,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/kubetest"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
