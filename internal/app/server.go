@@ -23,6 +23,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/cli"
+	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
 	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
@@ -130,9 +131,13 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	s.Addr = s.listener.Addr().String()
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
-		if s.gateway, err = startGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, s); err != nil {
+		// The service tells the gateway of the tokens it revokes, so a
+		// stopped or deleted cluster's token is refused at once.
+		rev := gateway.NewRevocations()
+		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, rev, logger); err != nil {
 			return nil, err
 		}
+		s.Service.Revoker = rev
 		s.GatewayAddr, s.GatewayGRPCAddr = s.gateway.httpAddr, s.gateway.grpcAddr
 	}
 	s.Service.Endpoints = endpoints(cfg, s.GatewayAddr, s.GatewayGRPCAddr)
