@@ -9,7 +9,8 @@ import (
 // handlers built with it (Config.Revocations), so that they stop honouring
 // a token at once instead of when what they remember of it expires. It
 // serves a gateway that runs in the same process as the API; a gateway in
-// a process of its own learns of revocations only through Lookup.
+// a process of its own learns of revocations only through Lookup. Handlers
+// stay known to r for its lifetime: build a process's handlers once.
 type Revocations struct {
 	mu     sync.Mutex
 	caches []*routeCache
