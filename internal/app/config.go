@@ -34,13 +34,17 @@ type Config struct {
 	// Gateway is where users reach their clusters. Listen and GRPCListen are
 	// the listeners; URL, InnerURL and GRPCAddress are what the API hands
 	// out (dashboardUrl, jobUrl, jobUrlInner, grpcEndpoint). Left empty,
-	// they are derived from the listeners' real addresses.
+	// they are derived from the listeners' real addresses. CacheTTL is how
+	// long the gateway remembers a running cluster's token and head (0:
+	// not at all): a gateway in the API's process forgets a revoked token
+	// at once, one in a process of its own only when the TTL runs out.
 	Gateway struct {
-		Listen      string `yaml:"listen"`
-		GRPCListen  string `yaml:"grpcListen"`
-		URL         string `yaml:"url"`
-		InnerURL    string `yaml:"innerUrl"`
-		GRPCAddress string `yaml:"grpcAddress"`
+		Listen      string        `yaml:"listen"`
+		GRPCListen  string        `yaml:"grpcListen"`
+		URL         string        `yaml:"url"`
+		InnerURL    string        `yaml:"innerUrl"`
+		GRPCAddress string        `yaml:"grpcAddress"`
+		CacheTTL    time.Duration `yaml:"cacheTTL"`
 	} `yaml:"gateway"`
 
 	// ImageRegistry, when set, prefixes every release version's image
@@ -85,6 +89,7 @@ func DefaultConfig() Config {
 	c.RegionID = "local"
 	c.Gateway.Listen = "127.0.0.1:8081"
 	c.Gateway.GRPCListen = "127.0.0.1:10101"
+	c.Gateway.CacheTTL = gatewayCacheTTL
 	c.ProfileName = "default"
 	c.Runtime = "local"
 	c.Roles = "api,gateway,reconciler"
@@ -164,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileWorkers < 1 || c.ReconcileWorkers > 1024 {
 		errs = append(errs, fmt.Errorf("reconcile-workers: must be 1 to 1024, got %d", c.ReconcileWorkers))
+	}
+	if c.Gateway.CacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
 	}
 	if c.StopGrace < 0 {
 		errs = append(errs, fmt.Errorf("stop-grace: must not be negative, got %s", c.StopGrace))
@@ -267,6 +275,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	durFlags := []durFlag{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
+		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}
 	durVals := make([]*string, len(durFlags))
 	for i, f := range durFlags {

@@ -67,8 +67,10 @@ func (g gatewayLookup) UpstreamToken(context.Context, string, string) (string, e
 }
 
 // gatewayCacheTTL is how long a gateway remembers a running cluster's
-// token and head instead of asking the store and the runtime on every
-// request: a stopped cluster's token stops working within it.
+// token and head by default (--gateway-cache-ttl) instead of asking the
+// store and the runtime on every request. A gateway in the API's process
+// is told of revoked tokens and forgets them at once; a standalone one
+// honours a stopped cluster's token until the TTL runs out.
 const gatewayCacheTTL = time.Second
 
 // gatewayServers are the gateway's two listeners.
@@ -78,20 +80,16 @@ type gatewayServers struct {
 	httpAddr, grpcAddr string
 }
 
-// startGateway listens on the gateway's addresses and serves until
-// shutdown. The session key lives in the data directory so dashboard
-// sessions survive a restart.
-func startGateway(cfg Config, lookup gateway.Lookup, s *Server) (*gatewayServers, error) {
-	return listenGateway(cfg, lookup, s.Logger)
-}
-
 // listenGateway opens the gateway's listeners; serve starts serving them.
-func listenGateway(cfg Config, lookup gateway.Lookup, logger *slog.Logger) (*gatewayServers, error) {
+// The session key lives in the data directory so dashboard sessions
+// survive a restart. rev, if not nil, is how the API in the same process
+// tells the gateway of revoked tokens.
+func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, logger *slog.Logger) (*gatewayServers, error) {
 	key, err := loadOrCreateKey(cfg.DataDir + "/gateway-session.key")
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: gatewayCacheTTL}
+	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: cfg.Gateway.CacheTTL, Revocations: rev}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

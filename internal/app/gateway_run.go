@@ -89,7 +89,7 @@ func StartGateway(ctx context.Context, cfg Config, stderr io.Writer) (_ *Gateway
 		heads = local.DiskHeads{DataDir: cfg.DataDir}
 	}
 
-	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads}, g.Logger); err != nil {
+	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads}, nil, g.Logger); err != nil {
 		return nil, err
 	}
 	g.HTTPAddr, g.GRPCAddr = g.servers.httpAddr, g.servers.grpcAddr

@@ -23,6 +23,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/cli"
+	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
 	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
@@ -61,6 +62,7 @@ type Server struct {
 	done     chan struct{}
 	serveErr error
 	stopJobs context.CancelFunc
+	serving  bool // Start succeeded: Shutdown closes the listeners
 }
 
 // Start opens everything the configuration names and starts serving. The
@@ -123,28 +125,70 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	if cfg.HasRole("reconciler") {
 		s.Service.Waker = s.Reconciler
 	}
-	s.listener, err = net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
+	// Without the api role there is no API listener, and no first-start
+	// setup: the root credentials it writes name the API's address.
+	withAPI := cfg.HasRole("api")
+	if withAPI {
+		s.listener, err = net.Listen("tcp", cfg.APIAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
+		}
+		s.Addr = s.listener.Addr().String()
 	}
-	s.Addr = s.listener.Addr().String()
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
-		if s.gateway, err = startGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, s); err != nil {
+		// The service tells the gateway of the tokens it revokes, so a
+		// stopped or deleted cluster's token is refused at once.
+		rev := gateway.NewRevocations()
+		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, rev, logger); err != nil {
 			return nil, err
 		}
+		s.Service.Revoker = rev
 		s.GatewayAddr, s.GatewayGRPCAddr = s.gateway.httpAddr, s.gateway.grpcAddr
 	}
 	s.Service.Endpoints = endpoints(cfg, s.GatewayAddr, s.GatewayGRPCAddr)
 
-	boot, err := s.Service.Bootstrap(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("first-start setup: %w", err)
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	if withAPI {
+		boot, err := s.Service.Bootstrap(ctx)
+		if err != nil {
+			stopJobs()
+			return nil, fmt.Errorf("first-start setup: %w", err)
+		}
+		if err := s.writeCredentials(boot, getenv, stdout); err != nil {
+			stopJobs()
+			return nil, err
+		}
+		s.serveAPI(jobsCtx)
 	}
-	if err := s.writeCredentials(boot, getenv, stdout); err != nil {
-		return nil, err
+	s.stopJobs = stopJobs
+	if cfg.HasRole("reconciler") {
+		s.jobs.Add(1)
+		go func() {
+			defer s.jobs.Done()
+			if err := s.Reconciler.Run(jobsCtx); err != nil {
+				logger.Error("reconciler stopped", "err", err.Error())
+			}
+		}()
 	}
+	if s.gateway != nil {
+		s.gateway.serve(logger)
+	}
+	s.serving = true
+	if withAPI {
+		logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir,
+			"gateway", s.GatewayAddr, "gatewayGrpc", s.GatewayGRPCAddr, "roles", cfg.Roles)
+	} else {
+		logger.Info("rayfleet running without the API", "roles", cfg.Roles, "gateway", s.GatewayAddr,
+			"gatewayGrpc", s.GatewayGRPCAddr, "reconciler", cfg.HasRole("reconciler"), "store", cfg.Store, "dataDir", cfg.DataDir)
+	}
+	return s, nil
+}
 
+// serveAPI starts the API on its listener, and the janitor of the client
+// tokens it keeps.
+func (s *Server) serveAPI(jobsCtx context.Context) {
+	logger := s.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h := (&httpapi.Handler{
@@ -161,31 +205,14 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnState:         testConnState,
 	}
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopJobs = stopJobs
 	s.jobs.Add(1)
 	go func() { defer s.jobs.Done(); s.janitor(jobsCtx) }()
-	if cfg.HasRole("reconciler") {
-		s.jobs.Add(1)
-		go func() {
-			defer s.jobs.Done()
-			if err := s.Reconciler.Run(jobsCtx); err != nil {
-				logger.Error("reconciler stopped", "err", err.Error())
-			}
-		}()
-	}
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr = err
 		}
 	}()
-	if s.gateway != nil {
-		s.gateway.serve(logger)
-	}
-	logger.Info("rayfleet API listening", "addr", s.Addr, "store", cfg.Store, "dataDir", cfg.DataDir,
-		"gateway", s.GatewayAddr, "gatewayGrpc", s.GatewayGRPCAddr)
-	return s, nil
 }
 
 // endpoints are the addresses the API hands out: the configured ones, or
@@ -226,11 +253,16 @@ func (s *Server) janitor(ctx context.Context) {
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx
 // ends), and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
+	var err error
+	if s.http != nil {
+		err = s.http.Shutdown(ctx)
+	}
 	if s.gateway != nil {
 		err = errors.Join(err, s.gateway.shutdown(ctx))
 	}
-	<-s.done
+	if s.http != nil {
+		<-s.done
+	}
 	s.closeResources()
 	if err == nil {
 		err = s.serveErr
@@ -247,8 +279,10 @@ func (s *Server) closeResources() {
 		// Nodes keep running: the next start re-adopts them.
 		s.Runtime.Close()
 	}
-	if s.listener != nil && s.http == nil {
-		s.listener.Close()
+	if !s.serving {
+		if s.listener != nil {
+			s.listener.Close()
+		}
 		if s.gateway != nil {
 			s.gateway.httpLn.Close()
 			s.gateway.grpcLn.Close()

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,4 +269,76 @@ func TestAPIOnlyRole(t *testing.T) {
 	if !strings.HasPrefix(got.JobURL, "http://127.0.0.1:1/") {
 		t.Fatalf("jobUrl = %s", got.JobURL)
 	}
+}
+
+// TestGatewayOnlyRole: a process with only the gateway role opens no API
+// listener (the API address is held by another socket, so binding it would
+// fail), runs no first-start setup (no account, no credentials file) and
+// serves the gateway; its log says what runs.
+func TestGatewayOnlyRole(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Roles = "gateway"
+	cfg.LogLevel, cfg.LogFormat = "info", "text"
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cfg.APIAddr = held.Addr().String()
+	getenv := func(k string) string { return map[string]string{"RAYFLEET_CONFIG": filepath.Join(dir, "cli.json")}[k] }
+	var stdout bytes.Buffer
+	logs := &lockedBuffer{}
+	srv, err := Start(context.Background(), cfg, getenv, &stdout, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Addr != "" {
+		t.Fatalf("a gateway-only process reports an API address %q", srv.Addr)
+	}
+	accts, err := srv.Store.ListAccounts(context.Background())
+	if err != nil || len(accts) != 0 {
+		t.Fatalf("a gateway-only process ran the first-start setup: %d accounts, %v", len(accts), err)
+	}
+	for _, name := range []string{filepath.Join(cfg.DataDir, "credentials"), filepath.Join(dir, "cli.json")} {
+		if _, err := os.Stat(name); !os.IsNotExist(err) {
+			t.Fatalf("a gateway-only process wrote %s: %v", name, err)
+		}
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("a gateway-only process printed %q", stdout.String())
+	}
+	resp, err := http.Get("http://" + srv.GatewayAddr + "/workspace/w-1/raycluster/c-1/api/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e struct{ Code string }
+	if resp.StatusCode != http.StatusUnauthorized || json.Unmarshal(body, &e) != nil || e.Code != "InvalidToken" {
+		t.Fatalf("the gateway without a token: %d %s", resp.StatusCode, body)
+	}
+	shutdown(t, srv)
+	log := logs.String()
+	if !strings.Contains(log, "rayfleet running without the API") || !strings.Contains(log, "roles=gateway") || !strings.Contains(log, "reconciler=false") {
+		t.Fatalf("the log does not say what runs:\n%s", log)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that goroutines may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

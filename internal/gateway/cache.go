@@ -5,6 +5,41 @@ import (
 	"time"
 )
 
+// Revocations carries word of revoked cluster tokens to the gateway
+// handlers built with it (Config.Revocations), so that they stop honouring
+// a token at once instead of when what they remember of it expires. It
+// serves a gateway that runs in the same process as the API; a gateway in
+// a process of its own learns of revocations only through Lookup. Handlers
+// stay known to r for its lifetime: build a process's handlers once.
+type Revocations struct {
+	mu     sync.Mutex
+	caches []*routeCache
+}
+
+// NewRevocations returns Revocations that no handler uses yet.
+func NewRevocations() *Revocations { return &Revocations{} }
+
+// Revoke makes every handler built with r forget cluster id of workspace
+// ws: the next request for it asks Lookup. Call it after the store holds
+// the cluster's new token (or none).
+func (r *Revocations) Revoke(ws, id string) {
+	r.mu.Lock()
+	caches := r.caches
+	r.mu.Unlock()
+	for _, c := range caches {
+		c.forget(clusterKey{ws, id})
+	}
+}
+
+func (r *Revocations) add(c *routeCache) {
+	if r == nil || c.ttl <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.caches = append(r.caches, c)
+}
+
 // maxCached bounds each cache; past it, expired entries are swept and, if
 // that is not enough, everything is dropped (lookups refill what is used).
 const maxCached = 1 << 16
@@ -31,6 +66,9 @@ type routeCache struct {
 	mu        sync.RWMutex
 	byCluster map[clusterKey]*clusterRoute
 	byToken   map[string]*clusterRoute
+	// gen counts forget calls: an entry looked up before one is not
+	// cached, since the lookup may have read the token just revoked.
+	gen uint64
 }
 
 func newRouteCache(ttl time.Duration) *routeCache {
@@ -66,14 +104,29 @@ func (c *routeCache) token(h string, now time.Time) *clusterRoute {
 	return e
 }
 
-// put caches e (a running cluster with a token) until now+ttl.
-func (c *routeCache) put(e *clusterRoute, now time.Time) {
+// generation is what put needs to tell whether a revocation happened
+// since; take it before asking Lookup.
+func (c *routeCache) generation() uint64 {
+	if c.ttl <= 0 {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put caches e (a running cluster with a token) until now+ttl, unless a
+// cluster was forgotten since generation gen was taken.
+func (c *routeCache) put(e *clusterRoute, gen uint64, now time.Time) {
 	if c.ttl <= 0 || e.tokenHash == "" {
 		return
 	}
 	e.expires = now.Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if len(c.byCluster) >= maxCached || len(c.byToken) >= maxCached {
 		c.sweepLocked(now)
 	}
@@ -92,6 +145,18 @@ func (c *routeCache) drop(k clusterKey) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old := c.byCluster[k]; old != nil {
+		delete(c.byToken, old.tokenHash)
+		delete(c.byCluster, k)
+	}
+}
+
+// forget drops cluster k because its token was revoked, and keeps entries
+// looked up before from being cached.
+func (c *routeCache) forget(k clusterKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
 	if old := c.byCluster[k]; old != nil {
 		delete(c.byToken, old.tokenHash)
 		delete(c.byCluster, k)

@@ -138,3 +138,71 @@ func TestGRPCLookupCache(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }
+
+// With Revocations, a revoked token is refused by the very next request,
+// however long the TTL, and that request reaches no head; the cluster's
+// new token works once it is running again.
+func TestRevocationsHTTP(t *testing.T) {
+	rev := NewRevocations()
+	e := newEnv(t, Config{LookupCacheTTL: time.Hour, Revocations: rev})
+	base := e.jobURL(e.a)
+	if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("version: %d", res.StatusCode)
+	}
+	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token, c.running = "", false })
+	rev.Revoke(e.a.ws, e.a.id)
+	if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the revoked token: %d, want 401", res.StatusCode)
+	}
+	if n := len(e.headA.requests()); n != 1 {
+		t.Fatalf("head A saw %d requests, want 1 (before the revocation)", n)
+	}
+	// Another cluster's entry is not touched.
+	if res := e.do(t, "GET", e.jobURL(e.b)+"/api/version", tokenB, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("B: %d", res.StatusCode)
+	}
+}
+
+func TestRevocationsGRPC(t *testing.T) {
+	rev := NewRevocations()
+	e := newGRPCEnv(t, Config{LookupCacheTTL: time.Hour, Revocations: rev})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	call := func(token string) error {
+		callCtx := metadata.AppendToOutgoingContext(ctx, "ray-token", token)
+		in, out := []byte("ping"), []byte(nil)
+		return e.conn.Invoke(callCtx, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodec{}))
+	}
+	if err := call(tokenA); err != nil {
+		t.Fatal(err)
+	}
+	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token = "" })
+	rev.Revoke(e.a.ws, e.a.id)
+	if err := call(tokenA); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("the revoked token: %v, want Unauthenticated", err)
+	}
+	if n := len(e.srvA.seen()); n != 1 {
+		t.Fatalf("head A saw %d calls, want 1 (before the revocation)", n)
+	}
+}
+
+// A lookup that began before a revocation may have read the revoked token:
+// what it found is served once but not cached.
+func TestRevokeDuringLookup(t *testing.T) {
+	c := newRouteCache(time.Hour)
+	now := time.Now()
+	k := clusterKey{"w-1", "c-1"}
+	gen := c.generation()
+	c.forget(k) // the revocation lands while the lookup is under way
+	c.put(&clusterRoute{ws: k.ws, id: k.id, tokenHash: "h1"}, gen, now)
+	if e := c.cluster(k, now); e != nil {
+		t.Fatalf("an entry looked up before the revocation was cached: %+v", e)
+	}
+	if e := c.token("h1", now); e != nil {
+		t.Fatalf("an entry looked up before the revocation was cached by token: %+v", e)
+	}
+	c.put(&clusterRoute{ws: k.ws, id: k.id, tokenHash: "h2"}, c.generation(), now)
+	if e := c.cluster(k, now); e == nil || e.tokenHash != "h2" {
+		t.Fatalf("an entry looked up after the revocation: %+v, want h2 cached", e)
+	}
+}

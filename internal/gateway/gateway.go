@@ -92,8 +92,12 @@ type Config struct {
 	// Lookup calls (store queries). A token that does not match what is
 	// remembered is checked against Lookup again, so a restarted cluster's
 	// new token works at once; but a revoked token keeps working until its
-	// entry expires. Zero: no cache, every request asks Lookup.
+	// entry expires, unless Revocations says so first. Zero: no cache,
+	// every request asks Lookup.
 	LookupCacheTTL time.Duration
+	// Revocations, if not nil, lets the process that revokes tokens make
+	// the handlers forget them at once (see Revocations).
+	Revocations *Revocations
 }
 
 // Validate reports every problem of c at once.

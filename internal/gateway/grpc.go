@@ -52,6 +52,7 @@ type grpcTargetKey struct{}
 func NewGRPC(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
+	cfg.Revocations.add(g.cache)
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true) // and not HTTP1: prior knowledge, as gRPC servers expect
 	transport := &http.Transport{
@@ -107,12 +108,13 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := hashToken(token)
 	now := time.Now()
+	gen := g.cache.generation()
 	cr := g.cache.token(hash, now)
 	if cr == nil {
 		if cr = g.load(w, r, hash); cr == nil {
 			return
 		}
-		g.cache.put(cr, now)
+		g.cache.put(cr, gen, now)
 	}
 	key := clusterKey{cr.ws, cr.id}
 	if !g.lim.acquireCluster(key) {

@@ -54,6 +54,7 @@ func targetOf(ctx context.Context) *target {
 func NewHTTP(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
+	cfg.Revocations.add(g.cache)
 	transport := &http.Transport{
 		Proxy:        nil, // heads are reached directly, whatever HTTP_PROXY says
 		DialContext:  dialer(cfg),
@@ -109,6 +110,7 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	key := clusterKey{rt.ws, rt.id}
 	now := time.Now()
+	gen := g.cache.generation()
 	cr := g.cache.cluster(key, now)
 	fromCache := cr != nil
 	if !fromCache {
@@ -152,7 +154,7 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
 			return
 		}
-		g.cache.put(cr, now)
+		g.cache.put(cr, gen, now)
 	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))

@@ -540,6 +540,7 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 			return Outcome{}, err
 		}
 		if acted {
+			s.revoke(&updated)
 			s.wake(&updated)
 		}
 		return Outcome{}, nil
@@ -587,6 +588,7 @@ func (s *Service) StopCluster(ctx context.Context, p rayfleet.Principal, wsID, i
 			return Outcome{}, err
 		}
 		if acted {
+			s.revoke(&updated)
 			s.wake(&updated)
 		}
 		return Outcome{}, nil
@@ -631,6 +633,7 @@ func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID,
 		// has no nodes, but the runtime may keep more (a suspended
 		// RayCluster and its head service), which only the runtime's
 		// Delete removes.
+		s.revoke(&updated)
 		s.wake(&updated)
 		return Outcome{}, nil
 	})

@@ -26,6 +26,14 @@ type Waker interface {
 	Wake(ref store.ClusterRef)
 }
 
+// Revoker is told when a cluster's gateway token was revoked or replaced
+// (its instance stopped, it was deleted, a new instance started), after the
+// store holds the change, so that a gateway remembering the old token
+// stops honouring it at once.
+type Revoker interface {
+	Revoke(workspaceID, clusterID string)
+}
+
 // GPUType is one entry of the configured GPU table: what a gpuSpec means.
 type GPUType struct {
 	GPUs         int               `yaml:"gpus" json:"gpus"`
@@ -44,7 +52,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// Logger and WorkspaceRuntime.
+// Revoker, Logger and WorkspaceRuntime.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -55,7 +63,9 @@ type Service struct {
 	Endpoints Endpoints
 	RegionID  string
 	Waker     Waker
-	Logger    *slog.Logger
+	// Revoker, if not nil, is told of revoked cluster tokens.
+	Revoker Revoker
+	Logger  *slog.Logger
 	// WorkspaceRuntime, if not nil, is told of deleted workspaces.
 	WorkspaceRuntime WorkspaceRuntime
 
@@ -77,6 +87,12 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Milliseco
 func (s *Service) wake(c *rayfleet.Cluster) {
 	if s.Waker != nil {
 		s.Waker.Wake(store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+	}
+}
+
+func (s *Service) revoke(c *rayfleet.Cluster) {
+	if s.Revoker != nil {
+		s.Revoker.Revoke(c.WorkspaceID, c.ID)
 	}
 }
 

@@ -11,7 +11,9 @@
 //     can be made within FAKERAY_CONNECT_TIMEOUT (default 5s).
 //
 // It prints its arguments and environment (one JSON line each) so tests
-// can check them, prints "Ray runtime started." once up, and exits 0 on
+// can check them, prints "Ray runtime started." once up, prints
+// "fakeray: dashboard request <method> <path>" for each dashboard request
+// (so tests see what reached the head), and exits 0 on
 // SIGTERM. Environment knobs: FAKERAY_EXIT_AFTER=<duration> exits with
 // code 3 after that long (a crash); FAKERAY_HEAD_DELAY=<duration> delays
 // the head's dashboard (a slow start); FAKERAY_IGNORE_TERM=1 ignores
@@ -157,11 +159,13 @@ func startHead(flags map[string]string) error {
 		port = "8265"
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path) // tests count what reached the head
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"version":"fake","ray_version":"2.47.1","ray_commit":"fake"}`)
 	})
-	mux.HandleFunc("GET /api/jobs/", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/jobs/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path)
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `[]`)
 	})
