@@ -54,6 +54,13 @@ func NewHeads(ctx context.Context, cfg Config) (*Heads, error) {
 		if _, err := ca.GetInformer(ctx, obj); err != nil {
 			return nil, fmt.Errorf("kuberay: watch %T: %w", obj, err)
 		}
+		// The lookups HeadEndpoints shares with the runtime read pods
+		// through the runtime's per-cluster index.
+		if field, label, ok := clusterIndex(obj); ok {
+			if err := ca.IndexField(ctx, obj, field, indexLabel(label)); err != nil {
+				return nil, fmt.Errorf("kuberay: index %T: %w", obj, err)
+			}
+		}
 	}
 	r := &Runtime{cfg: cfg, client: cl, cache: ca, done: make(chan struct{})}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
