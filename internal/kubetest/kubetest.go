@@ -229,7 +229,9 @@ func load(path string) (*Stack, error) {
 	return &Stack{Kubeconfig: path, cfg: cfg}, nil
 }
 
-// repoRoot finds the module root above the test's directory.
+// RepoRoot finds the module root above the test's directory.
+func RepoRoot() (string, error) { return repoRoot() }
+
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/kubetest"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -287,7 +288,7 @@ type kustomization struct {
 // with the image set as the kustomization sets it.
 func deployObjects(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := kubetest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
