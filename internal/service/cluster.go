@@ -414,18 +414,9 @@ func (s *Service) checkGPU(field, v string) error {
 // counting every other cluster of the workspace that holds capacity. The
 // caller holds the workspace lock.
 func (s *Service) admit(ctx context.Context, accountID, wsID, selfID string, spec *rayfleet.ClusterSpec) error {
-	holding, err := s.Store.ClustersHoldingCapacity(ctx, accountID, wsID)
+	used, err := s.Store.CapacityInUse(ctx, accountID, wsID, selfID)
 	if err != nil {
 		return fmt.Errorf("load capacity: %w", err)
-	}
-	used := map[string]rayfleet.Resources{}
-	for _, c := range holding {
-		if c.ID == selfID {
-			continue
-		}
-		for q, r := range c.Spec.Needs() {
-			used[q] = used[q].Add(r)
-		}
 	}
 	needs := spec.Needs()
 	for _, qn := range spec.Queues() {

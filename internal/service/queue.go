@@ -49,15 +49,9 @@ func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID str
 }
 
 func (s *Service) usage(ctx context.Context, accountID, wsID string) (map[string]rayfleet.Resources, error) {
-	holding, err := s.Store.ClustersHoldingCapacity(ctx, accountID, wsID)
+	used, err := s.Store.CapacityInUse(ctx, accountID, wsID, "")
 	if err != nil {
 		return nil, fmt.Errorf("load capacity: %w", err)
-	}
-	used := map[string]rayfleet.Resources{}
-	for _, c := range holding {
-		for q, r := range c.Spec.Needs() {
-			used[q] = used[q].Add(r)
-		}
 	}
 	return used, nil
 }

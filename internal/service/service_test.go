@@ -143,3 +143,73 @@ func TestAnotherAccountLooksMissing(t *testing.T) {
 		t.Fatalf("another account changed my cluster: %v", err)
 	}
 }
+
+// TestAdmissionCountsWhatHoldsCapacity: admission counts the spec of every
+// other cluster that holds capacity (deleted ones until they stop), never
+// the cluster being updated itself, and frees a stopped cluster's share;
+// ListQueues reports the same use.
+func TestAdmissionCountsWhatHoldsCapacity(t *testing.T) {
+	s, p, ws := newService(t)
+	ctx := context.Background()
+	create := func(name, cpu string) (string, error) {
+		o, err := s.CreateCluster(ctx, p, ws, rayfleet.ClusterPatch{Name: ptr(name), Head: &rayfleet.HeadSpec{CPU: cpu, Memory: "8Gi"}}, "")
+		return o.ClusterID, err
+	}
+	used := func(wantCPU int64) {
+		t.Helper()
+		qs, err := s.ListQueues(ctx, p, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.Name == rayfleet.RootQueue {
+				if q.Used.MilliCPU != wantCPU {
+					t.Fatalf("root queue uses %d mCPU, want %d", q.Used.MilliCPU, wantCPU)
+				}
+				return
+			}
+		}
+		t.Fatalf("no root queue in %+v", qs)
+	}
+	// A 64 CU workspace.
+	a, err := create("a", "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used(60000)
+	_, err = create("b", "8")
+	wantCode(t, err, rayfleet.EQUOTA)
+	// A's own share does not count against its new spec.
+	if _, err := s.UpdateCluster(ctx, p, ws, a, rayfleet.ClusterPatch{Head: &rayfleet.HeadSpec{CPU: "56", Memory: "8Gi"}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	used(56000)
+	b, err := create("b", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = create("c", "1")
+	wantCode(t, err, rayfleet.EQUOTA)
+	_, err = s.UpdateCluster(ctx, p, ws, a, rayfleet.ClusterPatch{Head: &rayfleet.HeadSpec{CPU: "57", Memory: "8Gi"}}, "")
+	wantCode(t, err, rayfleet.EQUOTA)
+
+	// Deleted, b holds its share until its resources are gone.
+	if _, err := s.DeleteCluster(ctx, p, ws, b, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = create("c", "1")
+	wantCode(t, err, rayfleet.EQUOTA)
+	used(64000)
+	// The reconciler records it stopped: its share is free.
+	if _, err := s.Store.UpdateCluster(ctx, p.AccountID, ws, b, func(c *rayfleet.Cluster) error {
+		c.State = rayfleet.StateStopped
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	used(56000)
+	if _, err := create("c", "8"); err != nil {
+		t.Fatal(err)
+	}
+	used(64000)
+}

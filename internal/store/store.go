@@ -129,6 +129,10 @@ type Store interface {
 	// ClustersHoldingCapacity returns the clusters of a workspace, deleted
 	// rows included, whose HoldsCapacity is true.
 	ClustersHoldingCapacity(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Cluster, error)
+	// CapacityInUse sums, by queue, Spec.Needs() of the clusters
+	// ClustersHoldingCapacity returns, leaving out the cluster exceptID
+	// ("" leaves out none): what admission counts as taken.
+	CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error)
 	// ListClusterRefs returns the keys of every cluster row of every account,
 	// deleted rows included: the reconciler's resync.
 	ListClusterRefs(ctx context.Context) ([]ClusterRef, error)

@@ -44,12 +44,23 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	if current != nil && current.DeletionTimestamp != nil {
 		return fmt.Errorf("RayCluster %s/%s is being deleted; waiting for it to go", ns, c.ID)
 	}
-	rc, err := r.build(c, current)
+	in, err := r.inputsOf(c)
 	if err != nil {
-		if _, ok := errors.AsType[*specError](err); ok {
-			return nil
-		}
 		return err
+	}
+	// Rendering the RayCluster is most of an Apply's cost; when this
+	// runtime applied the same inputs to the very object the cache shows,
+	// unchanged since, there is nothing to render.
+	var rc *rayv1.RayCluster
+	unchanged := r.appliedUnchanged(ns+"/"+c.ID, in, current)
+	if !unchanged {
+		rc, err = r.build(c, current, in.network)
+		if err != nil {
+			if _, ok := errors.AsType[*specError](err); ok {
+				return nil
+			}
+			return err
+		}
 	}
 	if err := r.ensureNamespace(ctx, c, ns); err != nil {
 		return err
@@ -61,7 +72,10 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	if err := r.applySecret(ctx, c, ns, uid); err != nil {
 		return err
 	}
-	applied, err := r.applyRayCluster(ctx, rc, current)
+	if unchanged {
+		return r.nudgeIfStalled(ctx, current)
+	}
+	applied, err := r.applyRayCluster(ctx, rc, current, in)
 	if err != nil {
 		return err
 	}
@@ -72,13 +86,68 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	return r.nudgeIfStalled(ctx, current)
 }
 
+// buildInputs is everything of a cluster its RayCluster is built from,
+// beyond the runtime's fixed configuration and the replicas the current
+// object runs (which the memo checks through its generation).
+type buildInputs struct {
+	accountID  string
+	instanceID string
+	// spec is c.RunningSpec as JSON: every one of its fields, compared
+	// without knowing them.
+	spec    string
+	network map[string]string
+}
+
+func (r *Runtime) inputsOf(c *rayfleet.Cluster) (buildInputs, error) {
+	spec, err := json.Marshal(&c.RunningSpec)
+	if err != nil {
+		return buildInputs{}, fmt.Errorf("render the spec of %s: %w", c.ID, err)
+	}
+	in := buildInputs{accountID: c.AccountID, instanceID: c.InstanceID, spec: string(spec)}
+	if r.cfg.NetworkLabels != nil {
+		in.network = r.cfg.NetworkLabels(c)
+	}
+	return in, nil
+}
+
+func (in buildInputs) equal(o buildInputs) bool {
+	return in.accountID == o.accountID && in.instanceID == o.instanceID && in.spec == o.spec &&
+		maps.Equal(in.network, o.network)
+}
+
+// appliedUnchanged reports whether the RayCluster current (key's, from the
+// cache) is the very object this runtime last applied from inputs in, and
+// nobody changed its spec since: same uid, same generation, same spec
+// hash, same instance. Anything else (no memo, another object, an edit, a
+// lagging cache) is false, and the caller builds and applies as if there
+// were no memo.
+func (r *Runtime) appliedUnchanged(key string, in buildInputs, current *rayv1.RayCluster) bool {
+	if current == nil || current.UID == "" {
+		return false
+	}
+	r.mu.Lock()
+	last, ok := r.applied[key]
+	r.mu.Unlock()
+	return ok && last.uid == current.UID && last.generation == current.Generation &&
+		last.hash == current.Annotations[annotationSpecHash] && current.Labels[labelInstance] == in.instanceID &&
+		last.inputs.equal(in)
+}
+
+// builtBefore reports whether key's last applied RayCluster was built from
+// inputs in: then building from them succeeds (the build depends on
+// nothing else that can fail).
+func (r *Runtime) builtBefore(key string, in buildInputs) bool {
+	r.mu.Lock()
+	last, ok := r.applied[key]
+	r.mu.Unlock()
+	return ok && last.inputs.equal(in)
+}
+
 // build returns c's RayCluster; current, if it is the same instance's,
 // gives the worker replicas the autoscaler chose.
-func (r *Runtime) build(c *rayfleet.Cluster, current *rayv1.RayCluster) (*rayv1.RayCluster, error) {
-	o := buildOptions{Namespace: r.namespaceName(c.WorkspaceID), Image: r.cfg.Image, GPUTypes: r.cfg.GPUTypes}
-	if r.cfg.NetworkLabels != nil {
-		o.NetworkLabels = r.cfg.NetworkLabels(c)
-	}
+func (r *Runtime) build(c *rayfleet.Cluster, current *rayv1.RayCluster, network map[string]string) (*rayv1.RayCluster, error) {
+	o := buildOptions{Namespace: r.namespaceName(c.WorkspaceID), Image: r.cfg.Image, GPUTypes: r.cfg.GPUTypes,
+		NetworkLabels: network}
 	if current != nil && current.Labels[labelInstance] == c.InstanceID {
 		o.LiveReplicas = replicasOf(current)
 	}
@@ -158,7 +227,7 @@ func hasOwner(obj metav1.Object, uid types.UID) bool {
 // applyRayCluster server-side applies rc unless current shows that this
 // runtime applied the same spec and nobody changed it since. It returns
 // the RayCluster's uid.
-func (r *Runtime) applyRayCluster(ctx context.Context, rc *rayv1.RayCluster, current *rayv1.RayCluster) (string, error) {
+func (r *Runtime) applyRayCluster(ctx context.Context, rc *rayv1.RayCluster, current *rayv1.RayCluster, in buildInputs) (string, error) {
 	u, err := toApply(rc)
 	if err != nil {
 		return "", err
@@ -179,7 +248,12 @@ func (r *Runtime) applyRayCluster(ctx context.Context, rc *rayv1.RayCluster, cur
 		r.mu.Lock()
 		last, ok := r.applied[key]
 		r.mu.Unlock()
-		if ok && last.hash == hash && last.generation == current.Generation {
+		if ok && last.hash == hash && last.generation == current.Generation && last.uid == current.UID {
+			// Other inputs, same object (a write that changed nothing
+			// of the spec): the next Apply of these need not render.
+			r.mu.Lock()
+			r.applied[key] = appliedSpec{hash: hash, generation: current.Generation, uid: current.UID, inputs: in}
+			r.mu.Unlock()
 			return string(current.UID), nil
 		}
 	}
@@ -188,7 +262,7 @@ func (r *Runtime) applyRayCluster(ctx context.Context, rc *rayv1.RayCluster, cur
 		return "", fmt.Errorf("apply RayCluster %s: %w", key, err)
 	}
 	r.mu.Lock()
-	r.applied[key] = appliedSpec{hash: hash, generation: u.GetGeneration()}
+	r.applied[key] = appliedSpec{hash: hash, generation: u.GetGeneration(), uid: u.GetUID(), inputs: in}
 	r.mu.Unlock()
 	r.cfg.Logger.Debug("kuberay: applied RayCluster", "rayCluster", key, "instanceId", rc.Labels[labelInstance],
 		"generation", u.GetGeneration())

@@ -67,16 +67,24 @@ func newEnv(t *testing.T) *env {
 // rayfleet), closed when the test ends.
 func (e *env) newRuntime(w reconcile.Waker) *Runtime {
 	e.t.Helper()
+	return e.newRuntimeWith(w, func(*Config) {})
+}
+
+// newRuntimeWith is newRuntime with the config changed by edit first.
+func (e *env) newRuntimeWith(w reconcile.Waker, edit func(*Config)) *Runtime {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt, err := New(ctx, Config{
+	cfg := Config{
 		RestConfig: e.cfg,
 		Image:      testImages,
 		GPUTypes:   testGPUTypes,
 		// Not the test's log: informer goroutines may log after it ended.
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Waker:  w,
-	})
+	}
+	edit(&cfg)
+	rt, err := New(ctx, cfg)
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}

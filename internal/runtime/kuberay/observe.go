@@ -57,8 +57,16 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		return obs, nil
 	}
 	// A spec that cannot run is the failure, whatever the pods say: it is
-	// what the owner has to change.
-	if _, err := r.build(c, nil); err != nil {
+	// what the owner has to change. Inputs this runtime built and applied
+	// before are known to run.
+	in, err := r.inputsOf(c)
+	if err != nil {
+		return reconcile.Observation{}, err
+	}
+	if r.builtBefore(ns+"/"+c.ID, in) {
+		return obs, nil
+	}
+	if _, err := r.build(c, nil, in.network); err != nil {
 		if se, ok := errors.AsType[*specError](err); ok {
 			obs.Failure, obs.Progress = se.msg, ""
 			obs.HeadReady = false

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -41,11 +42,12 @@ type Runtime struct {
 
 	mu     sync.Mutex
 	closed bool
-	// applied remembers, by namespace/name, the spec hash and generation
-	// of the last RayCluster this runtime applied, so that an Apply with
-	// nothing new and nothing changed since (same generation) sends
-	// nothing. After a restart it is empty: the first Apply of each
-	// cluster is sent again, which server-side apply makes a no-op.
+	// applied remembers, by namespace/name, the last RayCluster this
+	// runtime applied (uid, generation, spec hash) and what it was built
+	// from, so that an Apply with nothing new and nothing changed since
+	// (same object, same generation) neither renders nor sends anything.
+	// After a restart it is empty: the first Apply of each cluster is sent
+	// again, which server-side apply makes a no-op.
 	applied map[string]appliedSpec
 	// nudged is when nudgeIfStalled last nudged KubeRay, by
 	// namespace/name; stallAfter is how long it waits (tests shorten it).
@@ -56,6 +58,8 @@ type Runtime struct {
 type appliedSpec struct {
 	hash       string
 	generation int64
+	uid        types.UID
+	inputs     buildInputs
 }
 
 var _ reconcile.Runtime = (*Runtime)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -535,4 +536,110 @@ func hasEnvVar(env []corev1.EnvVar, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// TestApplyRendersOnlyWhatChanged: an Apply or Observe with nothing new
+// renders nothing (the image lookup counts the renders); a new spec, an
+// edit by someone else, and a vanished RayCluster are each rendered and
+// applied again.
+func TestApplyRendersOnlyWhatChanged(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var renders atomic.Int64
+	rt := e.newRuntimeWith(nil, func(cfg *Config) {
+		cfg.Image = func(release string) (string, bool) {
+			renders.Add(1)
+			return testImages(release)
+		}
+	})
+	c := e.cluster(1)
+	// cached waits until rt's cache shows the RayCluster the API server has.
+	cached := func() {
+		t.Helper()
+		want := e.getRayCluster(c)
+		e.waitFor("the cache to catch up", func() (bool, string) {
+			have, err := rt.cachedRayCluster(ctx, e.ns(), c.ID)
+			if err != nil || have == nil {
+				return false, fmt.Sprintf("cached: %v %v", have, err)
+			}
+			return have.UID == want.UID && have.Generation == want.Generation,
+				fmt.Sprintf("cached %s gen %d, API server %s gen %d", have.UID, have.Generation, want.UID, want.Generation)
+		})
+	}
+	replicas := func() int32 {
+		return ptr.Deref(e.getRayCluster(c).Spec.WorkerGroupSpecs[0].Replicas, -1)
+	}
+	unchanged := func(what string) {
+		t.Helper()
+		n := renders.Load()
+		e.apply(rt, c)
+		if _, err := rt.Observe(ctx, c); err != nil {
+			t.Fatalf("Observe: %v", err)
+		}
+		if got := renders.Load(); got != n {
+			t.Errorf("%s: Apply and Observe rendered the RayCluster again (%d renders)", what, got-n)
+		}
+	}
+	rendered := func(what string) {
+		t.Helper()
+		n := renders.Load()
+		e.apply(rt, c)
+		if renders.Load() == n {
+			t.Errorf("%s: Apply did not render the RayCluster", what)
+		}
+	}
+
+	rendered("first Apply")
+	cached()
+	unchanged("nothing changed")
+
+	// A write of the row that changes nothing the RayCluster is made of.
+	c.Version++
+	c.State, c.Message = rayfleet.StateRunning, "running"
+	unchanged("status written")
+
+	c.RunningSpec.Workers[0].Replica = 2
+	c.Version++
+	rendered("new replica")
+	if got := replicas(); got != 2 {
+		t.Errorf("replicas after the new spec = %d, want 2", got)
+	}
+	cached()
+	unchanged("nothing changed since the new spec")
+
+	// Someone else changes the spec: the next Apply puts it back.
+	rc := e.getRayCluster(c)
+	patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/workerGroupSpecs/0/replicas","value":4}]`))
+	if err := e.api.Patch(ctx, rc, patch, client.FieldOwner("someone")); err != nil {
+		t.Fatal(err)
+	}
+	cached()
+	rendered("edited by someone else")
+	if got := replicas(); got != 2 {
+		t.Errorf("replicas after someone set 4 and Apply = %d, want 2", got)
+	}
+	cached()
+
+	// The RayCluster vanishes: the next Apply makes it again.
+	oldUID := e.getRayCluster(c).UID
+	if err := e.api.Delete(ctx, e.getRayCluster(c)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the RayCluster to go", func() (bool, string) {
+		have, err := rt.cachedRayCluster(ctx, e.ns(), c.ID)
+		return err == nil && have == nil, fmt.Sprintf("cached: %v", err)
+	})
+	rendered("vanished")
+	if got := e.getRayCluster(c); got.UID == oldUID || ptr.Deref(got.Spec.WorkerGroupSpecs[0].Replicas, -1) != 2 {
+		t.Errorf("after Apply: uid %s (old %s), replicas %v", got.UID, oldUID, got.Spec.WorkerGroupSpecs[0].Replicas)
+	}
+	cached()
+	unchanged("nothing changed since it was made again")
+
+	// A new instance is a new RayCluster spec.
+	c.InstanceID = c.ID + "-" + randHex(t, 4)
+	rendered("new instance")
+	if got := e.getRayCluster(c).Labels[labelInstance]; got != c.InstanceID {
+		t.Errorf("instance label = %q, want %q", got, c.InstanceID)
+	}
 }

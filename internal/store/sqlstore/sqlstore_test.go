@@ -188,6 +188,55 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatalf("CreateCluster in another account's workspace: %v, want ResourceNotFound", err)
 		}
 	})
+	// Rows written before the needs column have it empty: their capacity
+	// is read from their spec, and the next write of the row fills it.
+	t.Run("CapacityOfRowsWithoutNeeds", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		acc := storetest.AccountID(1)
+		w := storetest.NewWorkspace(acc, 1)
+		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 3; i++ {
+			if err := s.CreateCluster(ctx, storetest.NewCluster(acc, w.ID, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := s.CapacityInUse(ctx, acc, w.ID, "")
+		if err != nil || len(want) == 0 {
+			t.Fatalf("CapacityInUse = %v, %v; want some", want, err)
+		}
+		if _, err := s.exec(ctx, "UPDATE clusters SET needs = '' WHERE id <> ?", storetest.ClusterID(2)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.CapacityInUse(ctx, acc, w.ID, "")
+		if err != nil || !maps.Equal(got, want) {
+			t.Fatalf("CapacityInUse with rows without needs = %v, %v; want %v", got, err, want)
+		}
+		if _, err := s.UpdateCluster(ctx, acc, w.ID, storetest.ClusterID(1), func(*rayfleet.Cluster) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var needs string
+		rows, err := s.query(ctx, "SELECT needs FROM clusters WHERE id = ?", storetest.ClusterID(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(&needs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if needs == "" {
+			t.Fatal("UpdateCluster left the needs column empty")
+		}
+		if got, err := s.CapacityInUse(ctx, acc, w.ID, ""); err != nil || !maps.Equal(got, want) {
+			t.Fatalf("CapacityInUse after the write = %v, %v; want %v", got, err, want)
+		}
+	})
 	t.Run("CreateWorkspaceChecksChildren", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		w := storetest.NewWorkspace(storetest.AccountID(1), 1)

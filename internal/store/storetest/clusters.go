@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -609,5 +610,85 @@ func testCountClustersByState(t *testing.T, newStore NewStore) {
 		if got[st] != want[st] {
 			t.Errorf("CountClustersByState[%s] = %d, want %d (all: %v)", st, got[st], want[st], got)
 		}
+	}
+}
+
+func testCapacityInUse(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc := AccountID(1)
+	w := createWorkspace(ctx, t, s, acc, 1)
+	w2 := createWorkspace(ctx, t, s, acc, 2)
+	spec := func(headQueue, workerQueue string, workers int32) rayfleet.ClusterSpec {
+		sp := fixtureSpec(1)
+		sp.Head = rayfleet.HeadSpec{QueueName: headQueue, CPU: "2", Memory: "8Gi"}
+		sp.Workers = []rayfleet.WorkerSpec{{GroupName: "g", Replica: workers, QueueName: workerQueue, CPU: "500m", Memory: "1Gi"}}
+		return sp
+	}
+	check := func(except string, want map[string]rayfleet.Resources) {
+		t.Helper()
+		got, err := s.CapacityInUse(ctx, acc, w.ID, except)
+		must(t, err)
+		if !maps.Equal(got, want) {
+			t.Fatalf("CapacityInUse(except %q) = %v, want %v", except, got, want)
+		}
+	}
+	gib := rayfleet.GiB
+	check("", map[string]rayfleet.Resources{})
+
+	c1 := NewCluster(acc, w.ID, 1)
+	c1.Spec = spec("qa", "qb", 3)
+	must(t, s.CreateCluster(ctx, c1))
+	c2 := NewCluster(acc, w.ID, 2)
+	c2.Spec, c2.State = spec("qb", "qb", 1), rayfleet.StateStarting
+	must(t, s.CreateCluster(ctx, c2))
+	stopped := NewCluster(acc, w.ID, 3)
+	stopped.Spec, stopped.State = spec("qa", "qa", 10), rayfleet.StateStopped
+	must(t, s.CreateCluster(ctx, stopped))
+	other := NewCluster(acc, w2.ID, 4)
+	other.Spec = spec("qa", "qb", 10)
+	must(t, s.CreateCluster(ctx, other))
+
+	// c1: qa 2 CPU 8 GiB, qb 3 × (0.5 CPU, 1 GiB); c2: qb 2 CPU 8 GiB + 0.5 CPU 1 GiB.
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 4000, MemoryBytes: 12 * gib}})
+	check(c1.ID, map[string]rayfleet.Resources{"qb": {MilliCPU: 2500, MemoryBytes: 9 * gib}})
+	check(c2.ID, map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 1500, MemoryBytes: 3 * gib}})
+
+	// The spec counts, not the running spec; a change of it counts at once.
+	_, err := s.UpdateCluster(ctx, acc, w.ID, c1.ID, func(c *rayfleet.Cluster) error {
+		c.Spec = spec("qa", "qb", 1)
+		c.RunningSpec = spec("qa", "qb", 9)
+		return nil
+	})
+	must(t, err)
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3000, MemoryBytes: 10 * gib}})
+
+	// A deleted cluster holds its capacity until it stops; a stopped one
+	// holds none, and a started one holds it again.
+	markDeleted(ctx, t, s, c2)
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3000, MemoryBytes: 10 * gib}})
+	_, err = s.UpdateCluster(ctx, acc, w.ID, c2.ID, func(c *rayfleet.Cluster) error { c.State = rayfleet.StateStopped; return nil })
+	must(t, err)
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
+	_, err = s.UpdateCluster(ctx, acc, w.ID, stopped.ID, func(c *rayfleet.Cluster) error { c.State = rayfleet.StateStarting; return nil })
+	must(t, err)
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 9000, MemoryBytes: 26 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
+
+	// It is what ClustersHoldingCapacity's clusters need, summed.
+	holding, err := s.ClustersHoldingCapacity(ctx, acc, w.ID)
+	must(t, err)
+	sum := map[string]rayfleet.Resources{}
+	for _, c := range holding {
+		for q, r := range c.Spec.Needs() {
+			sum[q] = sum[q].Add(r)
+		}
+	}
+	check("", sum)
+
+	must(t, s.PurgeCluster(ctx, acc, w.ID, stopped.ID))
+	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
+	got, err := s.CapacityInUse(ctx, AccountID(2), w.ID, "")
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("CapacityInUse of another account's workspace = %v, want nothing", got)
 	}
 }

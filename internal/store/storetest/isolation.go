@@ -66,9 +66,11 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	must(t, err)
 	holding, err := s.ClustersHoldingCapacity(ctx, b, wA.ID)
 	must(t, err)
-	if len(qs)+len(nss)+len(cs)+total+len(holding) != 0 {
-		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity; want none",
-			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding))
+	used, err := s.CapacityInUse(ctx, b, wA.ID, "")
+	must(t, err)
+	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used) != 0 {
+		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v; want none",
+			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding), used)
 	}
 
 	// A's things are untouched by B's attempts.

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClustersAreTheCallers", testClustersAreTheCallers},
 		{"DeletedClusters", testDeletedClusters},
 		{"ClustersHoldingCapacity", testClustersHoldingCapacity},
+		{"CapacityInUse", testCapacityInUse},
 		{"ListClusterRefs", testListClusterRefs},
 		{"CountClustersByState", testCountClustersByState},
 		{"AccountIsolation", testAccountIsolation},
