@@ -44,7 +44,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "# bench/kuberay\n\n")
 	fmt.Fprintf(&b, "- started: %s UTC; total %s\n", r.started.UTC().Format("2006-01-02 15:04"), r.total.Round(time.Second))
 	fmt.Fprintf(&b, "- tree: %s\n- machine: %s\n", r.gitState, r.machine)
-	fmt.Fprintf(&b, "- flags: -n %v (rounds %v) -concurrency %d -poll %s (at least N × 2 ms) -reconcile-workers %d (0: the server's default, 8)\n",
+	fmt.Fprintf(&b, "- flags: -n %v (rounds %v) -concurrency %d -poll %s (at least N × 2 ms) -reconcile-workers %d (0: the server's default, 16)\n",
 		r.opts.ns, r.opts.nreps, r.opts.concurrency, r.opts.poll, r.opts.workers)
 	if r.stackUp > 0 {
 		fmt.Fprintf(&b, "- stack: scripts/kube/up.sh in %s, plus %d kwok nodes of %d pods\n", r.stackUp.Round(100*time.Millisecond), r.nodes, r.opts.podsPerNode)

@@ -95,7 +95,7 @@ func DefaultConfig() Config {
 	c.Roles = "api,gateway,reconciler"
 	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
-	c.ReconcileWorkers = 8
+	c.ReconcileWorkers = 16
 	c.StopGrace = 10 * time.Second
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
