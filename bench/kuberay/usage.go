@@ -11,11 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
 // usage is where the CPU of a round went, and what the API server served.
@@ -69,20 +70,17 @@ type sample struct {
 func (m *meter) sample(ctx context.Context, rayfleetPid int) sample {
 	s := sample{at: time.Now(), procs: map[string]time.Duration{}}
 	for name, pid := range m.pids {
-		if d, err := procCPU(pid); err == nil {
+		if d, err := benchproc.CPUTime(pid); err == nil {
 			s.procs[name] = d
 		}
 	}
 	if rayfleetPid > 0 {
-		if d, err := procCPU(rayfleetPid); err == nil {
+		if d, err := benchproc.CPUTime(rayfleetPid); err == nil {
 			s.procs["rayfleet"] = d
 		}
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.procs["bench"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	s.machine, _ = machineCPU()
+	s.procs["bench"] = benchproc.SelfCPU()
+	s.machine, _ = benchproc.MachineCPU()
 	s.reqs = m.requests(ctx)
 	return s
 }
