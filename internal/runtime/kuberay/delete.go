@@ -72,22 +72,36 @@ func (r *Runtime) Delete(ctx context.Context, c *rayfleet.Cluster) error {
 	return nil
 }
 
+// leftoverKind is a kind of object a cluster's RayCluster leaves behind,
+// with the selector of one cluster's objects of it.
+type leftoverKind struct {
+	list client.ObjectList
+	sel  []client.ListOption
+}
+
+// leftoverKinds lists, with fresh lists to read into, what may outlive
+// cluster id's RayCluster: its jobs (and pods, when asked) by rayfleet's
+// label, and what KubeRay made for it by KubeRay's.
+func leftoverKinds(id string, pods bool) []leftoverKind {
+	byUs := []client.ListOption{ofCluster(id)}
+	byKubeRay := madeByKubeRayFor(id)
+	var kinds []leftoverKind
+	if pods {
+		kinds = append(kinds, leftoverKind{&corev1.PodList{}, byUs})
+	}
+	return append(kinds,
+		leftoverKind{&batchv1.JobList{}, byUs},
+		leftoverKind{&corev1.ServiceList{}, byKubeRay},
+		leftoverKind{&corev1.ServiceAccountList{}, byKubeRay},
+		leftoverKind{&rbacv1.RoleList{}, byKubeRay},
+		leftoverKind{&rbacv1.RoleBindingList{}, byKubeRay},
+	)
+}
+
 // deleteLeftovers deletes, one kind at a time, what the cache still shows
 // of cluster id once its RayCluster is gone.
 func (r *Runtime) deleteLeftovers(ctx context.Context, ns, id string) error {
-	byUs := []client.ListOption{ofCluster(id)}
-	byKubeRay := madeByKubeRayFor(id)
-	for _, k := range []struct {
-		list client.ObjectList
-		sel  []client.ListOption
-	}{
-		{&corev1.PodList{}, byUs},
-		{&batchv1.JobList{}, byUs},
-		{&corev1.ServiceList{}, byKubeRay},
-		{&corev1.ServiceAccountList{}, byKubeRay},
-		{&rbacv1.RoleList{}, byKubeRay},
-		{&rbacv1.RoleBindingList{}, byKubeRay},
-	} {
+	for _, k := range leftoverKinds(id, true) {
 		if err := r.cache.List(ctx, k.list, append([]client.ListOption{client.InNamespace(ns)}, k.sel...)...); err != nil {
 			return fmt.Errorf("list leftovers of %s/%s: %w", ns, id, err)
 		}

@@ -8,9 +8,7 @@ import (
 	"sort"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
@@ -239,18 +237,7 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 	case !apierrors.IsNotFound(err):
 		return false, fmt.Errorf("read secret %s/%s: %w", ns, secretName(id), err)
 	}
-	byUs := []client.ListOption{ofCluster(id)}
-	byKubeRay := madeByKubeRayFor(id)
-	for _, k := range []struct {
-		list client.ObjectList
-		sel  []client.ListOption
-	}{
-		{&batchv1.JobList{}, byUs},
-		{&corev1.ServiceList{}, byKubeRay},
-		{&corev1.ServiceAccountList{}, byKubeRay},
-		{&rbacv1.RoleList{}, byKubeRay},
-		{&rbacv1.RoleBindingList{}, byKubeRay},
-	} {
+	for _, k := range leftoverKinds(id, false) {
 		opts := append([]client.ListOption{client.InNamespace(ns), client.UnsafeDisableDeepCopy}, k.sel...)
 		if err := r.cache.List(ctx, k.list, opts...); err != nil {
 			return false, fmt.Errorf("list what is left of %s/%s: %w", ns, id, err)
