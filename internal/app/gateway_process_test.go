@@ -70,17 +70,7 @@ func testGatewayProcess(t *testing.T, bin string, srv *Server, cred Credentials,
 
 	get := func(hc *http.Client, u, token string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", u, nil)
-		if token != "" {
-			req.Header.Set("ray-token", token)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return gatewayGet(t, hc, u, token)
 	}
 	for _, cl := range []*api.Cluster{a, b} {
 		if code, body := get(http.DefaultClient, on(cl.JobURL)+"/api/version", cl.SubmitToken); code != 200 || !strings.Contains(body, `"ray_version"`) {

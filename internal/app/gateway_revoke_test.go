@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -37,19 +36,10 @@ func (p *gatewayProbe) get(hc *http.Client, jobURL, prefix, token string) (int, 
 	p.t.Helper()
 	p.n++
 	marker := fmt.Sprintf("revoke-probe-%d", p.n)
-	req, _ := http.NewRequest("GET", jobURL+prefix+"/api/jobs/"+marker, nil)
-	if token != "" {
-		req.Header.Set("ray-token", token)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	code, body := gatewayGet(p.t, hc, jobURL+prefix+"/api/jobs/"+marker, token)
 	var e struct{ Code string }
-	_ = json.Unmarshal(body, &e)
-	return resp.StatusCode, e.Code, marker
+	_ = json.Unmarshal([]byte(body), &e)
+	return code, e.Code, marker
 }
 
 // reached reports whether the request carrying marker reached a node of

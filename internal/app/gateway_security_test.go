@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,15 +52,8 @@ func TestGatewayTokens(t *testing.T) {
 	}
 
 	status := func(token string) int {
-		req, _ := http.NewRequest("GET", first.JobURL+"/api/version", nil)
-		req.Header.Set("ray-token", token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := gatewayGet(t, http.DefaultClient, first.JobURL+"/api/version", token)
+		return code
 	}
 	if code := status(first.SubmitToken); code != 200 {
 		t.Fatalf("the token of the running instance: %d", code)

@@ -35,17 +35,7 @@ func TestGatewayReachesClusters(t *testing.T) {
 
 	get := func(hc *http.Client, url, token string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if token != "" {
-			req.Header.Set("ray-token", token)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return gatewayGet(t, hc, url, token)
 	}
 
 	// Job API with the submit token, as JobSubmissionClient(jobUrl, headers={"ray-token": ...}) sends it.
@@ -107,4 +97,21 @@ func revokedWithin(t *testing.T, d time.Duration, what string, status func() int
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
+}
+
+// gatewayGet sends GET url through hc, with token in the ray-token header
+// (or only hc's cookies when token is ""), and returns the status and body.
+func gatewayGet(t *testing.T, hc *http.Client, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("ray-token", token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
