@@ -75,7 +75,8 @@ const gatewayCacheTTL = time.Second
 
 // gatewayServers are the gateway's two listeners.
 type gatewayServers struct {
-	http, grpc         *http.Server
+	http               *gateway.HTTPServer
+	grpc               *http.Server
 	httpLn, grpcLn     net.Listener
 	httpAddr, grpcAddr string
 }
@@ -103,14 +104,14 @@ func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, 
 	}
 	g.httpAddr, g.grpcAddr = g.httpLn.Addr().String(), g.grpcLn.Addr().String()
 	g.httpLn, g.grpcLn = gateway.LimitListener(gcfg, g.httpLn), gateway.LimitListener(gcfg, g.grpcLn)
-	g.http = gateway.HTTPServer(gcfg, gateway.NewHTTP(gcfg))
+	g.http = gateway.NewHTTPServer(gcfg)
 	g.grpc = gateway.GRPCServer(gcfg, gateway.NewGRPC(gcfg))
 	return g, nil
 }
 
 func (g *gatewayServers) serve(logger interface{ Error(string, ...any) }) {
 	for _, p := range []struct {
-		srv *http.Server
+		srv interface{ Serve(net.Listener) error }
 		ln  net.Listener
 	}{{g.http, g.httpLn}, {g.grpc, g.grpcLn}} {
 		go func() {

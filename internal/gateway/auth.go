@@ -75,11 +75,12 @@ func sessionMatches(key []byte, ws, id, tokenHash, v string) bool {
 	return subtle.ConstantTimeCompare([]byte(v), []byte(want)) == 1
 }
 
-// anyCookie reports whether h has a cookie named name, and whether match
-// accepts one of them. Every cookie of that name is tried: a page of the
-// same origin can add its own with a longer path, which browsers send first.
-func anyCookie(h http.Header, name string, match func(string) bool) (present, matched bool) {
-	for _, line := range h["Cookie"] {
+// anyCookie reports whether the Cookie lines have a cookie named name, and
+// whether match accepts one of them. Every cookie of that name is tried: a
+// page of the same origin can add its own with a longer path, which
+// browsers send first.
+func anyCookie(lines []string, name string, match func(string) bool) (present, matched bool) {
+	for _, line := range lines {
 		if !strings.Contains(line, name) {
 			continue
 		}
@@ -100,10 +101,20 @@ func anyCookie(h http.Header, name string, match func(string) bool) (present, ma
 // dropCookies removes the gateway's and Ray's credential cookies from h's
 // Cookie lines, keeping every other cookie as it was.
 func dropCookies(h http.Header) {
-	lines := h["Cookie"]
-	if len(lines) == 0 {
-		return
+	kept, changed := keptCookies(h["Cookie"])
+	switch {
+	case !changed:
+	case len(kept) == 0:
+		h.Del("Cookie")
+	default:
+		h["Cookie"] = kept
 	}
+}
+
+// keptCookies returns the Cookie lines without the gateway's and Ray's
+// credential cookies, and whether that changed anything (when not, lines
+// itself is returned).
+func keptCookies(lines []string) ([]string, bool) {
 	touched := false
 	for _, line := range lines {
 		if strings.Contains(line, sessionCookie) || strings.Contains(line, rayAuthCookie) {
@@ -112,7 +123,7 @@ func dropCookies(h http.Header) {
 		}
 	}
 	if !touched {
-		return
+		return lines, false
 	}
 	kept := make([]string, 0, len(lines))
 	for _, line := range lines {
@@ -132,11 +143,7 @@ func dropCookies(h http.Header) {
 			kept = append(kept, b.String())
 		}
 	}
-	if len(kept) == 0 {
-		h.Del("Cookie")
-		return
-	}
-	h["Cookie"] = kept
+	return kept, true
 }
 
 // takeParam returns rawQuery without any parameter named name, and the

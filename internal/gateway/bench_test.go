@@ -21,12 +21,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	f := newFleet()
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
 	cfg := Config{Lookup: f.lookup(), LookupCacheTTL: time.Hour}
-	h := NewHTTP(cfg)
-	gw := httptest.NewUnstartedServer(h)
-	gw.Config = HTTPServer(cfg, h)
-	gw.Start()
-	defer gw.Close()
-	url := gw.URL + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
+	url := serveFast(b, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}

@@ -346,12 +346,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		cfg.Lookup = e.fleet.lookup()
 	}
 	cfg.Logger = testLogger(t)
-	h := NewHTTP(cfg)
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = HTTPServer(cfg, h)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	e.url = serveFast(t, cfg)
 	e.client = &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -436,3 +431,37 @@ func freeAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// serveFast serves the gateway's HTTP side as rayfleet does
+// (NewHTTPServer on a LimitListener) on loopback, and returns its URL.
+func serveFast(t testing.TB, cfg Config) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHTTPServer(cfg)
+	go func() { _ = srv.Serve(LimitListener(cfg, l)) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+// serveFull serves NewHTTP's handler with net/http alone: what the fast
+// path hands its connections to.
+func serveFull(t testing.TB, cfg Config) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := fullServer(cfg, NewHTTP(cfg))
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+// servers are both ways of serving, for tests of what each must do alike.
+var servers = []struct {
+	name  string
+	serve func(testing.TB, Config) string
+}{{"fast", serveFast}, {"full", serveFull}}

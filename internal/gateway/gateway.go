@@ -76,7 +76,7 @@ type Config struct {
 	// dashboardUrl.
 	SessionKey []byte
 
-	// ReadHeaderTimeout and IdleTimeout are for the servers HTTPServer and
+	// ReadHeaderTimeout and IdleTimeout are for the servers NewHTTPServer and
 	// GRPCServer build.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
@@ -183,11 +183,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// HTTPServer returns a server for NewHTTP's handler: headers must arrive
-// within ReadHeaderTimeout, idle keep-alive connections close after
-// IdleTimeout, and there is no read or write timeout, since uploads, log
-// tails and WebSockets last as long as they last. Set Addr or call Serve.
-func HTTPServer(cfg Config, h http.Handler) *http.Server {
+// fullServer returns the net/http server for NewHTTP's handler, with the
+// timeouts NewHTTPServer describes.
+func fullServer(cfg Config, h http.Handler) *http.Server {
 	cfg = cfg.withDefaults()
 	return &http.Server{
 		Handler:           h,
@@ -266,15 +264,20 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
+	b := errorJSON(code, msg)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// errorJSON is the body of writeError.
+func errorJSON(code, msg string) []byte {
 	b := make([]byte, 0, 32+len(code)+len(msg))
 	b = append(b, `{"Code":`...)
 	b = appendJSONString(b, code)
 	b = append(b, `,"Message":`...)
 	b = appendJSONString(b, msg)
-	b = append(b, "}\n"...)
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	return append(b, "}\n"...)
 }
 
 // appendJSONString appends s as a JSON string.

@@ -19,6 +19,7 @@ type httpGateway struct {
 	log   *slog.Logger
 	lim   *limiter
 	cache *routeCache
+	heads *headTransport // the keep-alive pool of both paths to the heads
 	proxy *httputil.ReverseProxy
 }
 
@@ -50,8 +51,10 @@ func targetOf(ctx context.Context) *target {
 // redirects to the same URL without the token, so it leaves the address bar
 // and the browser history. Anything else is 401 and reaches no head.
 //
-// Serve it with HTTPServer's timeouts (or equivalent ones).
-func NewHTTP(cfg Config) http.Handler {
+// NewHTTPServer serves it, most requests on a faster path of its own.
+func NewHTTP(cfg Config) http.Handler { return newHTTPGateway(cfg) }
+
+func newHTTPGateway(cfg Config) *httpGateway {
 	cfg = cfg.withDefaults()
 	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	cfg.Revocations.add(g.cache)
@@ -69,12 +72,13 @@ func NewHTTP(cfg Config) http.Handler {
 		// Pass Accept-Encoding and compressed bodies through untouched.
 		DisableCompression: true,
 	}
+	g.heads = &headTransport{
+		fallback: transport, dial: dialer(cfg), headerTimeout: cfg.UpstreamHeaderTimeout,
+		idleTimeout: transport.IdleConnTimeout, maxIdle: cfg.MaxConnsPerCluster, idle: map[string][]*headConn{},
+	}
 	g.proxy = &httputil.ReverseProxy{
-		Rewrite: g.rewrite,
-		Transport: &headTransport{
-			fallback: transport, dial: dialer(cfg), headerTimeout: cfg.UpstreamHeaderTimeout,
-			idleTimeout: transport.IdleConnTimeout, maxIdle: cfg.MaxConnsPerCluster, idle: map[string][]*headConn{},
-		},
+		Rewrite:        g.rewrite,
+		Transport:      g.heads,
 		FlushInterval:  -1, // log tails and streams reach the client as they come
 		BufferPool:     buffers,
 		ModifyResponse: g.modifyResponse,
@@ -109,25 +113,10 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	key := clusterKey{rt.ws, rt.id}
-	now := time.Now()
-	gen := g.cache.generation()
-	cr := g.cache.cluster(key, now)
-	fromCache := cr != nil
-	if !fromCache {
-		if cr = g.loadToken(w, r, &rt); cr == nil {
-			return
-		}
-	}
-	v, source := g.check(r, &rt, cr.tokenHash)
-	if v == denied && fromCache {
-		// Perhaps the cluster was restarted with a new token since it was
-		// cached: ask again before refusing.
-		g.cache.drop(key)
-		if cr = g.loadToken(w, r, &rt); cr == nil {
-			return
-		}
-		fromCache = false
-		v, source = g.check(r, &rt, cr.tokenHash)
+	v, source, cr, ref := g.admit(ctx, &rt, credentialsOf(r))
+	if ref != nil {
+		writeError(w, ref.status, ref.code, ref.msg)
+		return
 	}
 	switch v {
 	case missing:
@@ -139,22 +128,6 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case session:
 		g.startSession(w, r, &rt, cr.tokenHash)
 		return
-	}
-
-	if !fromCache {
-		running := false
-		cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
-		if !running || cr.dashboard == "" {
-			writeError(w, http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning)
-			return
-		}
-		var err error
-		if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
-			g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-			writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
-			return
-		}
-		g.cache.put(cr, gen, now)
 	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))
@@ -175,13 +148,83 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
 }
 
-// loadToken asks Lookup for the cluster's token hash. On an error it
-// answers the request and returns nil.
-func (g *httpGateway) loadToken(w http.ResponseWriter, r *http.Request, rt *route) *clusterRoute {
-	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(r.Context(), rt.ws, rt.id)
+// credentials are what a request presents to open a cluster.
+type credentials struct {
+	method        string
+	queryToken    string // ?token=, unescaped
+	hasQueryToken bool
+	header        string   // the first ray-token header
+	cookies       []string // the Cookie lines
+}
+
+func credentialsOf(r *http.Request) credentials {
+	_, queryToken, hasQueryToken := takeParam(r.URL.RawQuery, tokenParam)
+	return credentials{method: r.Method, queryToken: queryToken, hasQueryToken: hasQueryToken, header: r.Header.Get(tokenHeader), cookies: r.Header["Cookie"]}
+}
+
+// refusal is an error answer: the status and the JSON error's code and
+// message.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+var (
+	refuseLookup     = &refusal{http.StatusInternalServerError, codeInternal, msgInternal}
+	refuseNotRunning = &refusal{http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning}
+)
+
+// admit checks creds against the cluster rt names, from what the cache
+// remembers or else from Lookup. A request that passes gets the cluster's
+// head and Ray token too; one that starts a session gets the token hash
+// its cookie is made from. When Lookup fails or the head is not running,
+// the refusal says what to answer. Both the full server and the fast path
+// (front.go) decide through it.
+func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (verdict, string, *clusterRoute, *refusal) {
+	key := clusterKey{rt.ws, rt.id}
+	now := time.Now()
+	gen := g.cache.generation()
+	cr := g.cache.cluster(key, now)
+	fromCache := cr != nil
+	if !fromCache {
+		if cr = g.loadToken(ctx, rt); cr == nil {
+			return 0, "", nil, refuseLookup
+		}
+	}
+	v, source := g.check(rt, &creds, cr.tokenHash)
+	if v == denied && fromCache {
+		// Perhaps the cluster was restarted with a new token since it was
+		// cached: ask again before refusing.
+		g.cache.drop(key)
+		if cr = g.loadToken(ctx, rt); cr == nil {
+			return 0, "", nil, refuseLookup
+		}
+		fromCache = false
+		v, source = g.check(rt, &creds, cr.tokenHash)
+	}
+	if v != passed || fromCache {
+		return v, source, cr, nil
+	}
+	running := false
+	cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
+	if !running || cr.dashboard == "" {
+		return v, source, nil, refuseNotRunning
+	}
+	var err error
+	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
+		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		return v, source, nil, refuseLookup
+	}
+	g.cache.put(cr, gen, now)
+	return v, source, cr, nil
+}
+
+// loadToken asks Lookup for the cluster's token hash; nil when Lookup
+// fails.
+func (g *httpGateway) loadToken(ctx context.Context, rt *route) *clusterRoute {
+	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(ctx, rt.ws, rt.id)
 	if err != nil {
-		g.log.ErrorContext(r.Context(), "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-		writeError(w, http.StatusInternalServerError, codeInternal, msgInternal)
+		g.log.ErrorContext(ctx, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
 		return nil
 	}
 	if !exists {
@@ -202,24 +245,23 @@ const (
 
 // check looks at the request's credentials in the order DESIGN.md gives:
 // ?token= on the dashboard, header ray-token, the session cookie.
-func (g *httpGateway) check(r *http.Request, rt *route, tokenHash string) (verdict, string) {
-	_, queryToken, hasQueryToken := takeParam(r.URL.RawQuery, tokenParam)
+func (g *httpGateway) check(rt *route, creds *credentials, tokenHash string) (verdict, string) {
 	switch {
-	case hasQueryToken && rt.kind == routeDashboard:
-		if !tokenMatches(queryToken, tokenHash) {
+	case creds.hasQueryToken && rt.kind == routeDashboard:
+		if !tokenMatches(creds.queryToken, tokenHash) {
 			return denied, "query"
 		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if creds.method == http.MethodGet || creds.method == http.MethodHead {
 			return session, ""
 		}
 		return passed, ""
-	case r.Header.Get(tokenHeader) != "":
-		if !tokenMatches(r.Header.Get(tokenHeader), tokenHash) {
+	case creds.header != "":
+		if !tokenMatches(creds.header, tokenHash) {
 			return denied, "header"
 		}
 		return passed, ""
 	default:
-		present, ok := anyCookie(r.Header, sessionCookie, func(v string) bool {
+		present, ok := anyCookie(creds.cookies, sessionCookie, func(v string) bool {
 			return sessionMatches(g.cfg.SessionKey, rt.ws, rt.id, tokenHash, v)
 		})
 		switch {
@@ -317,15 +359,9 @@ func (g *httpGateway) modifyResponse(res *http.Response) error {
 	if cookies := res.Header["Set-Cookie"]; len(cookies) > 0 {
 		kept := cookies[:0]
 		for _, line := range cookies {
-			c, err := http.ParseSetCookie(line)
-			if err != nil || c.Name == sessionCookie {
-				continue // the head never sets (or clobbers) the gateway's cookie
+			if c, ok := rewriteSetCookie(line, t); ok {
+				kept = append(kept, c)
 			}
-			if c.Path != "" {
-				c.Path = t.rt.prefix() + c.Path
-			}
-			c.Domain = ""
-			kept = append(kept, c.String())
 		}
 		if len(kept) == 0 {
 			res.Header.Del("Set-Cookie")
@@ -334,6 +370,21 @@ func (g *httpGateway) modifyResponse(res *http.Response) error {
 		}
 	}
 	return nil
+}
+
+// rewriteSetCookie puts a cookie of the head's under the cluster's prefix
+// and the gateway's host; false drops it (unparsable, or posing as the
+// gateway's own cookie).
+func rewriteSetCookie(line string, t *target) (string, bool) {
+	c, err := http.ParseSetCookie(line)
+	if err != nil || c.Name == sessionCookie {
+		return "", false // the head never sets (or clobbers) the gateway's cookie
+	}
+	if c.Path != "" {
+		c.Path = t.rt.prefix() + c.Path
+	}
+	c.Domain = ""
+	return c.String(), true
 }
 
 // rewriteLocation puts a redirect of the head's under the cluster's prefix:

@@ -528,15 +528,7 @@ func TestHeadNotRunning(t *testing.T) {
 // A client that never finishes its headers is cut off.
 func TestReadHeaderTimeout(t *testing.T) {
 	cfg := Config{Lookup: newFleet().lookup(), ReadHeaderTimeout: 100 * time.Millisecond}
-	h := NewHTTP(cfg)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := HTTPServer(cfg, h)
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	conn, err := net.Dial("tcp", l.Addr().String())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(serveFast(t, cfg), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

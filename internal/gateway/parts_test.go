@@ -94,7 +94,7 @@ func TestDropCookies(t *testing.T) {
 			t.Errorf("%q: %q, want %q", tt.in, h["Cookie"], tt.want)
 		}
 	}
-	h := http.Header{"Cookie": {"a=1; rayfleet_session=bad", "rayfleet_session=\"v\""}}
+	h := []string{"a=1; rayfleet_session=bad", "rayfleet_session=\"v\""}
 	if present, ok := anyCookie(h, sessionCookie, func(v string) bool { return v == "v" }); !present || !ok {
 		t.Errorf("anyCookie: %v %v", present, ok)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -72,13 +71,7 @@ func TestClientConnLimit(t *testing.T) {
 	head := newFakeHead(t, "A")
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.addr()})
 	cfg := Config{Lookup: f.lookup(), Logger: testLogger(t), MaxClientConns: 2}
-	h := NewHTTP(cfg)
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = HTTPServer(cfg, h)
-	srv.Listener = LimitListener(cfg, srv.Listener)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	addr := srv.Listener.Addr().String()
+	addr := strings.TrimPrefix(serveFast(t, cfg), "http://")
 	request := "GET /workspace/" + c.ws + "/raycluster/" + c.id + "/api/version HTTP/1.1\r\nHost: gw\r\nRay-Token: " + tokenA + "\r\n\r\n"
 
 	// ask sends the request on conn and reads the status line, waiting at

@@ -37,6 +37,26 @@ type headConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	deadline time.Time // as last set on conn
+}
+
+func (hc *headConn) setDeadline(t time.Time) error {
+	if err := hc.conn.SetDeadline(t); err != nil {
+		return err
+	}
+	hc.deadline = t
+	return nil
+}
+
+// armDeadline makes hc's reads and writes fail after d from now, give or
+// take a second: moving a deadline costs a timer update, so one already
+// set within a second of the wanted one is kept.
+func (hc *headConn) armDeadline(d time.Duration) error {
+	want := time.Now().Add(d)
+	if delta := want.Sub(hc.deadline); !hc.deadline.IsZero() && delta >= 0 && delta < time.Second {
+		return nil
+	}
+	return hc.setDeadline(want)
 }
 
 func (t *headTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -71,7 +91,7 @@ func (t *headTransport) exchange(req *http.Request, hc *headConn) (*http.Respons
 	// A client that goes away ends the exchange at once: closing the
 	// connection fails the pending read or write.
 	stop := context.AfterFunc(ctx, func() { hc.conn.Close() })
-	if err := hc.conn.SetDeadline(time.Now().Add(t.headerTimeout)); err != nil {
+	if err := hc.setDeadline(time.Now().Add(t.headerTimeout)); err != nil {
 		stop()
 		return nil, err
 	}
@@ -102,7 +122,7 @@ func (t *headTransport) exchange(req *http.Request, hc *headConn) (*http.Respons
 	}
 	// The body may be as long and take as long as it takes (a log stream).
 	hc.in.left = math.MaxInt64
-	if err := hc.conn.SetDeadline(time.Time{}); err != nil {
+	if err := hc.setDeadline(time.Time{}); err != nil {
 		stop()
 		return nil, err
 	}
@@ -136,7 +156,7 @@ func (t *headTransport) conn(ctx context.Context, addr string) (*headConn, bool,
 		return nil, false, err
 	}
 	in := &boundedReader{r: c, left: math.MaxInt64}
-	return &headConn{conn: c, in: in, br: bufio.NewReaderSize(in, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+	return &headConn{conn: c, in: in, br: bufio.NewReaderSize(in, 32<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
 }
 
 // sweepLocked closes, at most once per idle timeout, the connections that
