@@ -435,6 +435,11 @@ func freeAddr(t *testing.T) string {
 // serveFast serves the gateway's HTTP side as rayfleet does
 // (NewHTTPServer on a LimitListener) on loopback, and returns its URL.
 func serveFast(t testing.TB, cfg Config) string {
+	_, url := startFast(t, cfg)
+	return url
+}
+
+func startFast(t testing.TB, cfg Config) (*HTTPServer, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -443,7 +448,7 @@ func serveFast(t testing.TB, cfg Config) string {
 	srv := NewHTTPServer(cfg)
 	go func() { _ = srv.Serve(LimitListener(cfg, l)) }()
 	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String()
+	return srv, "http://" + l.Addr().String()
 }
 
 // serveFull serves NewHTTP's handler with net/http alone: what the fast

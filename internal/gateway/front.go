@@ -42,7 +42,8 @@ type HTTPServer struct {
 	fullDone chan struct{}
 	fullErr  error
 
-	closed atomic.Bool // closing, for the connections' loops
+	closed   atomic.Bool  // closing, for the connections' loops
+	handoffs atomic.Int64 // connections given to net/http
 
 	mu        sync.Mutex
 	closing   bool
@@ -241,7 +242,9 @@ type frontConn struct {
 	headLen      int    // the length of req's head, still at the front of br
 	line         []byte // a line of a chunked body
 	out          []byte // response bytes not yet written
-	scratch      []byte // a head's response head, as read
+	scratch      []byte // the request head sent to the head, then the head's response head
+	outBuf       *[]byte
+	scratchBuf   *[]byte // where out and scratch go back to the pool
 }
 
 const (
@@ -293,16 +296,45 @@ func (s *HTTPServer) serveConn(fc *frontConn) {
 			return
 		}
 		fc.headLen = n
+		fc.takeBuffers()
 		keep := s.serveRequest(fc)
 		fc.discardHead()
+		fc.giveBuffers()
 		if !keep {
 			return
 		}
 	}
 }
 
+// Response bytes and a head's response head are gathered in buffers lent
+// for one request, so that idle connections hold only their read buffer.
+var frontBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer bounds what goes back to the pool: a head that sent
+// large headers does not leave its buffer to every later request.
+const maxPooledBuffer = 64 << 10
+
+func (fc *frontConn) takeBuffers() {
+	fc.outBuf, fc.scratchBuf = frontBuffers.Get().(*[]byte), frontBuffers.Get().(*[]byte)
+	fc.out, fc.scratch = (*fc.outBuf)[:0], (*fc.scratchBuf)[:0]
+}
+
+func (fc *frontConn) giveBuffers() {
+	giveBuffer(fc.outBuf, fc.out)
+	giveBuffer(fc.scratchBuf, fc.scratch)
+	fc.out, fc.scratch, fc.outBuf, fc.scratchBuf = nil, nil, nil, nil
+}
+
+func giveBuffer(p *[]byte, b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		*p = b[:0]
+		frontBuffers.Put(p)
+	}
+}
+
 // handOff gives fc, with what has been read from it, to net/http.
 func (s *HTTPServer) handOff(fc *frontConn) bool {
+	s.handoffs.Add(1)
 	pending := append([]byte(nil), fc.peeked(fc.br.Buffered())...)
 	if err := fc.c.SetReadDeadline(time.Time{}); err != nil {
 		return false

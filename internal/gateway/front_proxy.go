@@ -158,7 +158,7 @@ func (s *HTTPServer) exchange(fc *frontConn, hc *headConn, t *target) (keep bool
 	if err != nil {
 		return false, cut, err
 	}
-	if res.reusable && body != untilClose {
+	if res.reusable && (body == noBody || res.framing != untilClose) {
 		s.g.heads.put(t.addr, hc)
 	} else {
 		hc.conn.Close()
@@ -319,7 +319,7 @@ func (r *responseHead) parse(head []byte) error {
 	case r.length >= 0:
 		r.framing = fixed
 	default:
-		r.framing, r.reusable = untilClose, false
+		r.framing = untilClose
 	}
 	return nil
 }
