@@ -12,22 +12,27 @@ import (
 // a process of its own learns of revocations only through Lookup. Handlers
 // stay known to r for its lifetime: build a process's handlers once.
 type Revocations struct {
-	mu     sync.Mutex
-	caches []*routeCache
+	mu      sync.Mutex
+	caches  []*routeCache
+	flights []*flights
 }
 
 // NewRevocations returns Revocations that no handler uses yet.
 func NewRevocations() *Revocations { return &Revocations{} }
 
 // Revoke makes every handler built with r forget cluster id of workspace
-// ws: the next request for it asks Lookup. Call it after the store holds
+// ws: the next request for it asks Lookup, and the requests and streams
+// to it in flight (WebSockets, log streams, Ray client streams) are cut. Call it after the store holds
 // the cluster's new token (or none).
 func (r *Revocations) Revoke(ws, id string) {
 	r.mu.Lock()
-	caches := r.caches
+	caches, flights := r.caches, r.flights
 	r.mu.Unlock()
 	for _, c := range caches {
 		c.forget(clusterKey{ws, id})
+	}
+	for _, f := range flights {
+		f.cutAll(clusterKey{ws, id})
 	}
 }
 

@@ -1,12 +1,18 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -204,5 +210,110 @@ func TestRevokeDuringLookup(t *testing.T) {
 	c.put(&clusterRoute{ws: k.ws, id: k.id, tokenHash: "h2"}, c.generation(), now)
 	if e := c.cluster(k, now); e == nil || e.tokenHash != "h2" {
 		t.Fatalf("an entry looked up after the revocation: %+v, want h2 cached", e)
+	}
+}
+
+// With Revocations, what is open with a revoked token is cut at once: a
+// WebSocket (handed to net/http) and a log stream (the fast path), while
+// another cluster's stream goes on.
+func TestRevocationsCutOpenHTTPStreams(t *testing.T) {
+	rev := NewRevocations()
+	e := newEnv(t, Config{LookupCacheTTL: time.Hour, Revocations: rev})
+	wsURL := "ws" + strings.TrimPrefix(e.jobURL(e.a), "http") + "/api/jobs/raysubmit_1/logs/tail"
+	ws, res, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"ray-token": {tokenA}})
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, res)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "A line 1\n" {
+		t.Fatalf("first message %q, %v", msg, err)
+	}
+	// A's log stream, and B's.
+	stream := func(c *fakeCluster, h *fakeHead, token string) *bufio.Reader {
+		res := e.do(t, "GET", e.jobURL(c)+"/dashboard/api/v0/logs/stream?filename=job.log", token, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %d", res.StatusCode)
+		}
+		r := bufio.NewReader(res.Body)
+		for _, chunk := range []string{"one\n", "two\n"} {
+			h.logChunks <- chunk
+			if line, err := r.ReadString('\n'); err != nil || line != chunk {
+				t.Fatalf("stream chunk %q %v", line, err)
+			}
+		}
+		return r
+	}
+	logA, logB := stream(e.a, e.headA, tokenA), stream(e.b, e.headB, tokenB)
+
+	rev.Revoke(e.a.ws, e.a.id)
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var netErr net.Error
+	if _, msg, err := ws.ReadMessage(); err == nil || errors.As(err, &netErr) && netErr.Timeout() {
+		t.Fatalf("the WebSocket goes on after the revocation: %q %v", msg, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(logA)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("A's log stream ended as if whole")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("A's log stream goes on after the revocation")
+	}
+	e.headB.logChunks <- "three\n"
+	if line, err := logB.ReadString('\n'); err != nil || line != "three\n" {
+		t.Fatalf("B's stream after A's revocation: %q %v", line, err)
+	}
+}
+
+// With Revocations, a Ray client stream open with a revoked token ends,
+// and another cluster's stream on the same client connection goes on.
+func TestRevocationsCutOpenGRPCStreams(t *testing.T) {
+	rev := NewRevocations()
+	e := newGRPCEnv(t, Config{LookupCacheTTL: time.Hour, Revocations: rev})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := func(token string) grpc.ClientStream {
+		callCtx := metadata.AppendToOutgoingContext(ctx, "ray-token", token)
+		cs, err := e.conn.NewStream(callCtx, bidi, "/ray.rpc.RayletDataStreamer/Datapath", grpc.ForceCodecV2(rawCodec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, cs, "init")
+		return cs
+	}
+	a, b := open(tokenA), open(tokenB)
+	rev.Revoke(e.a.ws, e.a.id)
+	ended := make(chan error, 1)
+	go func() {
+		var got []byte
+		ended <- a.RecvMsg(&got)
+	}()
+	select {
+	case err := <-ended:
+		if err == nil || errors.Is(err, io.EOF) {
+			t.Fatalf("A's stream after the revocation: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("A's stream goes on after the revocation")
+	}
+	echo(t, b, "after")
+}
+
+// echo sends m on cs and reads the fake head's echo of it.
+func echo(t *testing.T, cs grpc.ClientStream, m string) {
+	t.Helper()
+	msg := []byte(m)
+	if err := cs.SendMsg(&msg); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	var got []byte
+	if err := cs.RecvMsg(&got); err != nil || !strings.HasSuffix(string(got), " echo: "+m) {
+		t.Fatalf("recv %q: %v", got, err)
 	}
 }

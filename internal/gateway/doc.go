@@ -13,12 +13,16 @@
 // ways without buffering them, and bound bodies and concurrent requests;
 // LimitListener bounds the client connections a listener holds.
 //
-// What a request costs is mostly net/http's: the gateway remembers a
-// running cluster's token hash and head for Config.LookupCacheTTL instead
-// of asking Lookup each time (cache.go), and sends bodiless reads to heads
-// over its own synchronous keep-alive pool (transport.go) rather than
-// http.Transport, which hands each request and response between two
-// goroutines per connection (bench/README.md has the figures).
+// NewHTTPServer serves the HTTP side. The gateway remembers a running
+// cluster's token hash and head for Config.LookupCacheTTL instead of asking
+// Lookup each time (cache.go). Bodiless GETs and HEADs on kept-alive
+// HTTP/1.1 connections, nearly all of the traffic, take a fast path of its
+// own (front.go, front_head.go, front_proxy.go) that parses the request
+// head in place and passes the head's answer on over a synchronous
+// keep-alive pool (transport.go); anything else, and any head it is not
+// sure to read as net/http would, goes with its connection to net/http and
+// NewHTTP's handler, which decide who passes through the same code
+// (httpGateway.admit). bench/README.md has the figures.
 //
 // What the clients send, and so what this package relies on (read in Ray's
 // sources, python/ray/...):

@@ -136,7 +136,7 @@ func (s *HTTPServer) exchange(fc *frontConn, hc *headConn, t *target) (keep bool
 	// The request head is not needed any more (nothing is sent again
 	// once the head has answered); the client's next bytes come after it.
 	fc.discardHead()
-	bp := &bodyPass{fc: fc, hc: hc, timeout: s.cfg.UpstreamHeaderTimeout}
+	bp := &bodyPass{fc: fc, hc: hc, timeout: s.cfg.UpstreamHeaderTimeout, live: s.g.live, key: clusterKey{t.rt.ws, t.rt.id}}
 	switch body {
 	case noBody:
 		err = nil
@@ -410,6 +410,10 @@ type bodyPass struct {
 	// hold the head's connection for a client long gone.
 	waits int
 	stop  func() // ends watchClient, once started
+	// live and key are where a body that waits is tracked, so that a
+	// revoked token cuts it.
+	live *flights
+	key  clusterKey
 }
 
 // wait gives the client what it has so far, then waits until the head's
@@ -420,7 +424,12 @@ func (p *bodyPass) wait(n int) error {
 		return err
 	}
 	if p.waits++; p.waits >= 2 && p.stop == nil {
-		p.stop = p.fc.watchClient(p.hc)
+		unwatch := p.fc.watchClient(p.hc)
+		forget := p.live.add(p.key, func() { p.hc.conn.Close() })
+		p.stop = func() {
+			forget()
+			unwatch()
+		}
 	}
 	for {
 		_, err := p.hc.br.Peek(n)

@@ -23,6 +23,7 @@ type grpcGateway struct {
 	log   *slog.Logger
 	lim   *limiter
 	cache *routeCache
+	live  *flights
 	proxy *httputil.ReverseProxy
 }
 
@@ -53,6 +54,7 @@ func NewGRPC(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	cfg.Revocations.add(g.cache)
+	g.live = newFlights(cfg.Revocations)
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true) // and not HTTP1: prior knowledge, as gRPC servers expect
 	transport := &http.Transport{
@@ -122,6 +124,8 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.lim.releaseCluster(key)
+	ctx, done := g.live.addRequest(ctx, key, r.Body)
+	defer done()
 	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, grpcTargetKey{}, t)))
 }

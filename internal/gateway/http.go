@@ -20,6 +20,7 @@ type httpGateway struct {
 	lim   *limiter
 	cache *routeCache
 	heads *headTransport // the keep-alive pool of both paths to the heads
+	live  *flights
 	proxy *httputil.ReverseProxy
 }
 
@@ -58,6 +59,7 @@ func newHTTPGateway(cfg Config) *httpGateway {
 	cfg = cfg.withDefaults()
 	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	cfg.Revocations.add(g.cache)
+	g.live = newFlights(cfg.Revocations)
 	transport := &http.Transport{
 		Proxy:        nil, // heads are reached directly, whatever HTTP_PROXY says
 		DialContext:  dialer(cfg),
@@ -144,6 +146,8 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// with 413 (see proxyError).
 		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
 	}
+	ctx, done := g.live.addRequest(ctx, key, r.Body)
+	defer done()
 	t := &target{rt: rt, addr: cr.dashboard, rayToken: cr.rayToken}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
 }
