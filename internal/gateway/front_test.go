@@ -159,9 +159,10 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 	}
 }
 
-// One connection can move from the fast path to net/http in the middle:
-// what comes after the handover is answered there, in order.
-func TestFastPathHandsOverMidConnection(t *testing.T) {
+// echoConn is a connection to a fast-path gateway in front of an echoHead
+// (the cluster at parityBase, token tokenA).
+func echoConn(t *testing.T) (*HTTPServer, net.Conn) {
+	t.Helper()
 	head := echoHead(t)
 	f := newFleet()
 	f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
@@ -170,8 +171,15 @@ func TestFastPathHandsOverMidConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return fast, conn
+}
+
+// One connection can move from the fast path to net/http in the middle:
+// what comes after the handover is answered there, in order.
+func TestFastPathHandsOverMidConnection(t *testing.T) {
+	fast, conn := echoConn(t)
 	get := "GET " + parityBase + "/api/version?n=%d HTTP/1.1\r\nHost: gw\r\nRay-Token: " + tokenA + "\r\n\r\n"
 	post := "POST " + parityBase + "/api/jobs/ HTTP/1.1\r\nHost: gw\r\nRay-Token: " + tokenA + "\r\nContent-Length: 4\r\n\r\nbody"
 	// All of it in one write: the handover must carry what was read
@@ -198,16 +206,7 @@ func TestFastPathHandsOverMidConnection(t *testing.T) {
 // Requests sent back to back on one connection (pipelined) are answered in
 // order by the fast path, the last one with Connection: close closing it.
 func TestFastPathPipelined(t *testing.T) {
-	head := echoHead(t)
-	f := newFleet()
-	f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
-	fast, url := startFast(t, Config{Lookup: f.lookup(), Logger: testLogger(t)})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fast, conn := echoConn(t)
 	var all strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&all, "GET %s/api/version?n=%d HTTP/1.1\r\nHost: gw\r\nRay-Token: %s\r\n", parityBase, i, tokenA)
