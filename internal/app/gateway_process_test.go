@@ -20,11 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/rayfleet/rayfleet/api"
@@ -111,19 +108,7 @@ func testGatewayProcess(t *testing.T, bin string, srv *Server, cred Credentials,
 	// The Ray client listener finds the cluster by its token through the
 	// store. The stand-in head's client port accepts connections and never
 	// answers, so a good token ends in the deadline, a bad one at once.
-	conn, err := grpc.NewClient(gw.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	call := func(token string, d time.Duration) error {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		ctx = metadata.AppendToOutgoingContext(ctx, "ray-token", token)
-		var out []byte
-		in := []byte{}
-		return conn.Invoke(ctx, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodecV2{}))
-	}
+	call := rayClientCall(ctx, t, gw.grpcAddr)
 	if err := call(strings.Repeat("f", 32), 10*time.Second); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("Ray client with a wrong token: %v", err)
 	}

@@ -113,21 +113,9 @@ func TestGatewayRevokesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	conn, err := grpc.NewClient(srv.GatewayGRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// The stand-in head's Ray client port accepts and never answers: a
 	// call that reaches it ends in its deadline, a refused one at once.
-	call := func(token string, d time.Duration) error {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		ctx = metadata.AppendToOutgoingContext(ctx, "ray-token", token)
-		var out []byte
-		in := []byte{}
-		return conn.Invoke(ctx, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodecV2{}))
-	}
+	call := rayClientCall(ctx, t, srv.GatewayGRPCAddr)
 
 	// The gateway caches a's token and head: header, cookie and Ray client.
 	passes(http.DefaultClient, a, "", a.SubmitToken)
@@ -234,5 +222,25 @@ func TestGatewayCacheTTLFlag(t *testing.T) {
 	}
 	if _, err := LoadConfig([]string{"--gateway-cache-ttl", "-1s"}, none); err == nil || !strings.Contains(err.Error(), "gateway-cache-ttl") {
 		t.Fatalf("--gateway-cache-ttl -1s: %v", err)
+	}
+}
+
+// rayClientCall returns a function that makes one Ray client call
+// (ClusterInfo) through the gateway's gRPC listener at addr with the given
+// token, waiting at most d.
+func rayClientCall(ctx context.Context, t *testing.T, addr string) func(token string, d time.Duration) error {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return func(token string, d time.Duration) error {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		ctx = metadata.AppendToOutgoingContext(ctx, "ray-token", token)
+		var out []byte
+		in := []byte{}
+		return conn.Invoke(ctx, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodecV2{}))
 	}
 }
