@@ -108,6 +108,11 @@ type ClusterPatch struct {
 	Workers        *[]WorkerSpec
 	ExtraParam     *string
 	VolumeIDs      *[]string
+	// KeepRedisPassword says the body's gftConfig left redisPassword out:
+	// the stored password stays if the Redis (URL and username) is the
+	// same. Responses never carry the password, so a spec read back and
+	// sent again keeps it.
+	KeepRedisPassword bool
 }
 
 // Apply returns spec with the patch's fields written over it.
@@ -125,7 +130,14 @@ func (p ClusterPatch) Apply(spec ClusterSpec) ClusterSpec {
 		spec.NetworkService = *p.NetworkService
 	}
 	if p.Head != nil {
+		old := spec.Head.GFTConfig
 		spec.Head = *p.Head
+		if g := spec.Head.GFTConfig; g != nil && p.KeepRedisPassword && old != nil &&
+			old.RedisURL == g.RedisURL && old.RedisUsername == g.RedisUsername {
+			kept := *g
+			kept.RedisPassword = old.RedisPassword
+			spec.Head.GFTConfig = &kept
+		}
 	}
 	if p.Workers != nil {
 		spec.Workers = append([]WorkerSpec(nil), (*p.Workers)...)

@@ -22,11 +22,13 @@ type HeadSpec struct {
 }
 
 // GFTConfig is the external Redis of GCS fault tolerance. Responses never
-// carry the password.
+// carry the password. An update that leaves the password out keeps the one
+// stored for the same Redis (URL and username), so a spec read back and
+// sent again does not lose it; "" removes it.
 type GFTConfig struct {
-	RedisURL      string `json:"redisUrl,omitempty"`
-	RedisUsername string `json:"redisUsername,omitempty"`
-	RedisPassword string `json:"redisPassword,omitempty"`
+	RedisURL      string  `json:"redisUrl,omitempty"`
+	RedisUsername string  `json:"redisUsername,omitempty"`
+	RedisPassword *string `json:"redisPassword,omitempty"`
 }
 
 // WorkerSpec is one worker group.

@@ -518,8 +518,7 @@ func (a *app) clusterRequest(cmd *cobra.Command, f *specFlags, current func() (*
 				return nil, err
 			}
 			// Sent back as read. Responses never carry the GCS fault
-			// tolerance Redis password, so a cluster using one needs -f
-			// with the password to change its head.
+			// tolerance Redis password; left out, the server keeps it.
 			h := cl.HeadSpec
 			req.HeadSpec = &h
 		}

@@ -131,7 +131,12 @@ func toPatch(in *api.ClusterRequest) rayfleet.ClusterPatch {
 			ReleaseVersion: h.DisplayReleaseVersion, Env: h.Env, RayStartParams: h.RayStartParams, GFTEnabled: h.GFTEnabled,
 		}
 		if h.GFTConfig != nil {
-			hs.GFTConfig = &rayfleet.GFTConfig{RedisURL: h.GFTConfig.RedisURL, RedisUsername: h.GFTConfig.RedisUsername, RedisPassword: h.GFTConfig.RedisPassword}
+			hs.GFTConfig = &rayfleet.GFTConfig{RedisURL: h.GFTConfig.RedisURL, RedisUsername: h.GFTConfig.RedisUsername}
+			if h.GFTConfig.RedisPassword != nil {
+				hs.GFTConfig.RedisPassword = *h.GFTConfig.RedisPassword
+			} else {
+				p.KeepRedisPassword = true
+			}
 		}
 		p.Head = &hs
 	}

@@ -188,7 +188,9 @@ func appendHeadSpec(b []byte, h *api.HeadSpec) []byte {
 		g := fields{b: append(f.b, '{'), first: true}
 		g.str("redisUrl", h.GFTConfig.RedisURL, true)
 		g.str("redisUsername", h.GFTConfig.RedisUsername, true)
-		g.str("redisPassword", h.GFTConfig.RedisPassword, true)
+		if h.GFTConfig.RedisPassword != nil {
+			g.str("redisPassword", *h.GFTConfig.RedisPassword, false)
+		}
 		f.b = append(g.b, '}')
 	}
 	return append(f.b, '}')
