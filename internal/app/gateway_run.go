@@ -57,15 +57,18 @@ func StartGateway(ctx context.Context, cfg Config, stderr io.Writer) (_ *Gateway
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
+	// The server owns the schema: the gateway reads it as it is, and
+	// refuses one of another version rather than migrate it under the
+	// server.
 	switch cfg.Store {
 	case "postgres":
-		g.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
+		g.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN, sqlstore.Migrated())
 	default:
 		path := filepath.Join(cfg.DataDir, "rayfleet.db")
 		if _, statErr := os.Stat(path); statErr != nil {
 			return nil, fmt.Errorf("no rayfleet database at %s (%w): start `rayfleet server` on this --data-dir first, or give the server's --store postgres and --postgres-dsn", path, statErr)
 		}
-		g.Store, err = sqlstore.OpenSQLite(ctx, path)
+		g.Store, err = sqlstore.OpenSQLite(ctx, path, sqlstore.Migrated())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)

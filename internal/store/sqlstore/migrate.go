@@ -62,6 +62,9 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.noMigrate {
+		return s.checkSchema(ctx, len(ms))
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: begin: %w", err)
@@ -128,4 +131,20 @@ func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
 		return nil, fmt.Errorf("migrate: read versions: %w", err)
 	}
 	return applied, nil
+}
+
+// checkSchema fails unless the database holds every migration up to want
+// and none past it.
+func (s *Store) checkSchema(ctx context.Context, want int) error {
+	var have int
+	err := s.write.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have)
+	switch {
+	case err != nil:
+		return fmt.Errorf("the database has no rayfleet schema (%w): start `rayfleet server` on it first", err)
+	case have < want:
+		return fmt.Errorf("the database has schema version %d and this rayfleet needs %d: start `rayfleet server` of this version on it first (it migrates the schema)", have, want)
+	case have > want:
+		return fmt.Errorf("the database has schema version %d but this rayfleet knows only up to %d; run a newer rayfleet", have, want)
+	}
+	return nil
 }

@@ -61,6 +61,24 @@ type Store struct {
 	// statement or transaction on write ends with wrote().
 	soleWriter bool
 	writes     atomic.Uint64
+	// noMigrate: the schema must already be this binary's (Migrated).
+	noMigrate bool
+}
+
+// Option changes how OpenSQLite and OpenPostgres open a store.
+type Option func(*Store)
+
+// Migrated makes opening fail, changing nothing, unless the database's
+// schema is exactly the one this binary knows: for a process that reads
+// the database of a server it does not own (the standalone gateway), which
+// must neither migrate that server's schema under it nor read one it does
+// not know.
+func Migrated() Option { return func(s *Store) { s.noMigrate = true } }
+
+func (s *Store) apply(opts []Option) {
+	for _, o := range opts {
+		o(s)
+	}
 }
 
 // AssumeSoleWriter tells the store that nothing but itself writes the
@@ -86,7 +104,7 @@ type stmtKey struct {
 // migrates it. path must be a plain file name: the store opens it from
 // several connections, which an in-memory database or a URI with its own
 // parameters would defeat.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("open sqlite %q: need a plain file path (no \"file:\", \"?\" or \":memory:\")", path)
 	}
@@ -102,6 +120,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	s := newStore(sqliteDialect, write, nil)
+	s.apply(opts)
 	// Migrate before the readers exist: the first connection turns the file
 	// into WAL mode, which query-only connections could not do.
 	if err := s.migrate(ctx); err != nil {
@@ -132,7 +151,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // OpenPostgres connects to the PostgreSQL database named by dsn (a URL or
 // key=value string as pgx reads it) and migrates it. Several processes may
 // open the same database at once: migrations run under an advisory lock.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -144,6 +163,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newStore(postgresDialect, db, db)
+	s.apply(opts)
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

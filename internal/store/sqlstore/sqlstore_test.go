@@ -22,7 +22,7 @@ import (
 
 // openStore opens a store with open (OpenSQLite or OpenPostgres) on where
 // (a path or a DSN) and closes it when the test ends.
-func openStore(t testing.TB, open func(context.Context, string) (*Store, error), where string) *Store {
+func openStore(t testing.TB, open func(context.Context, string, ...Option) (*Store, error), where string) *Store {
 	t.Helper()
 	s, err := open(context.Background(), where)
 	if err != nil {
@@ -788,4 +788,56 @@ func explain(t *testing.T, conn *sql.Conn, query string) string {
 		t.Fatal(err)
 	}
 	return plan.String()
+}
+
+// A store opened with Migrated reads a schema of its own version and
+// refuses any other, changing nothing: no schema on a new file, an older
+// one, a newer one.
+func TestMigratedRefusesOtherSchemas(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rayfleet.db")
+	if _, err := OpenSQLite(ctx, path, Migrated()); err == nil || !strings.Contains(err.Error(), "start `rayfleet server`") {
+		t.Fatalf("a new file: %v", err)
+	}
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(ms)
+	// As an older binary left it: the last migration not applied.
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = ?", last); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := OpenSQLite(ctx, path, Migrated()); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d and this rayfleet needs %d", last-1, last)) {
+		t.Fatalf("an older schema: %v", err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", last).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("opening with Migrated changed the schema: %d rows for version %d, %v", n, last, err)
+	}
+	// Put back as it was, then one version past this binary's.
+	if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?), (?, 'future')", last, ms[last-1].name, last+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSQLite(ctx, path, Migrated()); err == nil || !strings.Contains(err.Error(), "run a newer rayfleet") {
+		t.Fatalf("a newer schema: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = ?", last+1); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenSQLite(ctx, path, Migrated())
+	if err != nil {
+		t.Fatalf("this binary's schema: %v", err)
+	}
+	s.Close()
 }
