@@ -76,7 +76,13 @@ type Config struct {
 	// LocalTempRoot holds the local nodes' short Ray temp directories
 	// ("" = /tmp; Ray's socket paths must stay under ~107 characters).
 	LocalTempRoot string `yaml:"localTempRoot"`
+	// AuditRetention is how long audit events are kept (0: for ever).
+	AuditRetention time.Duration `yaml:"auditRetention"`
 }
+
+// defaultAuditRetention keeps audit events 90 days, as long as the hosted
+// cloud's own trail keeps them by default.
+const defaultAuditRetention = 90 * 24 * time.Hour
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
@@ -97,6 +103,7 @@ func DefaultConfig() Config {
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 16
 	c.StopGrace = 10 * time.Second
+	c.AuditRetention = defaultAuditRetention
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -172,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
+	}
+	if c.AuditRetention < 0 {
+		errs = append(errs, fmt.Errorf("audit-retention: must not be negative, got %s", c.AuditRetention))
 	}
 	if c.StopGrace < 0 {
 		errs = append(errs, fmt.Errorf("stop-grace: must not be negative, got %s", c.StopGrace))
@@ -275,6 +285,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	durFlags := []durFlag{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
+		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}
 	durVals := make([]*string, len(durFlags))

@@ -234,19 +234,35 @@ func endpoints(cfg Config, httpAddr, grpcAddr string) service.Endpoints {
 // testConnState lets tests see connections change state (nil otherwise).
 var testConnState func(net.Conn, http.ConnState)
 
-// janitor forgets client tokens older than the idempotency window.
+// janitor forgets client tokens older than the idempotency window and
+// audit events older than the retention.
 func (s *Server) janitor(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
-		if err := s.Store.DeleteIdempotencyBefore(ctx, time.Now().Add(-rayfleet.IdempotencyWindow)); err != nil && ctx.Err() == nil {
-			s.Logger.Warn("forget old client tokens", "err", err.Error())
-		}
+		s.sweep(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// sweep is one round of the janitor's.
+func (s *Server) sweep(ctx context.Context, now time.Time) {
+	if err := s.Store.DeleteIdempotencyBefore(ctx, now.Add(-rayfleet.IdempotencyWindow)); err != nil && ctx.Err() == nil {
+		s.Logger.Warn("forget old client tokens", "err", err.Error())
+	}
+	if s.Config.AuditRetention <= 0 {
+		return
+	}
+	n, err := s.Store.DeleteAuditBefore(ctx, now.Add(-s.Config.AuditRetention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.Logger.Warn("remove old audit events", "err", err.Error(), "removed", n)
+	case n > 0:
+		s.Logger.Info("removed audit events past the retention", "removed", n, "retention", s.Config.AuditRetention.String())
 	}
 }
 

@@ -152,6 +152,9 @@ type Store interface {
 	// newest first.
 	AppendAudit(ctx context.Context, e rayfleet.AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]rayfleet.AuditEvent, error)
+	// DeleteAuditBefore removes every account's events older than t and
+	// returns how many it removed.
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 
 	Close() error
 }

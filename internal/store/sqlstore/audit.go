@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -64,4 +65,30 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]rayfleet.
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
+}
+
+// auditDeleteBatch bounds the rows one statement of DeleteAuditBefore
+// removes, so that purging a large backlog never holds the write lock (on
+// SQLite, every writer's) for long.
+const auditDeleteBatch = 5000
+
+// DeleteAuditBefore removes every account's events older than t, in
+// batches.
+func (s *Store) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.exec(ctx, `DELETE FROM audit_events WHERE (account_id, request_id) IN
+			(SELECT account_id, request_id FROM audit_events WHERE time < ? LIMIT ?)`, toMS(t), auditDeleteBatch)
+		if err != nil {
+			return total, fmt.Errorf("delete old audit events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("delete old audit events: %w", err)
+		}
+		total += n
+		if n < auditDeleteBatch {
+			return total, nil
+		}
+	}
 }

@@ -61,3 +61,29 @@ func testAudit(t *testing.T, newStore NewStore) {
 		wantEqual(t, got, tc.want, "ListAudit "+tc.name)
 	}
 }
+
+// DeleteAuditBefore removes the events of every account older than its
+// time, and only those.
+func testAuditRetention(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc, other := AccountID(1), AccountID(2)
+	for i := 1; i <= 4; i++ {
+		must(t, s.AppendAudit(ctx, NewAuditEvent(acc, i)))
+		must(t, s.AppendAudit(ctx, NewAuditEvent(other, i)))
+	}
+	n, err := s.DeleteAuditBefore(ctx, At(3))
+	must(t, err)
+	if n != 4 {
+		t.Errorf("DeleteAuditBefore(At(3)) removed %d events, want 4 (two of each account)", n)
+	}
+	for _, a := range []string{acc, other} {
+		got, err := s.ListAudit(ctx, store.AuditFilter{AccountID: a})
+		must(t, err)
+		wantEqual(t, got, []rayfleet.AuditEvent{NewAuditEvent(a, 4), NewAuditEvent(a, 3)}, "events left of "+a)
+	}
+	n, err = s.DeleteAuditBefore(ctx, At(3))
+	must(t, err)
+	if n != 0 {
+		t.Errorf("a second DeleteAuditBefore(At(3)) removed %d events", n)
+	}
+}

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PolicyVersions", testPolicyVersions},
 		{"Attachments", testAttachments},
 		{"Audit", testAudit},
+		{"AuditRetention", testAuditRetention},
 		{"Workspaces", testWorkspaces},
 		{"ListWorkspaces", testListWorkspaces},
 		{"DeleteWorkspace", testDeleteWorkspace},
