@@ -38,8 +38,9 @@ type Reconciler struct {
 	Resync       time.Duration // every cluster is looked at this often; DefaultResync if 0
 	StartTimeout time.Duration // Starting longer than this is Error; DefaultStartTimeout if 0
 
-	once  sync.Once
-	queue *queue
+	once    sync.Once
+	queue   *queue
+	retries backoffs
 }
 
 func (r *Reconciler) init() {
@@ -115,11 +116,12 @@ func (r *Reconciler) work(ctx context.Context) {
 			return
 		}
 		after, err := r.Reconcile(ctx, ref)
-		if err != nil && ctx.Err() == nil {
-			r.Logger.Warn("reconcile failed; retrying", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error())
-			if after <= 0 || after > 5*time.Second {
-				after = 5 * time.Second
-			}
+		switch {
+		case err != nil && ctx.Err() == nil:
+			after = r.retries.failed(ref)
+			r.Logger.Warn("reconcile failed; retrying", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error(), "in", after.Round(time.Millisecond).String())
+		case err == nil:
+			r.retries.succeeded(ref)
 		}
 		r.queue.done(ref)
 		if after > 0 {
@@ -161,10 +163,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 	}
 	if actErr != nil {
 		// Report it on the cluster, so its owner sees why nothing moves.
+		// When to retry is the worker's (backoff.go).
 		d.Message = fmt.Sprintf("%s failed (will retry): %v", d.Action, actErr)
-		if d.Requeue == 0 || d.Requeue > 5*time.Second {
-			d.Requeue = 5 * time.Second
-		}
 	}
 	if d.Purge && actErr == nil {
 		if err := r.Store.PurgeCluster(ctx, ref.AccountID, ref.WorkspaceID, ref.ID); err != nil && !rayfleet.IsNotFound(err) {
