@@ -33,6 +33,7 @@ func RunServer(ctx context.Context, args []string, getenv func(string) string, s
 	select {
 	case <-ctx.Done():
 	case <-srv.done:
+	case <-srv.failed:
 	}
 	srv.Logger.Info("shutting down: finishing in-flight requests", "grace", ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownGrace)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,8 +62,13 @@ type Server struct {
 	lock     *os.File
 	done     chan struct{}
 	serveErr error
-	stopJobs context.CancelFunc
-	serving  bool // Start succeeded: Shutdown closes the listeners
+	failed   chan struct{} // closed by fail
+	// reconciling is true while this process runs the reconciler.
+	reconciling atomic.Bool
+	failOnce    sync.Once
+	failErr     error
+	stopJobs    context.CancelFunc
+	serving     bool // Start succeeded: Shutdown closes the listeners
 }
 
 // Start opens everything the configuration names and starts serving. The
@@ -76,7 +82,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Logger: logger, lock: lock, done: make(chan struct{})}
+	s := &Server{Config: cfg, Logger: logger, lock: lock, done: make(chan struct{}), failed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.closeResources()
@@ -166,9 +172,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		s.jobs.Add(1)
 		go func() {
 			defer s.jobs.Done()
-			if err := s.Reconciler.Run(jobsCtx); err != nil {
-				logger.Error("reconciler stopped", "err", err.Error())
-			}
+			s.runReconciler(jobsCtx)
 		}()
 	}
 	if s.gateway != nil {
@@ -249,6 +253,60 @@ func (s *Server) janitor(ctx context.Context) {
 	}
 }
 
+// leaser is a store that can make one process at a time the reconciler's.
+type leaser interface {
+	AcquireLease(ctx context.Context, name string, onWait func()) (*sqlstore.Lease, error)
+}
+
+// runReconciler runs the reconciler while this process holds the store's
+// reconciler lease: on PostgreSQL, of several processes with the
+// reconciler role only one reconciles, the others stand by and one of them
+// takes over when it goes. A process that loses the lease (its database
+// session broke) stops, so that its supervisor restarts it as a standby
+// rather than have it guess whether another has taken over.
+func (s *Server) runReconciler(ctx context.Context) {
+	runCtx := ctx
+	if l, ok := s.Store.(leaser); ok {
+		lease, err := l.AcquireLease(ctx, "reconciler", func() {
+			s.Logger.Info("another process runs the reconciler on this database; standing by to take over")
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.fail(fmt.Errorf("take the reconciler lease: %w", err))
+			}
+			return
+		}
+		defer lease.Release()
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-lease.Lost():
+				s.fail(errors.New("lost the reconciler lease (the database session broke); stopping so that this process restarts as a standby"))
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+		s.Logger.Info("this process runs the reconciler")
+	}
+	s.reconciling.Store(true)
+	defer s.reconciling.Store(false)
+	if err := s.Reconciler.Run(runCtx); err != nil {
+		s.Logger.Error("reconciler stopped", "err", err.Error())
+	}
+}
+
+// fail stops the server with err: RunServer shuts it down and exits
+// non-zero.
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		s.Logger.Error("stopping", "err", err.Error())
+		s.failErr = err
+		close(s.failed)
+	})
+}
+
 // sweep is one round of the janitor's.
 func (s *Server) sweep(ctx context.Context, now time.Time) {
 	if err := s.Store.DeleteIdempotencyBefore(ctx, now.Add(-rayfleet.IdempotencyWindow)); err != nil && ctx.Err() == nil {
@@ -282,6 +340,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeResources()
 	if err == nil {
 		err = s.serveErr
+	}
+	select {
+	case <-s.failed:
+		if err == nil {
+			err = s.failErr
+		}
+	default:
 	}
 	return err
 }

@@ -1,0 +1,137 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+)
+
+// Lease is the right to be, among the processes sharing a database, the one
+// that does something (run the reconciler). Lost is closed if it is lost.
+type Lease struct {
+	lost    chan struct{}
+	release func()
+	once    sync.Once
+}
+
+// Lost is closed when the lease is lost: the database session holding it
+// broke (the database restarted, the network failed), so another process
+// may hold it now.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Release gives the lease up.
+func (l *Lease) Release() { l.once.Do(l.release) }
+
+// How often a held PostgreSQL lease checks its session, and how long a
+// check may take before the lease counts as lost.
+var (
+	leaseCheckEvery   = 2 * time.Second
+	leaseCheckTimeout = 5 * time.Second
+	leaseRetryEvery   = 2 * time.Second
+)
+
+// AcquireLease waits until this process holds the lease called name on
+// this database (on PostgreSQL, per schema), or ctx ends. onWait, if not
+// nil, is called once if another process holds it, before waiting.
+//
+// On PostgreSQL the lease is a session-level advisory lock on a connection
+// of its own, checked every 2 s: the database gives it up when the session
+// ends, so a process that dies or loses the database hands it on, and the
+// holder learns of a broken session within about 7 s (Lost). Until it
+// does, two holders can overlap for those seconds; what the lease guards
+// must tolerate that (the reconciler's writes check what they read). On
+// SQLite, the server's lock on the data directory already makes it the
+// only process: the lease is granted at once and never lost.
+func (s *Store) AcquireLease(ctx context.Context, name string, onWait func()) (*Lease, error) {
+	if s.d.name == "sqlite" {
+		return &Lease{lost: make(chan struct{}), release: func() {}}, nil
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lease %s: %w", name, err)
+	}
+	var schema string
+	if err := conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("lease %s: %w", name, err)
+	}
+	key := leaseKey(schema, name)
+	waited := false
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+			discard(conn)
+			return nil, fmt.Errorf("lease %s: %w", name, err)
+		}
+		if got {
+			break
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			discard(conn)
+			return nil, ctx.Err()
+		case <-time.After(leaseRetryEvery):
+		}
+	}
+	l := &Lease{lost: make(chan struct{})}
+	stop := make(chan struct{})
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		t := time.NewTicker(leaseCheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			cctx, cancel := context.WithTimeout(context.Background(), leaseCheckTimeout)
+			_, err := conn.ExecContext(cctx, "SELECT 1")
+			cancel()
+			if err != nil {
+				close(l.lost)
+				discard(conn)
+				return
+			}
+		}
+	}()
+	l.release = func() {
+		close(stop)
+		<-checked
+		select {
+		case <-l.lost:
+			return // the session is gone, and its lock with it
+		default:
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), leaseCheckTimeout)
+		defer cancel()
+		_, _ = conn.ExecContext(cctx, "SELECT pg_advisory_unlock($1)", key)
+		discard(conn)
+	}
+	return l, nil
+}
+
+// discard closes conn's session rather than returning it to the pool: a
+// session-level lock must not stay with a pooled connection.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}
+
+// leaseKey is the advisory lock key of a lease: a hash of the schema and
+// the name, so that deployments sharing a database in different schemas
+// (and tests) do not hold each other's leases.
+func leaseKey(schema, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("rayfleet-lease\x00" + schema + "\x00" + name))
+	return int64(h.Sum64()) //nolint:gosec // a hash, any 64 bits will do
+}
