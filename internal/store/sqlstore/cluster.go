@@ -306,7 +306,24 @@ func (s *Store) UpdateCluster(ctx context.Context, accountID, workspaceID, id st
 	if err := fn(&c); err != nil {
 		return rayfleet.Cluster{}, err
 	}
-	// fn may change anything but which row it is and its version.
+	return s.writeCluster(ctx, accountID, workspaceID, id, read, c)
+}
+
+// UpdateClusterFrom is UpdateCluster on a row the caller has read already
+// (read, at read.Version): it saves the second read. A row written or
+// purged since is ErrConflict.
+func (s *Store) UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error) {
+	c := read
+	if err := fn(&c); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	return s.writeCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, read.Version, c)
+}
+
+// writeCluster writes c over the row (accountID, workspaceID, id) if the
+// row is still at version read. c may differ from the row in anything but
+// which row it is and its version.
+func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id string, read int64, c rayfleet.Cluster) (rayfleet.Cluster, error) {
 	c.AccountID, c.WorkspaceID, c.ID = accountID, workspaceID, id
 	c.Version = read + 1
 	enc, err := encodeCluster(&c)
