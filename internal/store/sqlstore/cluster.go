@@ -420,7 +420,7 @@ func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, excep
 			}
 			continue
 		}
-		if err := addNeeds(used, needs); err != nil {
+		if err := s.addNeeds(used, needs); err != nil {
 			return nil, fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
 		}
 	}
@@ -441,9 +441,9 @@ func encodeNeeds(needs map[string]rayfleet.Resources) (string, error) {
 }
 
 // addNeeds adds a needs column's value to used.
-func addNeeds(used map[string]rayfleet.Resources, b []byte) error {
-	var m map[string][2]int64
-	if err := json.Unmarshal(b, &m); err != nil {
+func (s *Store) addNeeds(used map[string]rayfleet.Resources, b []byte) error {
+	m, err := s.needs.decode(b)
+	if err != nil {
 		return err
 	}
 	for q, r := range m {

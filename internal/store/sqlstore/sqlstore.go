@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ type Store struct {
 	// last, at a cost to the server's memory.
 	specs     *jsonCache[rayfleet.ClusterSpec]
 	instances *jsonCache[[]rayfleet.Instance]
+	// needs spares CapacityInUse the decoding of each cluster's needs
+	// column: a workspace's clusters mostly share a handful of values.
+	needs *jsonCache[map[string][2]int64]
 
 	// lists holds the clusters of recently listed workspaces (listcache.go).
 	lists *listCache
@@ -156,6 +160,7 @@ func newStore(d dialect, write, read *sql.DB) *Store {
 		d: d, write: write, read: read,
 		specs:     newJSONCache(2<<20, cloneSpec),
 		instances: newJSONCache(1<<20, cloneInstances),
+		needs:     newJSONCache(256<<10, maps.Clone[map[string][2]int64]),
 		lists:     newListCache(defaultListCacheRows),
 	}
 	s.buildClusterQueries()
