@@ -106,6 +106,13 @@ func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Clust
 	if err != nil {
 		return err
 	}
+	if s.soleWriter {
+		// No entry can hold a row not made yet; dropping it all the same
+		// keeps the rule that every write changes its entry. Not under
+		// rows.write: ex may be a transaction's, which holds the only
+		// write connection that a write under rows.write waits for.
+		defer s.rows.drop(clusterKey{c.AccountID, c.WorkspaceID, c.ID})
+	}
 	_, err = ex(ctx, insertClusterSQL, append([]any{c.ID, c.AccountID, c.WorkspaceID}, enc.values...)...)
 	switch {
 	case s.d.isUnique(err):
@@ -135,6 +142,17 @@ const (
 )
 
 func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id string, deleted bool) (rayfleet.Cluster, error) {
+	k := clusterKey{accountID, workspaceID, id}
+	var gen uint64
+	if s.soleWriter {
+		if c, ok := s.rows.get(k); ok {
+			if c.Deleted && !deleted {
+				return rayfleet.Cluster{}, notFound("cluster", id)
+			}
+			return c, nil
+		}
+		gen = s.rows.snapshot()
+	}
 	q := getClusterSQL
 	if deleted {
 		q = getClusterAnySQL
@@ -145,6 +163,9 @@ func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id strin
 	}
 	if len(cs) == 0 {
 		return rayfleet.Cluster{}, notFound("cluster", id)
+	}
+	if s.soleWriter {
+		s.rows.fill(k, cs[0], gen)
 	}
 	return cs[0], nil
 }
@@ -330,29 +351,46 @@ func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id str
 	if err != nil {
 		return rayfleet.Cluster{}, err
 	}
+	k := clusterKey{accountID, workspaceID, id}
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+	}
 	res, err := s.exec(ctx, updateClusterSQL, append(enc.values, accountID, workspaceID, id, read)...)
-	if err != nil {
-		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
 	}
-	n, err := affected(res)
-	if err != nil {
-		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	if err == nil && n == 1 {
+		// Answer with exactly what the next read returns.
+		err = s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances)
+		c.TokenSealed = copyBlob(c.TokenSealed)
+		c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
+		c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
 	}
-	if n == 0 {
+	if s.soleWriter {
+		if err == nil && n == 1 {
+			s.rows.wrote(k, c)
+		} else {
+			s.rows.drop(k)
+		}
+	}
+	switch {
+	case err != nil:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	case n == 0:
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", id, read, rayfleet.ErrConflict)
 	}
-	// Answer with exactly what the next read returns.
-	if err := s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
-		return rayfleet.Cluster{}, err
-	}
-	c.TokenSealed = copyBlob(c.TokenSealed)
-	c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
-	c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
 	return c, nil
 }
 
 // PurgeCluster removes a cluster row, deleted or not, for good.
 func (s *Store) PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error {
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+		defer s.rows.drop(clusterKey{accountID, workspaceID, id})
+	}
 	res, err := s.exec(ctx, "DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?", accountID, workspaceID, id)
 	if err != nil {
 		return fmt.Errorf("purge cluster %s: %w", id, err)

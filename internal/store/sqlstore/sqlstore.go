@@ -59,6 +59,9 @@ type Store struct {
 
 	// lists holds the clusters of recently listed workspaces (listcache.go).
 	lists *listCache
+	// rows holds the clusters last read or written, used only by a sole
+	// writer (rowcache.go).
+	rows *rowCache
 
 	// soleWriter says that nothing but this Store writes the database
 	// (AssumeSoleWriter), and writes counts the writes it made: every
@@ -70,9 +73,12 @@ type Store struct {
 // AssumeSoleWriter tells the store that nothing but itself writes the
 // database, as when the caller holds an exclusive lock on the directory of
 // an SQLite file: lists then learn of writes from this Store's own count
-// and skip the database read that otherwise checks a list is up to date.
-// Call it before the store is used. Another process writing the database
-// after this would go unseen by lists until this Store writes.
+// and skip the database read that otherwise checks a list is up to date,
+// and reads of one cluster (GetCluster, GetClusterAny, UpdateCluster's
+// read) answer from the row this Store last read or wrote. Call it before
+// the store is used. Another process writing the database after this
+// would go unseen by lists until this Store writes, and by reads of a
+// cluster until this Store writes that cluster.
 func (s *Store) AssumeSoleWriter() { s.soleWriter = true }
 
 // wrote counts a write (or an attempt: the count only has to move when
@@ -155,6 +161,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// defaultRowCacheRows bounds the sole writer's cluster rows (rowcache.go):
+// a few KB each, so some tens of MB at most.
+const defaultRowCacheRows = 10000
+
 func newStore(d dialect, write, read *sql.DB) *Store {
 	s := &Store{
 		d: d, write: write, read: read,
@@ -162,6 +172,7 @@ func newStore(d dialect, write, read *sql.DB) *Store {
 		instances: newJSONCache(1<<20, cloneInstances),
 		needs:     newJSONCache(256<<10, maps.Clone[map[string][2]int64]),
 		lists:     newListCache(defaultListCacheRows),
+		rows:      newRowCache(defaultRowCacheRows),
 	}
 	s.buildClusterQueries()
 	return s
