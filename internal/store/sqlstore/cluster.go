@@ -97,7 +97,18 @@ func (s *Store) decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) erro
 
 // CreateCluster stores a new cluster at version 1.
 func (s *Store) CreateCluster(ctx context.Context, c rayfleet.Cluster) error {
-	return s.insertCluster(ctx, s.exec, c)
+	if !s.soleWriter {
+		return s.insertCluster(ctx, s.exec, c)
+	}
+	s.rows.write.Lock()
+	defer s.rows.write.Unlock()
+	err := s.insertCluster(ctx, s.exec, c)
+	if k := (wsKey{c.AccountID, c.WorkspaceID}); err == nil {
+		s.usage.set(k, c.ID, heldBy(&c))
+	} else {
+		s.usage.drop(k)
+	}
+	return err
 }
 
 func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Cluster) error {
@@ -371,8 +382,10 @@ func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id str
 	if s.soleWriter {
 		if err == nil && n == 1 {
 			s.rows.wrote(k, c)
+			s.usage.set(wsKey{accountID, workspaceID}, id, heldBy(&c))
 		} else {
 			s.rows.drop(k)
+			s.usage.drop(wsKey{accountID, workspaceID})
 		}
 	}
 	switch {
@@ -389,17 +402,24 @@ func (s *Store) PurgeCluster(ctx context.Context, accountID, workspaceID, id str
 	if s.soleWriter {
 		s.rows.write.Lock()
 		defer s.rows.write.Unlock()
-		defer s.rows.drop(clusterKey{accountID, workspaceID, id})
 	}
 	res, err := s.exec(ctx, "DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?", accountID, workspaceID, id)
-	if err != nil {
-		return fmt.Errorf("purge cluster %s: %w", id, err)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
 	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("purge cluster %s: %w", id, err)
+	if s.soleWriter {
+		s.rows.drop(clusterKey{accountID, workspaceID, id})
+		if err == nil {
+			s.usage.set(wsKey{accountID, workspaceID}, id, nil)
+		} else {
+			s.usage.drop(wsKey{accountID, workspaceID})
+		}
 	}
-	if n == 0 {
+	switch {
+	case err != nil:
+		return fmt.Errorf("purge cluster %s: %w", id, err)
+	case n == 0:
 		return notFound("cluster", id)
 	}
 	return nil
@@ -427,23 +447,64 @@ func (s *Store) ClustersHoldingCapacity(ctx context.Context, accountID, workspac
 // CapacityInUse sums, by queue, what the specs of a workspace's clusters
 // that hold capacity (deleted ones included) need, leaving out exceptID.
 // It reads each such cluster's needs column, and its spec only when the
-// row was written before that column existed.
+// row was written before that column existed; a sole writer keeps what it
+// read, and what each cluster holds after every write, in memory
+// (usagecache.go).
 func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error) {
+	if !s.soleWriter {
+		used := map[string]rayfleet.Resources{}
+		err := s.scanHeld(ctx, accountID, workspaceID, exceptID, func(_ string, needs map[string]rayfleet.Resources) {
+			for q, r := range needs {
+				used[q] = used[q].Add(r)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return used, nil
+	}
+	k := wsKey{accountID, workspaceID}
+	if used, ok := s.usage.sum(k, exceptID); ok {
+		return used, nil
+	}
+	gen := s.usage.snapshot()
+	held := map[string]map[string]rayfleet.Resources{}
+	err := s.scanHeld(ctx, accountID, workspaceID, "", func(id string, needs map[string]rayfleet.Resources) {
+		held[id] = needs
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.usage.fill(k, held, gen)
+	used := map[string]rayfleet.Resources{}
+	for id, needs := range held {
+		if id == exceptID {
+			continue
+		}
+		for q, r := range needs {
+			used[q] = used[q].Add(r)
+		}
+	}
+	return used, nil
+}
+
+// scanHeld calls f with the id and needs of every cluster of the workspace
+// that holds capacity, but exceptID ("" leaves out none).
+func (s *Store) scanHeld(ctx context.Context, accountID, workspaceID, exceptID string, f func(id string, needs map[string]rayfleet.Resources)) error {
 	// The SQL narrows by state (HoldsCapacity today); the check in Go keeps
 	// the answer right should HoldsCapacity ever look at more than that.
 	rows, err := s.query(ctx, "SELECT id, state, needs, CASE WHEN needs = '' THEN spec ELSE '' END FROM clusters "+
 		"WHERE account_id = ? AND workspace_id = ? AND state <> ? AND id <> ?",
 		accountID, workspaceID, string(rayfleet.StateStopped), exceptID)
 	if err != nil {
-		return nil, fmt.Errorf("capacity in use: %w", err)
+		return fmt.Errorf("capacity in use: %w", err)
 	}
 	defer rows.Close()
-	used := map[string]rayfleet.Resources{}
 	var id, state string
 	var needs, spec sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&id, &state, &needs, &spec); err != nil {
-			return nil, fmt.Errorf("capacity in use: %w", err)
+			return fmt.Errorf("capacity in use: %w", err)
 		}
 		if c := (rayfleet.Cluster{State: rayfleet.State(state)}); !c.HoldsCapacity() {
 			continue
@@ -451,21 +512,25 @@ func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, excep
 		if len(needs) == 0 {
 			sp, err := s.specs.decode(spec)
 			if err != nil {
-				return nil, fmt.Errorf("capacity in use: decode spec of cluster %s: %w", id, err)
+				return fmt.Errorf("capacity in use: decode spec of cluster %s: %w", id, err)
 			}
-			for q, r := range sp.Needs() {
-				used[q] = used[q].Add(r)
-			}
+			f(id, sp.Needs())
 			continue
 		}
-		if err := s.addNeeds(used, needs); err != nil {
-			return nil, fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
+		m, err := s.needs.decode(needs)
+		if err != nil {
+			return fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
 		}
+		byQueue := make(map[string]rayfleet.Resources, len(m))
+		for q, r := range m {
+			byQueue[q] = rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]}
+		}
+		f(id, byQueue)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("capacity in use: %w", err)
+		return fmt.Errorf("capacity in use: %w", err)
 	}
-	return used, nil
+	return nil
 }
 
 // encodeNeeds renders a spec's needs as the needs column holds them.
@@ -476,18 +541,6 @@ func encodeNeeds(needs map[string]rayfleet.Resources) (string, error) {
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
-}
-
-// addNeeds adds a needs column's value to used.
-func (s *Store) addNeeds(used map[string]rayfleet.Resources, b []byte) error {
-	m, err := s.needs.decode(b)
-	if err != nil {
-		return err
-	}
-	for q, r := range m {
-		used[q] = used[q].Add(rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]})
-	}
-	return nil
 }
 
 // ListClusterRefs returns the key of every cluster row, deleted ones

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -116,4 +117,98 @@ func TestSoleWriterRowsStayTrue(t *testing.T) {
 	if _, err := sole.GetClusterAny(ctx, acc, w.ID, ids[0]); !rayfleet.IsNotFound(err) {
 		t.Fatalf("GetClusterAny after PurgeCluster: %v, want not found", err)
 	}
+}
+
+// Under concurrent creates, state changes and purges through a sole
+// writer, its CapacityInUse (kept in memory once read) is what the
+// database says, as a second store reads it from the rows.
+func TestSoleWriterUsageStaysTrue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rayfleet.db")
+	sole, fresh := openSQLitePath(t, path), openSQLitePath(t, path)
+	sole.AssumeSoleWriter()
+	ctx := t.Context()
+	acc := storetest.AccountID(1)
+	w := createTestWorkspace(t, sole, acc, 1)
+	check := func(when string, except string) {
+		t.Helper()
+		got, err := sole.CapacityInUse(ctx, acc, w.ID, except)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fresh.CapacityInUse(ctx, acc, w.ID, except)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: the sole writer counts %v in use (except %q); the rows say %v", when, got, except, want)
+		}
+	}
+	check("empty", "")
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 12 {
+				n := g*100 + i + 1
+				c := storetest.NewCluster(acc, w.ID, n)
+				if err := sole.CreateCluster(ctx, c); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := sole.CapacityInUse(ctx, acc, w.ID, ""); err != nil {
+					t.Error(err)
+				}
+				read, err := sole.GetClusterAny(ctx, acc, w.ID, c.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch i % 3 {
+				case 0: // stopped: holds nothing
+					_, err = sole.UpdateClusterFrom(ctx, read, func(c *rayfleet.Cluster) error {
+						c.State, c.Desired = rayfleet.StateStopped, rayfleet.RunStateStopped
+						return nil
+					})
+				case 1: // bigger
+					_, err = sole.UpdateCluster(ctx, acc, w.ID, c.ID, func(c *rayfleet.Cluster) error {
+						c.Spec.Workers = slices.Clone(c.Spec.Workers)
+						c.Spec.Workers[0].Replica += 2
+						return nil
+					})
+				case 2: // gone
+					err = sole.PurgeCluster(ctx, acc, w.ID, c.ID)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				ids = append(ids, c.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	check("after the writes", "")
+	if used, ok := sole.usage.sum(wsKey{acc, w.ID}, ""); !ok || len(used) == 0 {
+		t.Fatalf("the sole writer's usage of the workspace: %v, held %v; want it held, and not empty", used, ok)
+	}
+	for _, id := range ids[:5] {
+		check("leaving one out", id)
+	}
+	// A stopped cluster started again holds capacity again.
+	c := storetest.NewCluster(acc, w.ID, 999)
+	c.State = rayfleet.StateStopped
+	if err := sole.CreateCluster(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	check("a stopped cluster created", "")
+	if _, err := sole.UpdateCluster(ctx, acc, w.ID, c.ID, func(c *rayfleet.Cluster) error {
+		c.State = rayfleet.StateStarting
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("started again", "")
+	check("started again, leaving it out", c.ID)
 }

@@ -59,9 +59,11 @@ type Store struct {
 
 	// lists holds the clusters of recently listed workspaces (listcache.go).
 	lists *listCache
-	// rows holds the clusters last read or written, used only by a sole
-	// writer (rowcache.go).
-	rows *rowCache
+	// rows holds the clusters last read or written, and usage what the
+	// clusters of recently admitted workspaces hold; only a sole writer
+	// uses them (rowcache.go, usagecache.go).
+	rows  *rowCache
+	usage *usageCache
 
 	// soleWriter says that nothing but this Store writes the database
 	// (AssumeSoleWriter), and writes counts the writes it made: every
@@ -75,7 +77,8 @@ type Store struct {
 // an SQLite file: lists then learn of writes from this Store's own count
 // and skip the database read that otherwise checks a list is up to date,
 // and reads of one cluster (GetCluster, GetClusterAny, UpdateCluster's
-// read) answer from the row this Store last read or wrote. Call it before
+// read) answer from the row this Store last read or wrote, and
+// CapacityInUse from what it read and wrote since. Call it before
 // the store is used. Another process writing the database after this
 // would go unseen by lists until this Store writes, and by reads of a
 // cluster until this Store writes that cluster.
@@ -173,6 +176,7 @@ func newStore(d dialect, write, read *sql.DB) *Store {
 		needs:     newJSONCache(256<<10, maps.Clone[map[string][2]int64]),
 		lists:     newListCache(defaultListCacheRows),
 		rows:      newRowCache(defaultRowCacheRows),
+		usage:     newUsageCache(256),
 	}
 	s.buildClusterQueries()
 	return s
