@@ -48,6 +48,7 @@ func queuesColumn(spec *rayfleet.ClusterSpec) string {
 type encodedCluster struct {
 	spec, runningSpec, instances []byte
 	values                       []any
+	needs                        map[string]rayfleet.Resources // c.Spec.Needs()
 }
 
 func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
@@ -63,7 +64,8 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 	if err != nil {
 		return encodedCluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
 	}
-	needs, err := encodeNeeds(c.Spec.Needs())
+	needsByQueue := c.Spec.Needs()
+	needs, err := encodeNeeds(needsByQueue)
 	if err != nil {
 		return encodedCluster{}, fmt.Errorf("encode needs of cluster %s: %w", c.ID, err)
 	}
@@ -72,7 +74,7 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 		string(c.Desired), boolInt(c.Deleted), string(c.State), c.Message, string(inst), c.InstanceID, c.TokenHash,
 		blob(c.TokenSealed), boolInt(c.Modified), toMS(c.CreateTime), toMS(c.StartTime), toMS(c.ModifiedTime), toMS(c.StateTime),
 		c.Creator, c.CreatorName, c.Modifier, c.ModifierName, c.Version, needs,
-	}}, nil
+	}, needs: needsByQueue}, nil
 }
 
 var jsonNull = []byte("null")
@@ -382,7 +384,11 @@ func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id str
 	if s.soleWriter {
 		if err == nil && n == 1 {
 			s.rows.wrote(k, c)
-			s.usage.set(wsKey{accountID, workspaceID}, id, heldBy(&c))
+			held := enc.needs // computed once per write, for the needs column too
+			if !c.HoldsCapacity() {
+				held = nil
+			}
+			s.usage.set(wsKey{accountID, workspaceID}, id, held)
 		} else {
 			s.rows.drop(k)
 			s.usage.drop(wsKey{accountID, workspaceID})
