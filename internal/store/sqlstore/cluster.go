@@ -380,6 +380,7 @@ func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id str
 		c.TokenSealed = copyBlob(c.TokenSealed)
 		c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
 		c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
+		c.Rev = 0 // reads of one cluster give none (a read from a list had one)
 	}
 	if s.soleWriter {
 		if err == nil && n == 1 {
