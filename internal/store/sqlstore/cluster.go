@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -30,6 +32,11 @@ var (
 		") VALUES (" + strings.Repeat("?, ", len(clusterValueCols)+2) + "?)"
 	updateClusterSQL = "UPDATE clusters SET " + strings.Join(clusterValueCols, " = ?, ") +
 		" = ? WHERE account_id = ? AND workspace_id = ? AND id = ? AND version = ?"
+	// updateStatusSQL writes only what the reconciler changes: no spec to
+	// encode, and none of the indexes on names, queues, creators or tokens
+	// to touch.
+	updateStatusSQL = "UPDATE clusters SET state = ?, message = ?, instances = ?, state_time = ?, version = ? " +
+		"WHERE account_id = ? AND workspace_id = ? AND id = ? AND version = ?"
 )
 
 // queueSep separates the queue names of the queues column; queue names
@@ -351,7 +358,70 @@ func (s *Store) UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn
 	if err := fn(&c); err != nil {
 		return rayfleet.Cluster{}, err
 	}
+	if statusOnly(&read, &c) {
+		return s.writeStatus(ctx, &read, c)
+	}
 	return s.writeCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, read.Version, c)
+}
+
+// statusOnly reports whether c differs from read in nothing but its
+// status: State, Message, Instances and StateTime.
+func statusOnly(read, c *rayfleet.Cluster) bool {
+	a, b := *read, *c
+	a.State, a.Message, a.Instances, a.StateTime = "", "", nil, time.Time{}
+	b.State, b.Message, b.Instances, b.StateTime = "", "", nil, time.Time{}
+	return reflect.DeepEqual(a, b)
+}
+
+// writeStatus writes c's status over the row if it is still at
+// read.Version; the rest of the row is read's, which the version
+// guarantees.
+func (s *Store) writeStatus(ctx context.Context, read *rayfleet.Cluster, c rayfleet.Cluster) (rayfleet.Cluster, error) {
+	inst, err := json.Marshal(c.Instances)
+	if err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
+	}
+	c.Version = read.Version + 1
+	k := clusterKey{read.AccountID, read.WorkspaceID, read.ID}
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+	}
+	res, err := s.exec(ctx, updateStatusSQL, string(c.State), c.Message, string(inst), toMS(c.StateTime), c.Version,
+		read.AccountID, read.WorkspaceID, read.ID, read.Version)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
+	}
+	if err == nil && n == 1 {
+		// Answer with exactly what the next read returns.
+		c.Instances = nil
+		if !bytes.Equal(inst, jsonNull) {
+			c.Instances, err = s.instances.decode(inst)
+		}
+		c.StateTime = fromMS(toMS(c.StateTime))
+		c.Rev = 0
+	}
+	if s.soleWriter {
+		if err == nil && n == 1 {
+			s.rows.wrote(k, c)
+			// Only a change of whether it holds capacity changes what it
+			// holds: the spec is read's.
+			if read.HoldsCapacity() != c.HoldsCapacity() {
+				s.usage.set(wsKey{read.AccountID, read.WorkspaceID}, read.ID, heldBy(&c))
+			}
+		} else {
+			s.rows.drop(k)
+			s.usage.drop(wsKey{read.AccountID, read.WorkspaceID})
+		}
+	}
+	switch {
+	case err != nil:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", read.ID, err)
+	case n == 0:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", read.ID, read.Version, rayfleet.ErrConflict)
+	}
+	return c, nil
 }
 
 // writeCluster writes c over the row (accountID, workspaceID, id) if the

@@ -212,3 +212,43 @@ func TestSoleWriterUsageStaysTrue(t *testing.T) {
 	check("started again", "")
 	check("started again, leaving it out", c.ID)
 }
+
+// statusOnly sends a write down the narrow UPDATE only when nothing but
+// the status changed.
+func TestStatusOnly(t *testing.T) {
+	read := storetest.NewCluster(storetest.AccountID(1), "w-0123456789abcdef", 1)
+	status := []func(*rayfleet.Cluster){
+		func(c *rayfleet.Cluster) { c.State = rayfleet.StateRunning },
+		func(c *rayfleet.Cluster) { c.Message = "1/2 workers ready" },
+		func(c *rayfleet.Cluster) { c.Instances = []rayfleet.Instance{{InstanceID: "x"}} },
+		func(c *rayfleet.Cluster) { c.StateTime = storetest.At(99) },
+	}
+	for i, f := range status {
+		c := read
+		f(&c)
+		if !statusOnly(&read, &c) {
+			t.Errorf("status change %d: statusOnly false", i)
+		}
+	}
+	other := []func(*rayfleet.Cluster){
+		func(c *rayfleet.Cluster) { c.Desired = rayfleet.RunStateStopped },
+		func(c *rayfleet.Cluster) { c.Deleted = true },
+		func(c *rayfleet.Cluster) { c.InstanceID = "other" },
+		func(c *rayfleet.Cluster) { c.TokenSealed = []byte("other") },
+		func(c *rayfleet.Cluster) { c.Modified = !c.Modified },
+		func(c *rayfleet.Cluster) { c.Spec.Name = "other" },
+		func(c *rayfleet.Cluster) {
+			c.RunningSpec.Workers = slices.Clone(c.RunningSpec.Workers)
+			c.RunningSpec.Workers[0].Replica++
+		},
+		func(c *rayfleet.Cluster) { c.ModifiedTime = storetest.At(99) },
+		func(c *rayfleet.Cluster) { c.ModifierName = "other" },
+	}
+	for i, f := range other {
+		c := read
+		f(&c)
+		if statusOnly(&read, &c) {
+			t.Errorf("change %d beyond the status: statusOnly true", i)
+		}
+	}
+}

@@ -278,6 +278,18 @@ func testUpdateClusterFrom(t *testing.T, newStore NewStore) {
 	must(t, err)
 	wantEqual(t, got, want, "GetClusterAny after UpdateClusterFrom")
 
+	// More than the status: the whole row is written.
+	upd, err = s.UpdateClusterFrom(ctx, got, func(c *rayfleet.Cluster) error {
+		c.Spec.Name, c.Modified, c.Message = "renamed", !c.Modified, "2/2 workers ready"
+		return nil
+	})
+	must(t, err)
+	want.Spec.Name, want.Modified, want.Message, want.Version = "renamed", !want.Modified, "2/2 workers ready", want.Version+1
+	wantEqual(t, upd, want, "UpdateClusterFrom's answer to a change of the spec")
+	got, err = s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	must(t, err)
+	wantEqual(t, got, want, "GetClusterAny after UpdateClusterFrom changed the spec")
+
 	// The old read is stale now: nothing is written.
 	_, err = s.UpdateClusterFrom(ctx, read, func(got *rayfleet.Cluster) error {
 		got.Message = "must not be stored"
