@@ -64,9 +64,13 @@ func (r *report) markdown() string {
 		if x.rayfleetFirst {
 			first = "rayfleet"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f× |\n", x.n, x.rep, first,
+		ratio := "–"
+		if r, ok := x.ratio(); ok {
+			ratio = fmt.Sprintf("%.2f×", r)
+		}
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.n, x.rep, first,
 			ms(x.base.created), ms(x.base.headsReady), ms(x.base.ready), ms(x.rf.created), ms(x.rf.objects),
-			ms(x.rf.headsReady), ms(x.rf.kubeReady), ms(x.rf.running), x.ratio())
+			ms(x.rf.headsReady), ms(x.rf.kubeReady), ms(x.rf.running), ratio)
 	}
 	b.WriteString("\n*heads ready*: a watch on the head pods has seen every one Ready (what rayfleet's Running waits for).\n\n")
 
@@ -76,12 +80,15 @@ func (r *report) markdown() string {
 	b.WriteString("| N | rounds | median baseline: all ready | median rayfleet: API all Running | rayfleet / baseline per round | median rayfleet / baseline | goal ≤ 1.1× |\n")
 	b.WriteString("|---:|---:|---:|---:|---|---:|---|\n")
 	for _, s := range r.summaries() {
-		met := "yes"
-		if s.medianRatio > goal {
-			met = "**no**"
+		median, met := "–", "– (no baseline)"
+		if s.ratios != "" {
+			median, met = fmt.Sprintf("**%.2f×**", s.medianRatio), "yes"
+			if s.medianRatio > goal {
+				met = "**no**"
+			}
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | **%.2f×** | %s |\n", s.n, s.rounds, ms(s.medianBase), ms(s.medianRF),
-			s.ratios, s.medianRatio, met)
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s |\n", s.n, s.rounds, ms(s.medianBase), ms(s.medianRF),
+			s.ratios, median, met)
 	}
 
 	b.WriteString("\n- *to RayCluster*: rayfleet's all RayClusters exist − creates answered (the reconciler's first pass and the apply).\n")
@@ -110,15 +117,21 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
-// ratio is the round's rayfleet / baseline.
-func (x roundResult) ratio() float64 { return x.rf.ready.Seconds() / x.base.ready.Seconds() }
+// ratio is the round's rayfleet / baseline; false without a baseline
+// (-no-baseline).
+func (x roundResult) ratio() (float64, bool) {
+	if x.base.ready <= 0 {
+		return 0, false
+	}
+	return x.rf.ready.Seconds() / x.base.ready.Seconds(), true
+}
 
 // summary is one N's rounds.
 type summary struct {
 	n, rounds            int
 	medianBase, medianRF time.Duration
 	medianRatio          float64
-	ratios               string // every round's, in order
+	ratios               string // every round's, in order; "" without a baseline
 }
 
 // summaries gives, for each N in the order first run, the medians over its
@@ -139,13 +152,17 @@ func (r *report) summaries() []summary {
 		for _, x := range xs {
 			base = append(base, x.base.ready.Seconds())
 			rf = append(rf, x.rf.ready.Seconds())
-			ratio = append(ratio, x.ratio())
-			each = append(each, fmt.Sprintf("%.2f", x.ratio()))
+			if r, ok := x.ratio(); ok {
+				ratio = append(ratio, r)
+				each = append(each, fmt.Sprintf("%.2f", r))
+			}
 		}
 		out[i].rounds = len(xs)
 		out[i].medianBase = seconds(median(base))
 		out[i].medianRF = seconds(median(rf))
-		out[i].medianRatio = median(ratio)
+		if len(ratio) > 0 {
+			out[i].medianRatio = median(ratio)
+		}
 		out[i].ratios = strings.Join(each, ", ")
 	}
 	return out
