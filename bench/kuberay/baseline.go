@@ -88,12 +88,15 @@ func (b *baselineSide) round(ctx context.Context, n int) (sideResult, error) {
 	}
 	r.created = time.Since(start)
 	var err error
-	if r.kubeReady, err = w.waitFor(ctx, names, true); err != nil {
+	if r.kubeReady, err = w.waitFor(ctx, names, untilReady); err != nil {
 		return r, err
 	}
 	r.ready = r.kubeReady
 	r.use = diff(s0, b.meter.sample(ctx, 0))
-	if r.objects, err = w.waitFor(ctx, names, false); err != nil {
+	if r.objects, err = w.waitFor(ctx, names, untilExists); err != nil {
+		return r, err
+	}
+	if r.headsReady, err = w.waitFor(ctx, names, untilHeadReady); err != nil {
 		return r, err
 	}
 	return r, nil

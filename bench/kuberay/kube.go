@@ -171,31 +171,86 @@ func (k *kube) addNodes(ctx context.Context, pods, perNode int) (int, error) {
 	return n, nil
 }
 
-// rayWatch follows the RayClusters of a namespace from a watch (re-listing
-// when the watch ends) and records when each first exists and first is
-// ready. It runs until its context ends.
+// rayWatch follows the RayClusters and the head pods of a namespace from
+// watches (re-listing when a watch ends) and records when each RayCluster
+// first exists and first is ready, and when its head pod is first ready.
+// It runs until its context ends.
 type rayWatch struct {
-	mu      sync.Mutex
-	start   time.Time
-	created map[string]time.Duration // since start
-	ready   map[string]time.Duration
-	err     error
-	changed chan struct{}
+	mu        sync.Mutex
+	start     time.Time
+	created   map[string]time.Duration // since start
+	ready     map[string]time.Duration
+	headReady map[string]time.Duration // by RayCluster name
+	err       error
+	changed   chan struct{}
 }
 
 func (k *kube) watchRayClusters(ctx context.Context, ns string, start time.Time) *rayWatch {
-	w := &rayWatch{start: start, created: map[string]time.Duration{}, ready: map[string]time.Duration{}, changed: make(chan struct{}, 1)}
-	go func() {
-		for ctx.Err() == nil {
-			if err := w.follow(ctx, k.c, ns); err != nil && ctx.Err() == nil {
-				w.mu.Lock()
-				w.err = err
-				w.mu.Unlock()
-				_ = sleep(ctx, 500*time.Millisecond)
+	w := &rayWatch{start: start, created: map[string]time.Duration{}, ready: map[string]time.Duration{},
+		headReady: map[string]time.Duration{}, changed: make(chan struct{}, 1)}
+	for _, follow := range []func(context.Context, client.WithWatch, string) error{w.follow, w.followHeads} {
+		go func() {
+			for ctx.Err() == nil {
+				if err := follow(ctx, k.c, ns); err != nil && ctx.Err() == nil {
+					w.mu.Lock()
+					w.err = err
+					w.mu.Unlock()
+					_ = sleep(ctx, 500*time.Millisecond)
+				}
 			}
-		}
-	}()
+		}()
+	}
 	return w
+}
+
+// followHeads records when each RayCluster's head pod is first ready.
+func (w *rayWatch) followHeads(ctx context.Context, c client.WithWatch, ns string) error {
+	heads := client.MatchingLabels{"ray.io/node-type": "head"}
+	var list corev1.PodList
+	if err := c.List(ctx, &list, client.InNamespace(ns), heads); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		w.seeHead(&list.Items[i])
+	}
+	wi, err := c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), heads,
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+	if err != nil {
+		return err
+	}
+	defer wi.Stop()
+	for ev := range wi.ResultChan() {
+		switch ev.Type {
+		case watch.Added, watch.Modified:
+			if p, ok := ev.Object.(*corev1.Pod); ok {
+				w.seeHead(p)
+			}
+		case watch.Error:
+			return fmt.Errorf("watch head pods: %v", ev.Object)
+		}
+	}
+	return nil
+}
+
+func (w *rayWatch) seeHead(p *corev1.Pod) {
+	now := time.Since(w.start)
+	name := p.Labels["ray.io/cluster"]
+	ready := false
+	for _, c := range p.Status.Conditions {
+		ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+	}
+	if name == "" || !ready {
+		return
+	}
+	w.mu.Lock()
+	if _, ok := w.headReady[name]; !ok {
+		w.headReady[name] = now
+	}
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
 }
 
 func (w *rayWatch) follow(ctx context.Context, c client.WithWatch, ns string) error {
@@ -255,14 +310,24 @@ func last(m map[string]time.Duration, names []string) (time.Duration, int) {
 	return t, n
 }
 
-// waitFor waits until every name is ready (ready true) or exists, and
-// returns the latest time.
-func (w *rayWatch) waitFor(ctx context.Context, names []string, ready bool) (time.Duration, error) {
+// What waitFor waits for.
+const (
+	untilExists = iota
+	untilReady
+	untilHeadReady
+)
+
+// waitFor waits until every name exists, is ready, or has its head pod
+// ready (until), and returns the latest time.
+func (w *rayWatch) waitFor(ctx context.Context, names []string, until int) (time.Duration, error) {
 	for {
 		w.mu.Lock()
 		m := w.created
-		if ready {
+		switch until {
+		case untilReady:
 			m = w.ready
+		case untilHeadReady:
+			m = w.headReady
 		}
 		t, n := last(m, names)
 		err := w.err

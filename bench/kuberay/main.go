@@ -74,7 +74,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("kuberay", flag.ContinueOnError)
 	ns := fs.String("n", "1,50,500", "comma-separated numbers of clusters to start at once; NxR runs R rounds of N (e.g. 1x5,50x2,500)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "create calls in flight at once (both sides)")
-	fs.DurationVar(&o.poll, "poll", 20*time.Millisecond, "how often the rayfleet side lists the clusters while waiting for Running, at least N × 2ms")
+	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "how often the rayfleet side lists the clusters while waiting for Running, at least N × 2ms")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit of each round (one side, one N)")
 	fs.StringVar(&o.out, "out", filepath.Join("bench", "kuberay", "results", "latest.md"), "results file (markdown)")
 	fs.StringVar(&o.bin, "rayfleet-bin", "", "rayfleet binary to benchmark (default: build ./cmd/rayfleet into a temp dir)")

@@ -210,13 +210,14 @@ func (s *rayfleetSide) template(ctx context.Context) (*rayv1.RayCluster, error) 
 // sideResult is one side's figures for one N, as durations since the
 // first create call was sent.
 type sideResult struct {
-	created   time.Duration // every create call answered
-	objects   time.Duration // every RayCluster exists
-	kubeReady time.Duration // KubeRay says every RayCluster is ready
-	running   time.Duration // rayfleet's API says every cluster is Running
-	ready     time.Duration // the side's end: running (rayfleet) or kubeReady (baseline)
-	use       usage
-	polls     int
+	created    time.Duration // every create call answered
+	objects    time.Duration // every RayCluster exists
+	headsReady time.Duration // every head pod is ready (what rayfleet's Running waits for)
+	kubeReady  time.Duration // KubeRay says every RayCluster is ready
+	running    time.Duration // rayfleet's API says every cluster is Running
+	ready      time.Duration // the side's end: running (rayfleet) or kubeReady (baseline)
+	use        usage
+	polls      int
 }
 
 func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
@@ -270,10 +271,13 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 	// The watch has seen every RayCluster and its ready state by now, or
 	// will within moments (KubeRay may write ready after rayfleet's
 	// Running: rayfleet needs only the head).
-	if r.objects, err = w.waitFor(ctx, ids, false); err != nil {
+	if r.objects, err = w.waitFor(ctx, ids, untilExists); err != nil {
 		return r, err
 	}
-	if r.kubeReady, err = w.waitFor(ctx, ids, true); err != nil {
+	if r.headsReady, err = w.waitFor(ctx, ids, untilHeadReady); err != nil {
+		return r, err
+	}
+	if r.kubeReady, err = w.waitFor(ctx, ids, untilReady); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -281,7 +285,9 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 
 // pollInterval is how often the rayfleet side lists while waiting: a list
 // of N clusters costs the server about N × 10 µs of CPU per page of 100,
-// and polling must not take the machine from KubeRay.
+// and polling must not take the machine from KubeRay. For small N the
+// floor (-poll, 5 ms) keeps the poll from adding more than a few
+// milliseconds to a round of 0.1 s that the baseline's watch sees at once.
 func pollInterval(poll time.Duration, n int) time.Duration {
 	return max(poll, time.Duration(n)*2*time.Millisecond)
 }

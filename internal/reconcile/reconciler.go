@@ -16,7 +16,7 @@ import (
 // Store is what the reconciler needs of storage.
 type Store interface {
 	GetClusterAny(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
-	UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
+	UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
 	PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error
 	ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error)
 }
@@ -186,17 +186,15 @@ func (r *Reconciler) requeueNow(ref Ref) error {
 	return nil
 }
 
-// record writes the status if it changed, and only if the owner's intent is
-// still the one the decision was made on.
+// record writes the status if it changed, and only if nobody wrote the row
+// since the pass read it: the decision was made on that row, and a write
+// from the pass's own read needs no second read.
 func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decision) error {
 	if read.State == d.State && read.Message == d.Message && sameInstances(read.Instances, d.Instances) {
 		return nil
 	}
 	now := r.Now().UTC().Truncate(time.Millisecond)
-	_, err := r.Store.UpdateCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, func(c *rayfleet.Cluster) error {
-		if c.InstanceID != read.InstanceID || c.Desired != read.Desired || c.Deleted != read.Deleted || c.State != read.State {
-			return errStale
-		}
+	_, err := r.Store.UpdateClusterFrom(ctx, *read, func(c *rayfleet.Cluster) error {
 		if c.State != d.State {
 			c.StateTime = now
 			r.Logger.Info("cluster state", "clusterId", c.ID, "workspaceId", c.WorkspaceID, "from", string(c.State), "to", string(d.State), "message", d.Message)

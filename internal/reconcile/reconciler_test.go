@@ -27,6 +27,8 @@ type fakeRuntime struct {
 	applies  int
 	active   map[string]int // concurrent calls per cluster, to catch overlap
 	overlap  bool
+	// onObserve, when set, runs (once) at the start of the next Observe.
+	onObserve func()
 }
 
 type fakeNodes struct {
@@ -83,6 +85,13 @@ func (f *fakeRuntime) Delete(ctx context.Context, c *rayfleet.Cluster) error {
 
 func (f *fakeRuntime) Observe(_ context.Context, c *rayfleet.Cluster) (Observation, error) {
 	defer f.enter(c.ID)()
+	f.mu.Lock()
+	hook := f.onObserve
+	f.onObserve = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.nodes[c.ID]
@@ -246,6 +255,44 @@ func TestLifecycle(t *testing.T) {
 	qs, _ = e.svc.ListQueues(ctx, e.p, e.ws)
 	if qs[0].Used != (rayfleet.Resources{}) {
 		t.Fatalf("a deleted cluster still holds %v", qs[0].Used)
+	}
+}
+
+// TestWriteDuringPass: an API call that lands between a pass's read and its
+// status write wins; the pass writes nothing and queues the cluster again.
+func TestWriteDuringPass(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, 1)
+	if c := e.settle(t, id); c.State != rayfleet.StateRunning {
+		t.Fatalf("after create: %s %q", c.State, c.Message)
+	}
+	// The next pass would report the head not answering, but the owner
+	// stops the cluster while it observes.
+	e.rt.mu.Lock()
+	e.rt.ready = false
+	e.rt.onObserve = func() {
+		if _, err := e.svc.StopCluster(ctx, e.p, e.ws, id, "", ""); err != nil {
+			t.Error(err)
+		}
+	}
+	e.rt.mu.Unlock()
+	ref := Ref{AccountID: e.p.AccountID, WorkspaceID: e.ws, ID: id}
+	if _, err := e.rec.Reconcile(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.st.GetClusterAny(ctx, ref.AccountID, ref.WorkspaceID, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Desired != rayfleet.RunStateStopped || c.State != rayfleet.StateStopping || c.Message != "" {
+		t.Fatalf("after the pass: desired %s, state %s %q; want the stop's Stopping untouched", c.Desired, c.State, c.Message)
+	}
+	if n := e.rec.queue.len(); n != 1 {
+		t.Fatalf("%d clusters queued after the stale pass, want it queued again", n)
+	}
+	if c = e.settle(t, id); c.State != rayfleet.StateStopped || e.rt.has(id) {
+		t.Fatalf("after settling: %s, nodes=%v", c.State, e.rt.has(id))
 	}
 }
 

@@ -118,6 +118,13 @@ type Store interface {
 	// When fn returns an error nothing is written and that error is returned.
 	// A lost race returns an error wrapping rayfleet.ErrConflict.
 	UpdateCluster(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
+	// UpdateClusterFrom is UpdateCluster without the read: read is the row
+	// as the caller read it (GetClusterAny), fn is called on a copy of it,
+	// and the result is written if the row's Version is still read.Version.
+	// A row written or purged since returns an error wrapping
+	// rayfleet.ErrConflict. fn must not change what the copy shares with
+	// read (slices, maps), only replace it.
+	UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
 	// ClusterForGateway and ClusterByTokenHash are the gateway's lookups,
 	// not scoped by account (a gateway request is authenticated by the
 	// cluster's token): a live cluster by workspace and id, and the live

@@ -392,9 +392,13 @@ func (r *Runtime) deleteIgnoringMissing(ctx context.Context, obj client.Object) 
 }
 
 // cachedRayCluster returns c's RayCluster as the cache has it, nil if none.
+// The object shares its maps, slices and pointers with the cache (copying
+// a RayCluster, pod templates and all, on each of the several reads of a
+// reconcile pass was a measurable share of the reconciler's CPU): callers
+// only read it, and give the client objects of their own.
 func (r *Runtime) cachedRayCluster(ctx context.Context, ns, id string) (*rayv1.RayCluster, error) {
 	var rc rayv1.RayCluster
-	err := r.cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: id}, &rc)
+	err := r.cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: id}, &rc, client.UnsafeDisableDeepCopy)
 	switch {
 	case err == nil:
 		return &rc, nil

@@ -42,7 +42,10 @@ func (r *Runtime) Delete(ctx context.Context, c *rayfleet.Cluster) error {
 	}
 	switch {
 	case current != nil && current.DeletionTimestamp == nil:
-		if err := r.deleteIgnoringMissing(ctx, current); err != nil {
+		// current is the cache's own object: the delete gets a copy of
+		// what it needs (the name and the uid precondition).
+		target := &rayv1.RayCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: c.ID, UID: current.UID}}
+		if err := r.deleteIgnoringMissing(ctx, target); err != nil {
 			return err
 		}
 		r.cfg.Logger.Info("kuberay: deleting RayCluster", "rayCluster", ns+"/"+c.ID)

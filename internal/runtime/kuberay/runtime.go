@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kuberay: watch %T: %w", obj, err)
 		}
-		if _, err := inf.AddEventHandler(r.handler()); err != nil {
+		if _, err := inf.AddEventHandler(r.handler(wakesOnChange(obj))); err != nil {
 			return nil, fmt.Errorf("kuberay: watch %T: %w", obj, err)
 		}
 		if field, label, ok := clusterIndex(obj); ok {
@@ -228,12 +228,35 @@ func (r *Runtime) isClosed() bool {
 	return r.closed
 }
 
+// wakesOnChange reports whether an object of obj's kind wakes its
+// cluster's reconciler when it is added or changed, not only when it is
+// deleted. What KubeRay makes besides the pods (the head service, and the
+// autoscaler's service account, role and role binding) counts only as
+// something left of a deleted cluster: a pass then looks again every
+// second until nothing is, and the deletes wake it. Waking on their adds
+// and updates too made a pass per cluster that found nothing new.
+func wakesOnChange(obj client.Object) bool {
+	switch obj.(type) {
+	case *corev1.Service, *corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding:
+		return false
+	}
+	return true
+}
+
 // handler wakes the reconciler for the cluster of every object that is
-// added, changed or deleted.
-func (r *Runtime) handler() toolscache.ResourceEventHandler {
+// deleted, and, if onChange, added or changed.
+func (r *Runtime) handler(onChange bool) toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { r.wake(obj) },
-		UpdateFunc: func(_, obj any) { r.wake(obj) },
+		AddFunc: func(obj any) {
+			if onChange {
+				r.wake(obj)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if onChange {
+				r.wake(obj)
+			}
+		},
 		DeleteFunc: func(obj any) {
 			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj

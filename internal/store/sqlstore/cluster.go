@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -30,6 +32,11 @@ var (
 		") VALUES (" + strings.Repeat("?, ", len(clusterValueCols)+2) + "?)"
 	updateClusterSQL = "UPDATE clusters SET " + strings.Join(clusterValueCols, " = ?, ") +
 		" = ? WHERE account_id = ? AND workspace_id = ? AND id = ? AND version = ?"
+	// updateStatusSQL writes only what the reconciler changes: no spec to
+	// encode, and none of the indexes on names, queues, creators or tokens
+	// to touch.
+	updateStatusSQL = "UPDATE clusters SET state = ?, message = ?, instances = ?, state_time = ?, version = ? " +
+		"WHERE account_id = ? AND workspace_id = ? AND id = ? AND version = ?"
 )
 
 // queueSep separates the queue names of the queues column; queue names
@@ -48,6 +55,7 @@ func queuesColumn(spec *rayfleet.ClusterSpec) string {
 type encodedCluster struct {
 	spec, runningSpec, instances []byte
 	values                       []any
+	needs                        map[string]rayfleet.Resources // c.Spec.Needs()
 }
 
 func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
@@ -63,7 +71,8 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 	if err != nil {
 		return encodedCluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
 	}
-	needs, err := encodeNeeds(c.Spec.Needs())
+	needsByQueue := c.Spec.Needs()
+	needs, err := encodeNeeds(needsByQueue)
 	if err != nil {
 		return encodedCluster{}, fmt.Errorf("encode needs of cluster %s: %w", c.ID, err)
 	}
@@ -72,7 +81,7 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 		string(c.Desired), boolInt(c.Deleted), string(c.State), c.Message, string(inst), c.InstanceID, c.TokenHash,
 		blob(c.TokenSealed), boolInt(c.Modified), toMS(c.CreateTime), toMS(c.StartTime), toMS(c.ModifiedTime), toMS(c.StateTime),
 		c.Creator, c.CreatorName, c.Modifier, c.ModifierName, c.Version, needs,
-	}}, nil
+	}, needs: needsByQueue}, nil
 }
 
 var jsonNull = []byte("null")
@@ -97,7 +106,18 @@ func (s *Store) decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) erro
 
 // CreateCluster stores a new cluster at version 1.
 func (s *Store) CreateCluster(ctx context.Context, c rayfleet.Cluster) error {
-	return s.insertCluster(ctx, s.exec, c)
+	if !s.soleWriter {
+		return s.insertCluster(ctx, s.exec, c)
+	}
+	s.rows.write.Lock()
+	defer s.rows.write.Unlock()
+	err := s.insertCluster(ctx, s.exec, c)
+	if k := (wsKey{c.AccountID, c.WorkspaceID}); err == nil {
+		s.usage.set(k, c.ID, heldBy(&c))
+	} else {
+		s.usage.drop(k)
+	}
+	return err
 }
 
 func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Cluster) error {
@@ -105,6 +125,13 @@ func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Clust
 	enc, err := encodeCluster(&c)
 	if err != nil {
 		return err
+	}
+	if s.soleWriter {
+		// No entry can hold a row not made yet; dropping it all the same
+		// keeps the rule that every write changes its entry. Not under
+		// rows.write: ex may be a transaction's, which holds the only
+		// write connection that a write under rows.write waits for.
+		defer s.rows.drop(clusterKey{c.AccountID, c.WorkspaceID, c.ID})
 	}
 	_, err = ex(ctx, insertClusterSQL, append([]any{c.ID, c.AccountID, c.WorkspaceID}, enc.values...)...)
 	switch {
@@ -135,6 +162,17 @@ const (
 )
 
 func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id string, deleted bool) (rayfleet.Cluster, error) {
+	k := clusterKey{accountID, workspaceID, id}
+	var gen uint64
+	if s.soleWriter {
+		if c, ok := s.rows.get(k); ok {
+			if c.Deleted && !deleted {
+				return rayfleet.Cluster{}, notFound("cluster", id)
+			}
+			return c, nil
+		}
+		gen = s.rows.snapshot()
+	}
 	q := getClusterSQL
 	if deleted {
 		q = getClusterAnySQL
@@ -145,6 +183,9 @@ func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id strin
 	}
 	if len(cs) == 0 {
 		return rayfleet.Cluster{}, notFound("cluster", id)
+	}
+	if s.soleWriter {
+		s.rows.fill(k, cs[0], gen)
 	}
 	return cs[0], nil
 }
@@ -306,45 +347,156 @@ func (s *Store) UpdateCluster(ctx context.Context, accountID, workspaceID, id st
 	if err := fn(&c); err != nil {
 		return rayfleet.Cluster{}, err
 	}
-	// fn may change anything but which row it is and its version.
+	return s.writeCluster(ctx, accountID, workspaceID, id, read, c)
+}
+
+// UpdateClusterFrom is UpdateCluster on a row the caller has read already
+// (read, at read.Version): it saves the second read. A row written or
+// purged since is ErrConflict.
+func (s *Store) UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error) {
+	c := read
+	if err := fn(&c); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	if statusOnly(&read, &c) {
+		return s.writeStatus(ctx, &read, c)
+	}
+	return s.writeCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, read.Version, c)
+}
+
+// statusOnly reports whether c differs from read in nothing but its
+// status: State, Message, Instances and StateTime.
+func statusOnly(read, c *rayfleet.Cluster) bool {
+	a, b := *read, *c
+	a.State, a.Message, a.Instances, a.StateTime = "", "", nil, time.Time{}
+	b.State, b.Message, b.Instances, b.StateTime = "", "", nil, time.Time{}
+	return reflect.DeepEqual(a, b)
+}
+
+// writeStatus writes c's status over the row if it is still at
+// read.Version; the rest of the row is read's, which the version
+// guarantees.
+func (s *Store) writeStatus(ctx context.Context, read *rayfleet.Cluster, c rayfleet.Cluster) (rayfleet.Cluster, error) {
+	inst, err := json.Marshal(c.Instances)
+	if err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
+	}
+	c.Version = read.Version + 1
+	k := clusterKey{read.AccountID, read.WorkspaceID, read.ID}
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+	}
+	res, err := s.exec(ctx, updateStatusSQL, string(c.State), c.Message, string(inst), toMS(c.StateTime), c.Version,
+		read.AccountID, read.WorkspaceID, read.ID, read.Version)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
+	}
+	if err == nil && n == 1 {
+		// Answer with exactly what the next read returns.
+		c.Instances = nil
+		if !bytes.Equal(inst, jsonNull) {
+			c.Instances, err = s.instances.decode(inst)
+		}
+		c.StateTime = fromMS(toMS(c.StateTime))
+		c.Rev = 0
+	}
+	if s.soleWriter {
+		if err == nil && n == 1 {
+			s.rows.wrote(k, c)
+			// Only a change of whether it holds capacity changes what it
+			// holds: the spec is read's.
+			if read.HoldsCapacity() != c.HoldsCapacity() {
+				s.usage.set(wsKey{read.AccountID, read.WorkspaceID}, read.ID, heldBy(&c))
+			}
+		} else {
+			s.rows.drop(k)
+			s.usage.drop(wsKey{read.AccountID, read.WorkspaceID})
+		}
+	}
+	switch {
+	case err != nil:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", read.ID, err)
+	case n == 0:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", read.ID, read.Version, rayfleet.ErrConflict)
+	}
+	return c, nil
+}
+
+// writeCluster writes c over the row (accountID, workspaceID, id) if the
+// row is still at version read. c may differ from the row in anything but
+// which row it is and its version.
+func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id string, read int64, c rayfleet.Cluster) (rayfleet.Cluster, error) {
 	c.AccountID, c.WorkspaceID, c.ID = accountID, workspaceID, id
 	c.Version = read + 1
 	enc, err := encodeCluster(&c)
 	if err != nil {
 		return rayfleet.Cluster{}, err
 	}
+	k := clusterKey{accountID, workspaceID, id}
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+	}
 	res, err := s.exec(ctx, updateClusterSQL, append(enc.values, accountID, workspaceID, id, read)...)
-	if err != nil {
-		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
 	}
-	n, err := affected(res)
-	if err != nil {
-		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	if err == nil && n == 1 {
+		// Answer with exactly what the next read returns.
+		err = s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances)
+		c.TokenSealed = copyBlob(c.TokenSealed)
+		c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
+		c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
+		c.Rev = 0 // reads of one cluster give none (a read from a list had one)
 	}
-	if n == 0 {
+	if s.soleWriter {
+		if err == nil && n == 1 {
+			s.rows.wrote(k, c)
+			held := enc.needs // computed once per write, for the needs column too
+			if !c.HoldsCapacity() {
+				held = nil
+			}
+			s.usage.set(wsKey{accountID, workspaceID}, id, held)
+		} else {
+			s.rows.drop(k)
+			s.usage.drop(wsKey{accountID, workspaceID})
+		}
+	}
+	switch {
+	case err != nil:
+		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
+	case n == 0:
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", id, read, rayfleet.ErrConflict)
 	}
-	// Answer with exactly what the next read returns.
-	if err := s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
-		return rayfleet.Cluster{}, err
-	}
-	c.TokenSealed = copyBlob(c.TokenSealed)
-	c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
-	c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
 	return c, nil
 }
 
 // PurgeCluster removes a cluster row, deleted or not, for good.
 func (s *Store) PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error {
+	if s.soleWriter {
+		s.rows.write.Lock()
+		defer s.rows.write.Unlock()
+	}
 	res, err := s.exec(ctx, "DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?", accountID, workspaceID, id)
-	if err != nil {
-		return fmt.Errorf("purge cluster %s: %w", id, err)
+	n := int64(0)
+	if err == nil {
+		n, err = affected(res)
 	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("purge cluster %s: %w", id, err)
+	if s.soleWriter {
+		s.rows.drop(clusterKey{accountID, workspaceID, id})
+		if err == nil {
+			s.usage.set(wsKey{accountID, workspaceID}, id, nil)
+		} else {
+			s.usage.drop(wsKey{accountID, workspaceID})
+		}
 	}
-	if n == 0 {
+	switch {
+	case err != nil:
+		return fmt.Errorf("purge cluster %s: %w", id, err)
+	case n == 0:
 		return notFound("cluster", id)
 	}
 	return nil
@@ -372,23 +524,64 @@ func (s *Store) ClustersHoldingCapacity(ctx context.Context, accountID, workspac
 // CapacityInUse sums, by queue, what the specs of a workspace's clusters
 // that hold capacity (deleted ones included) need, leaving out exceptID.
 // It reads each such cluster's needs column, and its spec only when the
-// row was written before that column existed.
+// row was written before that column existed; a sole writer keeps what it
+// read, and what each cluster holds after every write, in memory
+// (usagecache.go).
 func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error) {
+	if !s.soleWriter {
+		used := map[string]rayfleet.Resources{}
+		err := s.scanHeld(ctx, accountID, workspaceID, exceptID, func(_ string, needs map[string]rayfleet.Resources) {
+			for q, r := range needs {
+				used[q] = used[q].Add(r)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return used, nil
+	}
+	k := wsKey{accountID, workspaceID}
+	if used, ok := s.usage.sum(k, exceptID); ok {
+		return used, nil
+	}
+	gen := s.usage.snapshot()
+	held := map[string]map[string]rayfleet.Resources{}
+	err := s.scanHeld(ctx, accountID, workspaceID, "", func(id string, needs map[string]rayfleet.Resources) {
+		held[id] = needs
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.usage.fill(k, held, gen)
+	used := map[string]rayfleet.Resources{}
+	for id, needs := range held {
+		if id == exceptID {
+			continue
+		}
+		for q, r := range needs {
+			used[q] = used[q].Add(r)
+		}
+	}
+	return used, nil
+}
+
+// scanHeld calls f with the id and needs of every cluster of the workspace
+// that holds capacity, but exceptID ("" leaves out none).
+func (s *Store) scanHeld(ctx context.Context, accountID, workspaceID, exceptID string, f func(id string, needs map[string]rayfleet.Resources)) error {
 	// The SQL narrows by state (HoldsCapacity today); the check in Go keeps
 	// the answer right should HoldsCapacity ever look at more than that.
 	rows, err := s.query(ctx, "SELECT id, state, needs, CASE WHEN needs = '' THEN spec ELSE '' END FROM clusters "+
 		"WHERE account_id = ? AND workspace_id = ? AND state <> ? AND id <> ?",
 		accountID, workspaceID, string(rayfleet.StateStopped), exceptID)
 	if err != nil {
-		return nil, fmt.Errorf("capacity in use: %w", err)
+		return fmt.Errorf("capacity in use: %w", err)
 	}
 	defer rows.Close()
-	used := map[string]rayfleet.Resources{}
 	var id, state string
 	var needs, spec sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&id, &state, &needs, &spec); err != nil {
-			return nil, fmt.Errorf("capacity in use: %w", err)
+			return fmt.Errorf("capacity in use: %w", err)
 		}
 		if c := (rayfleet.Cluster{State: rayfleet.State(state)}); !c.HoldsCapacity() {
 			continue
@@ -396,21 +589,25 @@ func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, excep
 		if len(needs) == 0 {
 			sp, err := s.specs.decode(spec)
 			if err != nil {
-				return nil, fmt.Errorf("capacity in use: decode spec of cluster %s: %w", id, err)
+				return fmt.Errorf("capacity in use: decode spec of cluster %s: %w", id, err)
 			}
-			for q, r := range sp.Needs() {
-				used[q] = used[q].Add(r)
-			}
+			f(id, sp.Needs())
 			continue
 		}
-		if err := addNeeds(used, needs); err != nil {
-			return nil, fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
+		m, err := s.needs.decode(needs)
+		if err != nil {
+			return fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
 		}
+		byQueue := make(map[string]rayfleet.Resources, len(m))
+		for q, r := range m {
+			byQueue[q] = rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]}
+		}
+		f(id, byQueue)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("capacity in use: %w", err)
+		return fmt.Errorf("capacity in use: %w", err)
 	}
-	return used, nil
+	return nil
 }
 
 // encodeNeeds renders a spec's needs as the needs column holds them.
@@ -421,18 +618,6 @@ func encodeNeeds(needs map[string]rayfleet.Resources) (string, error) {
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
-}
-
-// addNeeds adds a needs column's value to used.
-func addNeeds(used map[string]rayfleet.Resources, b []byte) error {
-	var m map[string][2]int64
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	for q, r := range m {
-		used[q] = used[q].Add(rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]})
-	}
-	return nil
 }
 
 // ListClusterRefs returns the key of every cluster row, deleted ones

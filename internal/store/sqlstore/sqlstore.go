@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,9 +53,17 @@ type Store struct {
 	// last, at a cost to the server's memory.
 	specs     *jsonCache[rayfleet.ClusterSpec]
 	instances *jsonCache[[]rayfleet.Instance]
+	// needs spares CapacityInUse the decoding of each cluster's needs
+	// column: a workspace's clusters mostly share a handful of values.
+	needs *jsonCache[map[string][2]int64]
 
 	// lists holds the clusters of recently listed workspaces (listcache.go).
 	lists *listCache
+	// rows holds the clusters last read or written, and usage what the
+	// clusters of recently admitted workspaces hold; only a sole writer
+	// uses them (rowcache.go, usagecache.go).
+	rows  *rowCache
+	usage *usageCache
 
 	// soleWriter says that nothing but this Store writes the database
 	// (AssumeSoleWriter), and writes counts the writes it made: every
@@ -84,9 +93,13 @@ func (s *Store) apply(opts []Option) {
 // AssumeSoleWriter tells the store that nothing but itself writes the
 // database, as when the caller holds an exclusive lock on the directory of
 // an SQLite file: lists then learn of writes from this Store's own count
-// and skip the database read that otherwise checks a list is up to date.
-// Call it before the store is used. Another process writing the database
-// after this would go unseen by lists until this Store writes.
+// and skip the database read that otherwise checks a list is up to date,
+// and reads of one cluster (GetCluster, GetClusterAny, UpdateCluster's
+// read) answer from the row this Store last read or wrote, and
+// CapacityInUse from what it read and wrote since. Call it before
+// the store is used. Another process writing the database after this
+// would go unseen by lists until this Store writes, and by reads of a
+// cluster until this Store writes that cluster.
 func (s *Store) AssumeSoleWriter() { s.soleWriter = true }
 
 // wrote counts a write (or an attempt: the count only has to move when
@@ -171,12 +184,19 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	return s, nil
 }
 
+// defaultRowCacheRows bounds the sole writer's cluster rows (rowcache.go):
+// a few KB each, so some tens of MB at most.
+const defaultRowCacheRows = 10000
+
 func newStore(d dialect, write, read *sql.DB) *Store {
 	s := &Store{
 		d: d, write: write, read: read,
 		specs:     newJSONCache(2<<20, cloneSpec),
 		instances: newJSONCache(1<<20, cloneInstances),
+		needs:     newJSONCache(256<<10, maps.Clone[map[string][2]int64]),
 		lists:     newListCache(defaultListCacheRows),
+		rows:      newRowCache(defaultRowCacheRows),
+		usage:     newUsageCache(256),
 	}
 	s.buildClusterQueries()
 	return s

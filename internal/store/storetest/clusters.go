@@ -250,6 +250,77 @@ func testUpdateCluster(t *testing.T, newStore NewStore) {
 	wantEqual(t, got, want, "GetCluster after failed UpdateClusters")
 }
 
+// testUpdateClusterFrom writes from a row read before: it succeeds only
+// while nobody wrote the row since.
+func testUpdateClusterFrom(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), t.Context()
+	acc := AccountID(1)
+	w := createWorkspace(ctx, t, s, acc, 1)
+	c := NewCluster(acc, w.ID, 1)
+	must(t, s.CreateCluster(ctx, c))
+	read, err := s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	must(t, err)
+
+	upd, err := s.UpdateClusterFrom(ctx, read, func(got *rayfleet.Cluster) error {
+		wantEqual(t, *got, read, "the cluster fn is given")
+		got.State, got.Message = rayfleet.StateRunning, "1/2 workers ready"
+		got.Instances = []rayfleet.Instance{{InstanceID: c.ID + "-head", Type: "Head", Phase: "Running", CreateTime: At(20)}}
+		got.StateTime = At(21)
+		return nil
+	})
+	must(t, err)
+	want := read
+	want.State, want.Message, want.StateTime = rayfleet.StateRunning, "1/2 workers ready", At(21)
+	want.Instances = []rayfleet.Instance{{InstanceID: c.ID + "-head", Type: "Head", Phase: "Running", CreateTime: At(20)}}
+	want.Version = read.Version + 1
+	wantEqual(t, upd, want, "UpdateClusterFrom's answer")
+	got, err := s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	must(t, err)
+	wantEqual(t, got, want, "GetClusterAny after UpdateClusterFrom")
+
+	// More than the status: the whole row is written.
+	upd, err = s.UpdateClusterFrom(ctx, got, func(c *rayfleet.Cluster) error {
+		c.Spec.Name, c.Modified, c.Message = "renamed", !c.Modified, "2/2 workers ready"
+		return nil
+	})
+	must(t, err)
+	want.Spec.Name, want.Modified, want.Message, want.Version = "renamed", !want.Modified, "2/2 workers ready", want.Version+1
+	wantEqual(t, upd, want, "UpdateClusterFrom's answer to a change of the spec")
+	got, err = s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	must(t, err)
+	wantEqual(t, got, want, "GetClusterAny after UpdateClusterFrom changed the spec")
+
+	// The old read is stale now: nothing is written.
+	_, err = s.UpdateClusterFrom(ctx, read, func(got *rayfleet.Cluster) error {
+		got.Message = "must not be stored"
+		return nil
+	})
+	if !errors.Is(err, rayfleet.ErrConflict) {
+		t.Fatalf("UpdateClusterFrom from a stale read: got %v, want ErrConflict", err)
+	}
+	// A failing fn writes nothing and its error comes back.
+	errStop := errors.New("stop here")
+	_, err = s.UpdateClusterFrom(ctx, got, func(c *rayfleet.Cluster) error {
+		c.Message = "must not be stored"
+		return errStop
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("UpdateClusterFrom with a failing fn: got %v, want %v", err, errStop)
+	}
+	again, err := s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	must(t, err)
+	wantEqual(t, again, want, "GetClusterAny after refused UpdateClusterFroms")
+
+	// A purged row is not made again.
+	must(t, s.PurgeCluster(ctx, acc, w.ID, c.ID))
+	_, err = s.UpdateClusterFrom(ctx, again, func(c *rayfleet.Cluster) error { return nil })
+	if !errors.Is(err, rayfleet.ErrConflict) {
+		t.Fatalf("UpdateClusterFrom after PurgeCluster: got %v, want ErrConflict", err)
+	}
+	_, err = s.GetClusterAny(ctx, acc, w.ID, c.ID)
+	wantNotFound(t, err, "GetClusterAny after UpdateClusterFrom of a purged row")
+}
+
 // testUpdateClusterRace has two writers read the same version before either
 // writes: exactly one may win.
 func testUpdateClusterRace(t *testing.T, newStore NewStore) {

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"UpdateCluster", testUpdateCluster},
 		{"UpdateClusterRace", testUpdateClusterRace},
+		{"UpdateClusterFrom", testUpdateClusterFrom},
 		{"ListClusters", testListClusters},
 		{"ListRevisions", testListRevisions},
 		{"ListKnown", testListKnown},
