@@ -2,9 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/api"
 )
 
 // Of two servers with the reconciler role on one PostgreSQL database, one
@@ -40,4 +47,132 @@ func TestOneReconcilerPerDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the standby to take over", b.reconciling.Load)
+}
+
+// Two API servers on one PostgreSQL database admit clusters into one
+// workspace's quota together: concurrent creates through both never hold
+// more than the quota.
+func TestQuotaAcrossAPIServers(t *testing.T) {
+	ca, cb := twoAPIServers(t)
+	for round := range 3 {
+		quotaRace(t, ca, cb, round)
+	}
+}
+
+// quotaRace makes a 4 CU workspace and sends 16 creates of 1 CU clusters
+// through ca and cb at once: exactly 4 must be admitted.
+func quotaRace(t *testing.T, ca, cb *api.Client, round int) {
+	t.Helper()
+	ctx := context.Background()
+	cu := api.FlexInt(4)
+	ws, err := ca.CreateWorkspace(ctx, &api.CreateWorkspaceRequest{WorkspaceName: fmt.Sprint("shared-", round), ResourceSpec: api.ResourceSpec{CU: &cu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each cluster is a 1 CU head: 4 fit.
+	const tries = 16
+	var wg sync.WaitGroup
+	var admitted, refused atomic.Int64
+	for i := range tries {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr(fmt.Sprint("c", i)),
+				HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+			var apiErr *api.Error
+			switch {
+			case err == nil:
+				admitted.Add(1)
+			case errors.As(err, &apiErr) && apiErr.Code == "QuotaExceeded":
+				refused.Add(1)
+			default:
+				t.Errorf("create %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted.Load() != 4 || refused.Load() != tries-4 {
+		t.Fatalf("round %d: %d admitted, %d refused; want 4 and %d", round, admitted.Load(), refused.Load(), tries-4)
+	}
+}
+
+// twoAPIServers starts two API servers on one fresh PostgreSQL schema and
+// returns a client of each, signed with the same root key.
+func twoAPIServers(t *testing.T) (*api.Client, *api.Client) {
+	t.Helper()
+	dsn := postgresSchema(t)
+	a, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "api"
+	// Replicas share the master key, which seals the access keys' secrets.
+	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Start(context.Background(), cfg, func(string) string { return "" }, discard{}, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	return client(a, cred), client(b, cred)
+}
+
+// A clientToken sent through two API servers at once acts once: every
+// answer names the same cluster, and the workspace holds one.
+func TestClientTokenAcrossAPIServers(t *testing.T) {
+	ca, cb := twoAPIServers(t)
+	ctx := context.Background()
+	cu := api.FlexInt(8)
+	ws, err := ca.CreateWorkspace(ctx, &api.CreateWorkspaceRequest{WorkspaceName: "tokens", ResourceSpec: api.ResourceSpec{CU: &cu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tries = 8
+	ids := make([]string, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr("once"), ClientToken: "the-same-token",
+				HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+			if err != nil {
+				t.Errorf("create %d: %v", i, err)
+				return
+			}
+			ids[i] = resp.ClusterID
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one token made clusters %v", ids)
+		}
+	}
+	list, err := ca.ListClusters(ctx, ws.WorkspaceID, api.ListClustersOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.RayClusters) != 1 {
+		t.Fatalf("the workspace holds %d clusters, want 1", len(list.RayClusters))
+	}
 }

@@ -113,6 +113,11 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
 		Logger: logger,
 	}
+	if l, ok := s.Store.(service.Locker); ok && cfg.Store == "postgres" {
+		// Other API processes may share the database: capacity decisions
+		// wait for theirs too.
+		s.Service.Locker = l
+	}
 	// The runtime wakes the reconciler on node events; the reconciler drives
 	// the runtime: the runtime is made second and handed over.
 	s.Reconciler = &reconcile.Reconciler{

@@ -218,7 +218,10 @@ func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID 
 		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
 			return Outcome{}, err
 		}
-		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		unlock, err := s.lock(ctx, p.AccountID+"/"+wsID)
+		if err != nil {
+			return Outcome{}, err
+		}
 		defer unlock()
 		if err := s.admit(ctx, p.AccountID, wsID, "", &spec); err != nil {
 			return Outcome{}, err
@@ -458,10 +461,13 @@ func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID,
 		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
 			return Outcome{}, err
 		}
-		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		unlock, err := s.lock(ctx, p.AccountID+"/"+wsID)
+		if err != nil {
+			return Outcome{}, err
+		}
 		defer unlock()
 		var updated rayfleet.Cluster
-		err := retryConflict(ctx, func() error {
+		err = retryConflict(ctx, func() error {
 			var err error
 			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
 				if c.Deleted {
@@ -501,11 +507,14 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 		return Outcome{}, err
 	}
 	return s.idempotent(ctx, p, clientToken, "StartRayCluster", []any{wsID, id}, func() (Outcome, error) {
-		unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+		unlock, err := s.lock(ctx, p.AccountID+"/"+wsID)
+		if err != nil {
+			return Outcome{}, err
+		}
 		defer unlock()
 		var updated rayfleet.Cluster
 		acted := false
-		err := retryConflict(ctx, func() error {
+		err = retryConflict(ctx, func() error {
 			var err error
 			acted = false
 			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {

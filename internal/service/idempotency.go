@@ -60,7 +60,12 @@ func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, o
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
 
-	unlock := s.tokenLocks.lock(p.AccountID + "/" + token)
+	// Two calls with one token wait for each other, in this process and,
+	// with a Locker, in every process sharing the store.
+	unlock, err := s.lockIn(ctx, &s.tokenLocks, "token:", p.AccountID+"/"+token)
+	if err != nil {
+		return Outcome{}, err
+	}
 	defer unlock()
 	now := s.now()
 	prev, found, err := s.Store.GetIdempotency(ctx, p.AccountID, token, now.Add(-rayfleet.IdempotencyWindow))

@@ -82,7 +82,10 @@ func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in Queu
 	token := in.ClientToken
 	in.ClientToken = ""
 	return s.idempotent(ctx, p, token, "CreateWorkspaceQueue", in, func() (Outcome, error) {
-		unlock := s.wsLocks.lock(p.AccountID + "/" + w.ID)
+		unlock, err := s.lock(ctx, p.AccountID+"/"+w.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
 		defer unlock()
 		if err := s.checkQuotaSum(ctx, w, in.Name, in.CU); err != nil {
 			return Outcome{}, err
@@ -145,7 +148,10 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 	token := in.ClientToken
 	in.ClientToken = ""
 	return s.idempotent(ctx, p, token, "EditWorkspaceQueue", in, func() (Outcome, error) {
-		unlock := s.wsLocks.lock(p.AccountID + "/" + w.ID)
+		unlock, err := s.lock(ctx, p.AccountID+"/"+w.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
 		defer unlock()
 		q, err := s.Store.GetQueue(ctx, p.AccountID, w.ID, in.Name)
 		if err != nil {
@@ -190,7 +196,10 @@ func (s *Service) DeleteQueue(ctx context.Context, p rayfleet.Principal, wsID, n
 	if name == rayfleet.RootQueue {
 		return rayfleet.Errorf(rayfleet.EDENIED, "the %s queue cannot be deleted; lower its limit instead", rayfleet.RootQueue)
 	}
-	unlock := s.wsLocks.lock(p.AccountID + "/" + w.ID)
+	unlock, err := s.lock(ctx, p.AccountID+"/"+w.ID)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if _, err := s.Store.GetQueue(ctx, p.AccountID, w.ID, name); err != nil {
 		if rayfleet.IsNotFound(err) {

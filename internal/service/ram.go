@@ -314,7 +314,10 @@ func (s *Service) CreateAccessKey(ctx context.Context, p rayfleet.Principal, use
 	if err != nil {
 		return rayfleet.AccessKey{}, "", err
 	}
-	unlock := s.wsLocks.lock("user/" + p.AccountID + "/" + u.UID)
+	unlock, err := s.lock(ctx, "user/"+p.AccountID+"/"+u.UID)
+	if err != nil {
+		return rayfleet.AccessKey{}, "", err
+	}
 	defer unlock()
 	keys, err := s.Store.ListAccessKeys(ctx, p.AccountID, u.UID)
 	if err != nil {

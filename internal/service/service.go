@@ -68,6 +68,10 @@ type Service struct {
 	Logger  *slog.Logger
 	// WorkspaceRuntime, if not nil, is told of deleted workspaces.
 	WorkspaceRuntime WorkspaceRuntime
+	// Locker, if not nil, makes the decisions wsLocks serialises in this
+	// process wait for each other across the processes that share the
+	// store too (several API replicas on one PostgreSQL database).
+	Locker Locker
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
@@ -120,6 +124,35 @@ func hashToken(t string) string {
 
 // keyedMutex is a set of mutexes by key, created on demand and dropped when
 // nobody holds or waits for them.
+// Locker holds a lock named by key across processes until unlock.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// lock takes the lock of key: in this process, and through Locker across
+// processes. Capacity decisions (admission, queue limits) and access-key
+// counts hold it from their read to their write.
+func (s *Service) lock(ctx context.Context, key string) (func(), error) {
+	return s.lockIn(ctx, &s.wsLocks, "ws:", key)
+}
+
+// lockIn takes key's lock in km, and through Locker the lock of kind+key.
+func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) (func(), error) {
+	unlock := km.lock(key)
+	if s.Locker == nil {
+		return unlock, nil
+	}
+	release, err := s.Locker.Lock(ctx, kind+key)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() {
+		release()
+		unlock()
+	}, nil
+}
+
 type keyedMutex struct {
 	mu sync.Mutex
 	m  map[string]*keyedEntry

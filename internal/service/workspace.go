@@ -127,7 +127,10 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsI
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
 		return err
 	}
-	unlock := s.wsLocks.lock(p.AccountID + "/" + wsID)
+	unlock, err := s.lock(ctx, p.AccountID+"/"+wsID)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	cleaned := false
 	if s.WorkspaceRuntime != nil {
@@ -144,7 +147,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsI
 			cleaned = true
 		}
 	}
-	err := s.Store.DeleteWorkspace(ctx, p.AccountID, wsID)
+	err = s.Store.DeleteWorkspace(ctx, p.AccountID, wsID)
 	if rayfleet.IsNotFound(err) {
 		return rayfleet.Errorf(rayfleet.ENOTFOUND, "workspace %s not found", wsID)
 	}

@@ -50,7 +50,7 @@ func (s *Store) AcquireLease(ctx context.Context, name string, onWait func()) (*
 	if s.d.name == "sqlite" {
 		return &Lease{lost: make(chan struct{}), release: func() {}}, nil
 	}
-	conn, err := s.write.Conn(ctx)
+	conn, err := s.locks.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lease %s: %w", name, err)
 	}
@@ -135,3 +135,37 @@ func leaseKey(schema, name string) int64 {
 	h.Write([]byte("rayfleet-lease\x00" + schema + "\x00" + name))
 	return int64(h.Sum64()) //nolint:gosec // a hash, any 64 bits will do
 }
+
+// Lock holds the lock named key among the processes sharing the database
+// until unlock is called (service.Locker). On PostgreSQL it is an advisory
+// lock (per schema) on a connection of its own, waited for as long as ctx
+// allows; on SQLite the data directory's lock already makes the server the
+// only process, and Lock does nothing.
+func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	if s.d.name == "sqlite" {
+		return func() {}, nil
+	}
+	conn, err := s.locks.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock("+lockKeySQL+")", key); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() {
+		cctx, cancel := context.WithTimeout(context.Background(), leaseCheckTimeout)
+		defer cancel()
+		var released bool
+		if err := conn.QueryRowContext(cctx, "SELECT pg_advisory_unlock("+lockKeySQL+")", key).Scan(&released); err != nil || !released {
+			discard(conn) // ending the session releases the lock
+			return
+		}
+		_ = conn.Close()
+	}, nil
+}
+
+// lockKeySQL is a Lock's advisory key: a hash of the schema and the key,
+// so that deployments sharing a database in different schemas (and tests)
+// do not wait for each other.
+const lockKeySQL = "hashtextextended('rayfleet-lock:' || current_schema() || ':' || $1, 0)"

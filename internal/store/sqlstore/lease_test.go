@@ -118,3 +118,52 @@ func TestLeaseSQLite(t *testing.T) {
 	}
 	l.Release()
 }
+
+// A Lock held by one process makes another wait for the same key, not for
+// another key, and a waiter gives up when its context ends.
+func TestLockPostgres(t *testing.T) {
+	dsn := newPostgresSchema(t)
+	a, b := openPostgresDSN(t, dsn), openPostgresDSN(t, dsn)
+	ctx := context.Background()
+	unlockA, err := a.Lock(ctx, "acc/ws-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockOther, err := b.Lock(ctx, "acc/ws-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockOther()
+	got := make(chan func(), 1)
+	go func() {
+		unlock, err := b.Lock(ctx, "acc/ws-1")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- unlock
+	}()
+	select {
+	case <-got:
+		t.Fatal("two processes hold one lock")
+	case <-time.After(500 * time.Millisecond): // the waiter has asked meanwhile
+	}
+	unlockA()
+	select {
+	case unlock := <-got:
+		if unlock != nil {
+			unlock()
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lock was not handed on")
+	}
+	unlockA, err = a.Lock(ctx, "acc/ws-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockA()
+	ctx2, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(ctx2, "acc/ws-1"); err == nil {
+		t.Fatal("a waiter whose context ended got the lock")
+	}
+}

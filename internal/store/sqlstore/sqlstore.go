@@ -72,6 +72,9 @@ type Store struct {
 	writes     atomic.Uint64
 	// noMigrate: the schema must already be this binary's (Migrated).
 	noMigrate bool
+	// locks is PostgreSQL's pool for the sessions of Lock and
+	// AcquireLease.
+	locks *sql.DB
 }
 
 // Option changes how OpenSQLite and OpenPostgres open a store.
@@ -181,6 +184,13 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		_ = db.Close()
 		return nil, err
 	}
+	// Locks and leases hold a session each while their holder goes on
+	// querying: they get a pool of their own, so holders can never take
+	// every connection the queries need (lease.go).
+	s.locks = stdlib.OpenDB(*cfg)
+	s.locks.SetMaxOpenConns(64)
+	s.locks.SetMaxIdleConns(4)
+	s.locks.SetConnMaxIdleTime(5 * time.Minute)
 	return s, nil
 }
 
@@ -218,6 +228,9 @@ func (s *Store) Close() error {
 	}
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
+	}
+	if s.locks != nil {
+		errs = append(errs, s.locks.Close())
 	}
 	errs = append(errs, s.write.Close())
 	if err := errors.Join(errs...); err != nil {
