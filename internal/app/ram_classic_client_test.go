@@ -1,13 +1,16 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	classic "github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 )
 
@@ -16,10 +19,19 @@ import (
 // RPC HMAC-SHA1 scheme (the Signature parameter): it has no other for RPC.
 func classicRAM(t *testing.T, addr, ak, secret string) *ram.Client {
 	t.Helper()
+	return classicRAMWith(t, addr, credentials.NewAccessKeyCredential(ak, secret))
+}
+
+func classicConfig() *classic.Config {
 	cfg := classic.NewConfig()
 	cfg.Scheme = "HTTP"
 	cfg.AutoRetry = false
-	c, err := ram.NewClientWithOptions("cn-hangzhou", cfg, credentials.NewAccessKeyCredential(ak, secret))
+	return cfg
+}
+
+func classicRAMWith(t *testing.T, addr string, cred auth.Credential) *ram.Client {
+	t.Helper()
+	c, err := ram.NewClientWithOptions("cn-hangzhou", classicConfig(), cred)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,4 +195,48 @@ func TestRAMThroughOfficialClientRPCSignature(t *testing.T) {
 	_, err := ramCall(wrong, "DeleteUser", map[string]string{"UserName": "bob"})
 	wantErr(t, err, "SignatureDoesNotMatch", 400, "POST&%2F&")
 	ramMust(legacy, "GetUser", map[string]string{"UserName": "bob"})
+}
+
+// TestRAMThroughClassicOfficialClientSTS: temporary credentials, asked for
+// through the classic client's common request, sign its RAM calls with the
+// SecurityToken parameter.
+func TestRAMThroughClassicOfficialClientSTS(t *testing.T) {
+	t.Setenv("HTTP_PROXY", "")
+	t.Setenv("http_proxy", "")
+	srv, cred := testServer(t)
+	c, err := classic.NewClientWithOptions("cn-hangzhou", classicConfig(), credentials.NewAccessKeyCredential(cred.AccessKeyID, cred.AccessKeySecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := requests.NewCommonRequest()
+	req.Method, req.Scheme, req.Domain = "POST", "http", srv.Addr
+	req.Product, req.Version, req.ApiName = "Sts", "2015-04-01", "GetSessionToken"
+	req.QueryParams["DurationSeconds"] = "900"
+	resp, err := c.ProcessCommonRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session struct {
+		Credentials struct {
+			AccessKeyID     string `json:"AccessKeyId"`
+			AccessKeySecret string
+			SecurityToken   string
+		}
+	}
+	if err := json.Unmarshal(resp.GetHttpContentBytes(), &session); err != nil || !strings.HasPrefix(session.Credentials.AccessKeyID, "STS.") {
+		t.Fatalf("GetSessionToken = %s (%v)", resp.GetHttpContentString(), err)
+	}
+	sc := session.Credentials
+	withToken := classicRAMWith(t, srv.Addr, credentials.NewStsTokenCredential(sc.AccessKeyID, sc.AccessKeySecret, sc.SecurityToken))
+	lu, err := withToken.ListUsers(ram.CreateListUsersRequest())
+	if err != nil || len(lu.Users.User) != 1 || lu.Users.User[0].UserName != "root" {
+		t.Fatalf("ListUsers with the session: %+v, %v", lu, err)
+	}
+	// The token is signed: another one fails the signature or the token check.
+	other := classicRAMWith(t, srv.Addr, credentials.NewStsTokenCredential(sc.AccessKeyID, sc.AccessKeySecret, sc.SecurityToken+"x"))
+	_, err = other.ListUsers(ram.CreateListUsersRequest())
+	wantServerError(t, err, "InvalidSecurityToken", 400, "")
+	noToken := classicRAM(t, srv.Addr, sc.AccessKeyID, sc.AccessKeySecret)
+	_, err = noToken.ListUsers(ram.CreateListUsersRequest())
+	wantServerError(t, err, "InvalidSecurityToken", 400, "")
 }
