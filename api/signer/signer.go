@@ -17,6 +17,10 @@ import (
 const (
 	SchemeACS3 = "ACS3-HMAC-SHA256"
 	SchemeROA  = "ROA-HMAC-SHA1"
+	// SchemeRPC is the legacy RPC signature: HMAC-SHA1 over the call's
+	// parameters, carried as the Signature parameter, with no Authorization
+	// header. It is valid only for RPC-style calls (path "/").
+	SchemeRPC = "RPC-HMAC-SHA1"
 )
 
 // MaxSkew is how far a request's date may stray from the server clock; the
@@ -63,9 +67,13 @@ func NewNonce() string {
 type Signed struct {
 	Scheme        string
 	AccessKeyID   string
-	SecurityToken string    // x-acs-security-token, if any
-	Nonce         string    // x-acs-signature-nonce (may be empty for ROA)
-	Date          time.Time // x-acs-date (ACS3) or date (ROA)
+	SecurityToken string    // x-acs-security-token, or the SecurityToken parameter (RPC), if any
+	Nonce         string    // x-acs-signature-nonce, or SignatureNonce (RPC); may be empty for ROA
+	Date          time.Time // x-acs-date (ACS3), date (ROA) or Timestamp (RPC)
+
+	// Action and Version are the signed Action and Version parameters of an
+	// RPC-signed call; the other schemes leave them empty.
+	Action, Version string
 
 	signedHeaders []string // ACS3, as listed by the client
 	signature     []byte
@@ -84,9 +92,15 @@ func (s *Signed) headersOf(req *http.Request) headers {
 	return lowerHeaders(req.Header)
 }
 
-// Parse reads the Authorization header and the headers its scheme needs. It
-// checks shape only; Verify checks the signature once the secret is known.
-func Parse(req *http.Request) (*Signed, error) {
+// Parse reads the Authorization header and the headers its scheme needs or,
+// without one, the RPC scheme's parameters in the query. It checks shape
+// only; Verify checks the signature once the secret is known. A call whose
+// RPC signature is in a form body needs ParseRequest.
+func Parse(req *http.Request) (*Signed, error) { return ParseRequest(req, nil) }
+
+// ParseRequest is Parse for a request whose body has been read: an RPC
+// signature may be in an application/x-www-form-urlencoded body.
+func ParseRequest(req *http.Request, body []byte) (*Signed, error) {
 	if req == nil {
 		return nil, errorf(CodeIncompleteSignature, "There is no request to verify.")
 	}
@@ -94,7 +108,23 @@ func Parse(req *http.Request) (*Signed, error) {
 	auths := m["authorization"]
 	switch {
 	case len(auths) == 0:
-		return nil, errorf(CodeIncompleteSignature, "The Authorization header is missing.")
+		seen := decodeQuery(rawQuery(req))
+		if len(body) > 0 && isForm(m) {
+			seen = append(seen, decodeQuery(string(body))...)
+		}
+		if !hasRPCSignature(seen) {
+			return nil, errorf(CodeIncompleteSignature, "The request carries neither an Authorization header nor the Signature and AccessKeyId parameters.")
+		}
+		ps, err := rpcParams(req, m, body)
+		if err != nil {
+			return nil, err
+		}
+		s, err := parseRPC(req, m, ps)
+		if err != nil {
+			return nil, err
+		}
+		s.req, s.hdrs = req, m
+		return s, nil
 	case len(auths) > 1:
 		return nil, errorf(CodeIncompleteSignature, "The request carries more than one Authorization header.")
 	}
@@ -131,6 +161,8 @@ func (s *Signed) Verify(req *http.Request, body []byte, secret string, now time.
 		err = s.verifyACS3(req, body, secret)
 	case SchemeROA:
 		err = s.verifyROA(req, body, secret)
+	case SchemeRPC:
+		err = s.verifyRPC(req, body, secret)
 	default:
 		err = errorf(CodeIncompleteSignature, "Unknown signature scheme %q.", s.Scheme)
 	}

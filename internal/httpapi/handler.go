@@ -122,7 +122,7 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if a := r.Header.Get("x-acs-action"); a != "" && a != action {
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "x-acs-action is %s, but %s %s is %s", a, r.Method, r.URL.Path, action)
 	}
-	p, err := h.authenticate(r, body)
+	p, err := h.authenticate(r, body, action)
 	if err != nil {
 		return nil, err
 	}
@@ -149,13 +149,19 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // authenticate checks the request's signature and returns its caller.
-func (h *Handler) authenticate(r *http.Request, body []byte) (rayfleet.Principal, error) {
-	signed, err := signer.Parse(r)
+// action is the operation the request was routed to.
+func (h *Handler) authenticate(r *http.Request, body []byte, action string) (rayfleet.Principal, error) {
+	signed, err := signer.ParseRequest(r, body)
 	if err != nil {
 		return rayfleet.Principal{}, signerError(err)
 	}
-	if signed.Scheme == signer.SchemeACS3 && signed.Nonce == "" {
+	switch {
+	case signed.Scheme == signer.SchemeACS3 && signed.Nonce == "":
 		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EMISSING, "x-acs-signature-nonce is required")
+	case signed.Scheme == signer.SchemeRPC && signed.Action != action:
+		// The RPC signature covers the Action parameter but no header:
+		// the call must be the one that was signed.
+		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EINVALID, "The signed Action is %s, but this call is %s.", signed.Action, action)
 	}
 	var (
 		p      rayfleet.Principal

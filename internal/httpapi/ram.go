@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/service"
 )
 
@@ -19,9 +23,11 @@ const (
 
 // The RAM admin API is RPC style: every call goes to the path "/", naming
 // its operation in the x-acs-action header (ACS3 signing, as the official
-// clients send it) or the Action query parameter, and its version
-// (2015-05-01) in x-acs-version or Version. Its parameters are query
-// parameters or an application/x-www-form-urlencoded body. The product's
+// clients send it) or the Action parameter, and its version (2015-05-01) in
+// x-acs-version or Version. Its parameters are query parameters or an
+// application/x-www-form-urlencoded body. Besides the signatures in the
+// Authorization header, RPC calls may carry the legacy RPC signature (the
+// Signature parameter) of the classic SDKs and the aliyun CLI. The product's
 // own API never uses "/", so they share one listener. STS (version
 // 2015-04-01) is served the same way: GetSessionToken, rayfleet's own
 // operation, issues temporary credentials to the caller.
@@ -67,6 +73,11 @@ func (h *Handler) ram() http.Handler {
 		if version == "" {
 			version = q.Get("Version")
 		}
+		if action == "" || version == "" {
+			// A form body may carry them, as it may every parameter.
+			form := peekForm(r)
+			action, version = cmp.Or(action, form.Get("Action")), cmp.Or(version, form.Get("Version"))
+		}
 		op, ok := ops[version+"/"+action]
 		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodPost) {
 			unknown.ServeHTTP(w, r)
@@ -76,13 +87,39 @@ func (h *Handler) ram() http.Handler {
 	})
 }
 
+// isForm reports whether r's body is a form whose fields are parameters.
+func isForm(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+}
+
+// peekForm parses a form body without consuming it: the call is dispatched
+// before wrap reads the body. A body that is too large or not a form yields
+// no fields; wrap then refuses it as it refuses any other.
+func peekForm(r *http.Request) url.Values {
+	if !isForm(r) || r.Body == nil || r.ContentLength > MaxBodyBytes {
+		return nil
+	}
+	read, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(read), r.Body), r.Body}
+	if err != nil || len(read) > MaxBodyBytes {
+		return nil
+	}
+	form, _ := url.ParseQuery(string(read))
+	return form
+}
+
 // ramParams are an RPC call's parameters: the query, and a form body's
-// fields where the query lacks them.
+// fields where the query lacks them. The protocol's own parameters (Action,
+// Version, the RPC signature's AccessKeyId, Signature, Timestamp...) are
+// not the operation's and are left out.
 type ramParams struct{ url.Values }
 
 func params(r *request) (ramParams, error) {
 	v := r.URL.Query()
-	if len(r.body) > 0 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	if len(r.body) > 0 && isForm(r.Request) {
 		form, err := url.ParseQuery(string(r.body))
 		if err != nil {
 			return ramParams{}, rayfleet.Errorf(rayfleet.EINVALID, "the request body is not a valid form")
@@ -91,6 +128,11 @@ func params(r *request) (ramParams, error) {
 			if _, ok := v[k]; !ok {
 				v[k] = vs
 			}
+		}
+	}
+	for k := range v {
+		if signer.IsRPCProtocolParameter(k) {
+			delete(v, k)
 		}
 	}
 	return ramParams{v}, nil
