@@ -176,3 +176,46 @@ func TestClientTokenAcrossAPIServers(t *testing.T) {
 		t.Fatalf("the workspace holds %d clusters, want 1", len(list.RayClusters))
 	}
 }
+
+// On PostgreSQL, a cluster created through one process's API is started
+// at once by another process's reconciler, not at its next resync (30 s).
+func TestWakeAcrossProcesses(t *testing.T) {
+	dsn := postgresSchema(t)
+	api1, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "reconciler"
+	cfg.DataDir = filepath.Join(dir, "rec")
+	rec, err := Start(context.Background(), cfg, func(string) string { return "" }, discard{}, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rec.Shutdown(ctx)
+		killNodes(t)
+	})
+	eventually(t, "the reconciler to run", rec.reconciling.Load)
+	time.Sleep(500 * time.Millisecond) // its first resync, which saw no cluster, is over
+	c := client(api1, cred)
+	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{Name: ptr("woken"),
+		HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		cl, err := c.GetCluster(context.Background(), cred.WorkspaceID, resp.ClusterID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl.State == "Running" {
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("after 15 s the cluster is %s %q: the other process's reconciler was not woken", cl.State, cl.Message)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}

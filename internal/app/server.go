@@ -62,6 +62,7 @@ type Server struct {
 	lock     *os.File
 	done     chan struct{}
 	serveErr error
+	wakes    *sqlstore.Wakes // PostgreSQL: wakes between processes
 	failed   chan struct{} // closed by fail
 	// reconciling is true while this process runs the reconciler.
 	reconciling atomic.Bool
@@ -133,8 +134,20 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	if wr, ok := s.Runtime.(service.WorkspaceRuntime); ok {
 		s.Service.WorkspaceRuntime = wr
 	}
+	// The API wakes the reconciler of its own process, and on PostgreSQL
+	// those of the other processes sharing the database too.
+	var wakers multiWaker
 	if cfg.HasRole("reconciler") {
-		s.Service.Waker = s.Reconciler
+		wakers = append(wakers, s.Reconciler)
+	}
+	if st, ok := s.Store.(*sqlstore.Store); ok && cfg.Store == "postgres" {
+		s.wakes = st.Wakes()
+		if cfg.HasRole("api") {
+			wakers = append(wakers, remoteWaker{wakes: s.wakes, log: logger})
+		}
+	}
+	if len(wakers) > 0 {
+		s.Service.Waker = wakers
 	}
 	// Without the api role there is no API listener, and no first-start
 	// setup: the root credentials it writes name the API's address.
@@ -179,6 +192,15 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			defer s.jobs.Done()
 			s.runReconciler(jobsCtx)
 		}()
+		if s.wakes != nil {
+			s.jobs.Add(1)
+			go func() {
+				defer s.jobs.Done()
+				s.wakes.Listen(jobsCtx, 2*time.Second, s.Reconciler.Wake, func(err error) {
+					logger.Warn("lost the wake channel; changes made through other processes wait for the next resync until it is back", "err", err.Error())
+				})
+			}()
+		}
 	}
 	if s.gateway != nil {
 		s.gateway.serve(logger)
@@ -255,6 +277,29 @@ func (s *Server) janitor(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// multiWaker wakes every reconciler it holds.
+type multiWaker []service.Waker
+
+func (m multiWaker) Wake(ref store.ClusterRef) {
+	for _, w := range m {
+		w.Wake(ref)
+	}
+}
+
+// remoteWaker tells the reconcilers of other processes on the database.
+type remoteWaker struct {
+	wakes *sqlstore.Wakes
+	log   *slog.Logger
+}
+
+func (r remoteWaker) Wake(ref store.ClusterRef) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.wakes.Wake(ctx, ref); err != nil {
+		r.log.Warn("wake other processes; the change waits for their next resync", "clusterId", ref.ID, "err", err.Error())
 	}
 }
 
