@@ -63,7 +63,7 @@ type Server struct {
 	done     chan struct{}
 	serveErr error
 	wakes    *sqlstore.Wakes // PostgreSQL: wakes between processes
-	failed   chan struct{} // closed by fail
+	failed   chan struct{}   // closed by fail
 	// reconciling is true while this process runs the reconciler.
 	reconciling atomic.Bool
 	failOnce    sync.Once

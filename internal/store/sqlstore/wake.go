@@ -116,5 +116,3 @@ func (w *Wakes) listen(ctx context.Context, fn func(store.ClusterRef)) error {
 		}
 	})
 }
-
-
