@@ -162,15 +162,9 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p rayfleet.Principal, wsI
 
 // clusterRows counts the workspace's cluster rows, deleted ones included.
 func (s *Service) clusterRows(ctx context.Context, accountID, wsID string) (int, error) {
-	refs, err := s.Store.ListClusterRefs(ctx)
+	n, err := s.Store.CountClusterRows(ctx, accountID, wsID)
 	if err != nil {
-		return 0, fmt.Errorf("list clusters: %w", err)
-	}
-	n := 0
-	for _, r := range refs {
-		if r.AccountID == accountID && r.WorkspaceID == wsID {
-			n++
-		}
+		return 0, fmt.Errorf("count clusters: %w", err)
 	}
 	return n, nil
 }

@@ -140,6 +140,9 @@ type Store interface {
 	// ClustersHoldingCapacity returns, leaving out the cluster exceptID
 	// ("" leaves out none): what admission counts as taken.
 	CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error)
+	// CountClusterRows counts a workspace's cluster rows, deleted ones
+	// (not yet purged) included.
+	CountClusterRows(ctx context.Context, accountID, workspaceID string) (int, error)
 	// ListClusterRefs returns the keys of every cluster row of every account,
 	// deleted rows included: the reconciler's resync.
 	ListClusterRefs(ctx context.Context) ([]ClusterRef, error)

@@ -647,6 +647,26 @@ func (s *Store) ListClusterRefs(ctx context.Context) ([]store.ClusterRef, error)
 	return out, nil
 }
 
+// CountClusterRows counts a workspace's cluster rows, deleted ones
+// included.
+func (s *Store) CountClusterRows(ctx context.Context, accountID, workspaceID string) (int, error) {
+	rows, err := s.query(ctx, "SELECT count(*) FROM clusters WHERE account_id = ? AND workspace_id = ?", accountID, workspaceID)
+	if err != nil {
+		return 0, fmt.Errorf("count cluster rows: %w", err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("count cluster rows: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("count cluster rows: %w", err)
+	}
+	return int(n), nil
+}
+
 // CountClustersByState counts the clusters that are not deleted, by state;
 // states without clusters are absent.
 func (s *Store) CountClustersByState(ctx context.Context) (map[rayfleet.State]int, error) {

@@ -576,6 +576,12 @@ func testDeletedClusters(t *testing.T, newStore NewStore) {
 	if !slices.Contains(refs, store.ClusterRef{AccountID: acc, WorkspaceID: w.ID, ID: c1.ID}) {
 		t.Fatal("ListClusterRefs leaves out a deleted cluster")
 	}
+	if n, err := s.CountClusterRows(ctx, acc, w.ID); err != nil || n != 3 {
+		t.Fatalf("CountClusterRows with one of three deleted = %d, %v; want 3", n, err)
+	}
+	if n, err := s.CountClusterRows(ctx, AccountID(2), w.ID); err != nil || n != 0 {
+		t.Fatalf("CountClusterRows of another account's = %d, %v; want 0", n, err)
+	}
 	counts, err := s.CountClustersByState(ctx)
 	must(t, err)
 	if counts[rayfleet.StateStopping] != 0 || counts[rayfleet.StateRunning] != 2 {
