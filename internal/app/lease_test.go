@@ -219,3 +219,38 @@ func TestWakeAcrossProcesses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
+
+// Many concurrent calls that each take a clientToken's lock and then their
+// workspace's, on PostgreSQL, all get answered: the two kinds of lock do
+// not compete for one pool of sessions.
+func TestManyLockedCallsAnswered(t *testing.T) {
+	ca, _ := twoAPIServers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cu := api.FlexInt(8)
+	ws, err := ca.CreateWorkspace(ctx, &api.CreateWorkspaceRequest{WorkspaceName: "busy", ResourceSpec: api.ResourceSpec{CU: &cu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls = 100 // more than a lock pool holds
+	var wg sync.WaitGroup
+	var answered atomic.Int64
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := ca.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr(fmt.Sprint("b", i)), ClientToken: fmt.Sprint("token-", i),
+				HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+			var apiErr *api.Error
+			if err == nil || errors.As(err, &apiErr) && apiErr.Code == "QuotaExceeded" {
+				answered.Add(1)
+			} else {
+				t.Errorf("create %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := answered.Load(); n != calls {
+		t.Fatalf("%d of %d calls answered", n, calls)
+	}
+}

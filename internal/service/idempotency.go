@@ -62,7 +62,7 @@ func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, o
 
 	// Two calls with one token wait for each other, in this process and,
 	// with a Locker, in every process sharing the store.
-	unlock, err := s.lockIn(ctx, &s.tokenLocks, "token:", p.AccountID+"/"+token)
+	unlock, err := s.lockIn(ctx, &s.tokenLocks, "token", p.AccountID+"/"+token)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -124,25 +124,28 @@ func hashToken(t string) string {
 
 // keyedMutex is a set of mutexes by key, created on demand and dropped when
 // nobody holds or waits for them.
-// Locker holds a lock named by key across processes until unlock.
+// Locker holds a lock named by kind and key across processes until
+// unlock. The service takes kinds in one order: "token" (a clientToken's)
+// before "ws" (a workspace's, or a user's keys).
 type Locker interface {
-	Lock(ctx context.Context, key string) (unlock func(), err error)
+	Lock(ctx context.Context, kind, key string) (unlock func(), err error)
 }
 
 // lock takes the lock of key: in this process, and through Locker across
 // processes. Capacity decisions (admission, queue limits) and access-key
 // counts hold it from their read to their write.
 func (s *Service) lock(ctx context.Context, key string) (func(), error) {
-	return s.lockIn(ctx, &s.wsLocks, "ws:", key)
+	return s.lockIn(ctx, &s.wsLocks, "ws", key)
 }
 
-// lockIn takes key's lock in km, and through Locker the lock of kind+key.
+// lockIn takes key's lock in km, and through Locker the lock of kind and
+// key.
 func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) (func(), error) {
 	unlock := km.lock(key)
 	if s.Locker == nil {
 		return unlock, nil
 	}
-	release, err := s.Locker.Lock(ctx, kind+key)
+	release, err := s.Locker.Lock(ctx, kind, key)
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("lock %s: %w", key, err)

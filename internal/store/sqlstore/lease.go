@@ -8,6 +8,8 @@ import (
 	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Lease is the right to be, among the processes sharing a database, the one
@@ -50,7 +52,7 @@ func (s *Store) AcquireLease(ctx context.Context, name string, onWait func()) (*
 	if s.d.name == "sqlite" {
 		return &Lease{lost: make(chan struct{}), release: func() {}}, nil
 	}
-	conn, err := s.locks.Conn(ctx)
+	conn, err := s.lockPool("lease").Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lease %s: %w", name, err)
 	}
@@ -136,16 +138,22 @@ func leaseKey(schema, name string) int64 {
 	return int64(h.Sum64()) //nolint:gosec // a hash, any 64 bits will do
 }
 
-// Lock holds the lock named key among the processes sharing the database
-// until unlock is called (service.Locker). On PostgreSQL it is an advisory
-// lock (per schema) on a connection of its own, waited for as long as ctx
-// allows; on SQLite the data directory's lock already makes the server the
-// only process, and Lock does nothing.
-func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error) {
+// Lock holds the lock named kind and key among the processes sharing the
+// database until unlock is called (service.Locker). On PostgreSQL it is an
+// advisory lock (per schema) on a connection of its own, waited for as long
+// as ctx allows; on SQLite the data directory's lock already makes the
+// server the only process, and Lock does nothing.
+//
+// Each kind takes its sessions from a pool of its own. A caller may hold a
+// lock of one kind while it takes one of another (always in the same order
+// of kinds): were they one pool, holders of the first kind could take every
+// connection and wait for ever for one to take the second.
+func (s *Store) Lock(ctx context.Context, kind, key string) (unlock func(), err error) {
 	if s.d.name == "sqlite" {
 		return func() {}, nil
 	}
-	conn, err := s.locks.Conn(ctx)
+	key = kind + ":" + key
+	conn, err := s.lockPool("lock-" + kind).Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
@@ -169,3 +177,30 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // so that deployments sharing a database in different schemas (and tests)
 // do not wait for each other.
 const lockKeySQL = "hashtextextended('rayfleet-lock:' || current_schema() || ':' || $1, 0)"
+
+// lockPoolSize bounds each kind's sessions.
+const lockPoolSize = 8
+
+// lockPool returns the pool of sessions for one kind of lock, made on
+// first use. Locks, leases and the wake listener hold a session each while
+// their holder goes on querying through the store's own pool, which they
+// can therefore never exhaust.
+func (s *Store) lockPool(kind string) *sql.DB {
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	if db := s.locks[kind]; db != nil {
+		return db
+	}
+	if s.locks == nil {
+		s.locks = map[string]*sql.DB{}
+	}
+	db := stdlib.OpenDB(*s.pg)
+	// A waiter holds a session too; more waiters queue for one here
+	// rather than take connections the database may not have (PostgreSQL
+	// allows 100 by default, and the store's own pool takes up to 32).
+	db.SetMaxOpenConns(lockPoolSize)
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s.locks[kind] = db
+	return db
+}

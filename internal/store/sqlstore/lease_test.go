@@ -125,18 +125,18 @@ func TestLockPostgres(t *testing.T) {
 	dsn := newPostgresSchema(t)
 	a, b := openPostgresDSN(t, dsn), openPostgresDSN(t, dsn)
 	ctx := context.Background()
-	unlockA, err := a.Lock(ctx, "acc/ws-1")
+	unlockA, err := a.Lock(ctx, "ws", "acc/ws-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlockOther, err := b.Lock(ctx, "acc/ws-2")
+	unlockOther, err := b.Lock(ctx, "ws", "acc/ws-2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	unlockOther()
 	got := make(chan func(), 1)
 	go func() {
-		unlock, err := b.Lock(ctx, "acc/ws-1")
+		unlock, err := b.Lock(ctx, "ws", "acc/ws-1")
 		if err != nil {
 			t.Error(err)
 		}
@@ -156,14 +156,14 @@ func TestLockPostgres(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lock was not handed on")
 	}
-	unlockA, err = a.Lock(ctx, "acc/ws-1")
+	unlockA, err = a.Lock(ctx, "ws", "acc/ws-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlockA()
 	ctx2, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := b.Lock(ctx2, "acc/ws-1"); err == nil {
+	if _, err := b.Lock(ctx2, "ws", "acc/ws-1"); err == nil {
 		t.Fatal("a waiter whose context ended got the lock")
 	}
 }

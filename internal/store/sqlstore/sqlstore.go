@@ -72,9 +72,12 @@ type Store struct {
 	writes     atomic.Uint64
 	// noMigrate: the schema must already be this binary's (Migrated).
 	noMigrate bool
-	// locks is PostgreSQL's pool for the sessions of Lock and
-	// AcquireLease.
-	locks *sql.DB
+	// pg is the parsed DSN, for the lock pools (PostgreSQL only).
+	pg *pgx.ConnConfig
+	// locks holds, by kind, PostgreSQL's pools for the sessions of Lock,
+	// AcquireLease and Wakes.Listen (lease.go).
+	locksMu sync.Mutex
+	locks   map[string]*sql.DB
 }
 
 // Option changes how OpenSQLite and OpenPostgres open a store.
@@ -184,13 +187,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		_ = db.Close()
 		return nil, err
 	}
-	// Locks and leases hold a session each while their holder goes on
-	// querying: they get a pool of their own, so holders can never take
-	// every connection the queries need (lease.go).
-	s.locks = stdlib.OpenDB(*cfg)
-	s.locks.SetMaxOpenConns(64)
-	s.locks.SetMaxIdleConns(4)
-	s.locks.SetConnMaxIdleTime(5 * time.Minute)
+	s.pg = cfg
 	return s, nil
 }
 
@@ -229,9 +226,12 @@ func (s *Store) Close() error {
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}
-	if s.locks != nil {
-		errs = append(errs, s.locks.Close())
+	s.locksMu.Lock()
+	for _, db := range s.locks {
+		errs = append(errs, db.Close())
 	}
+	s.locks = nil
+	s.locksMu.Unlock()
 	errs = append(errs, s.write.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close store: %w", err)

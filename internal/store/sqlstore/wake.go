@@ -89,7 +89,7 @@ func (w *Wakes) listen(ctx context.Context, fn func(store.ClusterRef)) error {
 	if err != nil {
 		return err
 	}
-	conn, err := w.s.locks.Conn(ctx)
+	conn, err := w.s.lockPool("wake").Conn(ctx)
 	if err != nil {
 		return err
 	}
