@@ -222,11 +222,17 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 	logger := s.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := (&httpapi.Handler{
+	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,
 		HostID: s.Addr, Ready: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err },
-	}).Init()
+	}
+	if st, ok := s.Store.(*sqlstore.Store); ok && s.Config.Store == "postgres" {
+		// Other API processes may share the database: a nonce one of them
+		// saw is refused here too.
+		h.SharedNonces = st
+	}
+	h = h.Init()
 	s.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -361,6 +367,11 @@ func (s *Server) fail(err error) {
 func (s *Server) sweep(ctx context.Context, now time.Time) {
 	if err := s.Store.DeleteIdempotencyBefore(ctx, now.Add(-rayfleet.IdempotencyWindow)); err != nil && ctx.Err() == nil {
 		s.Logger.Warn("forget old client tokens", "err", err.Error())
+	}
+	if st, ok := s.Store.(*sqlstore.Store); ok && s.Config.Store == "postgres" {
+		if err := st.DeleteNoncesBefore(ctx, now); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("forget expired signature nonces", "err", err.Error())
+		}
 	}
 	if s.Config.AuditRetention <= 0 {
 		return

@@ -33,7 +33,11 @@ type Handler struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Nonces  *NonceCache
-	Now     func() time.Time
+	// SharedNonces, if not nil, also records every nonce where all the API
+	// processes sharing the store see it, so a request replayed to another
+	// replica is refused too.
+	SharedNonces NonceLedger
+	Now          func() time.Time
 	// HostID is reported in error bodies (the API's host name).
 	HostID string
 	// Ready reports whether the server can serve (store reachable...).
@@ -183,8 +187,18 @@ func (h *Handler) authenticate(r *http.Request, body []byte, action string) (ray
 		return rayfleet.Principal{}, signerError(err)
 	}
 	if signed.Nonce != "" {
-		if err := h.Nonces.Use(signed.AccessKeyID+"\x00"+signed.Nonce, signed.Date.Add(SignatureWindow), now); err != nil {
+		key, expires := signed.AccessKeyID+"\x00"+signed.Nonce, signed.Date.Add(SignatureWindow)
+		if err := h.Nonces.Use(key, expires, now); err != nil {
 			return rayfleet.Principal{}, err
+		}
+		if h.SharedNonces != nil {
+			fresh, err := h.SharedNonces.UseNonce(r.Context(), key, expires, now)
+			if err != nil {
+				return rayfleet.Principal{}, err
+			}
+			if !fresh {
+				return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.ENONCE, "Specified signature nonce was used already.")
+			}
 		}
 	}
 	p.SourceIP = sourceIP(r)

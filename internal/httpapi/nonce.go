@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -12,9 +13,17 @@ import (
 // clock; a nonce must be remembered at least that long past its date.
 const SignatureWindow = 15 * time.Minute
 
+// NonceLedger records nonces where every process sharing it sees them
+// (sqlstore.Store on PostgreSQL): fresh is false when the nonce was used and
+// has not expired by now.
+type NonceLedger interface {
+	UseNonce(ctx context.Context, nonce string, expires, now time.Time) (fresh bool, err error)
+}
+
 // NonceCache remembers the nonces of signed requests until their date falls
 // out of the signature window, so a captured request cannot be replayed.
-// It is in memory: replicas behind one load balancer each keep their own.
+// It is in memory: replicas behind one load balancer each keep their own,
+// and share a NonceLedger.
 type NonceCache struct {
 	seed   maphash.Seed
 	shards [64]nonceShard

@@ -167,3 +167,35 @@ func TestLockPostgres(t *testing.T) {
 		t.Fatal("a waiter whose context ended got the lock")
 	}
 }
+
+// A nonce is fresh once until it expires, whichever store (process) sees
+// it again; an expired one is fresh again, and the janitor forgets it.
+func TestUseNonce(t *testing.T) {
+	for name, open := range map[string]func() (*Store, *Store){
+		"sqlite":   func() (*Store, *Store) { s := openSQLiteForTest(t); return s, s },
+		"postgres": func() (*Store, *Store) { dsn := newPostgresSchema(t); return openPostgresDSN(t, dsn), openPostgresDSN(t, dsn) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := open()
+			ctx := context.Background()
+			now := time.Now().Truncate(time.Millisecond)
+			exp := now.Add(15 * time.Minute)
+			for i, tc := range []struct {
+				s    *Store
+				at   time.Time
+				want bool
+			}{{a, now, true}, {b, now, false}, {a, now.Add(time.Minute), false}, {b, exp.Add(time.Second), true}} {
+				fresh, err := tc.s.UseNonce(ctx, "ak\x00n1", tc.at.Add(15*time.Minute), tc.at)
+				if err != nil || fresh != tc.want {
+					t.Fatalf("use %d: fresh %v, %v; want %v", i, fresh, err, tc.want)
+				}
+			}
+			if err := a.DeleteNoncesBefore(ctx, exp.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if fresh, err := b.UseNonce(ctx, "ak\x00n1", now.Add(15*time.Minute), now); err != nil || !fresh {
+				t.Fatalf("after the janitor: fresh %v, %v", fresh, err)
+			}
+		})
+	}
+}

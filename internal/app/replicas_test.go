@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/api/signer"
 )
 
 // Of two servers with the reconciler role on one PostgreSQL database, one
@@ -106,6 +110,14 @@ func twoAPIServers(t *testing.T) (*api.Client, *api.Client) {
 	t.Helper()
 	dsn := postgresSchema(t)
 	a, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
+	b := secondAPIServer(t, a, dsn)
+	return client(a, cred), client(b, cred)
+}
+
+// secondAPIServer starts another API server on a's PostgreSQL schema dsn,
+// with a's master key, as a replica.
+func secondAPIServer(t *testing.T, a *Server, dsn string) *Server {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "api"
@@ -129,7 +141,7 @@ func twoAPIServers(t *testing.T) (*api.Client, *api.Client) {
 		defer cancel()
 		_ = b.Shutdown(ctx)
 	})
-	return client(a, cred), client(b, cred)
+	return b
 }
 
 // A clientToken sent through two API servers at once acts once: every
@@ -252,5 +264,31 @@ func TestManyLockedCallsAnswered(t *testing.T) {
 	wg.Wait()
 	if n := answered.Load(); n != calls {
 		t.Fatalf("%d of %d calls answered", n, calls)
+	}
+}
+
+// On PostgreSQL, a signed request replayed to another API process behind
+// the same address is refused as it is by the first: nonces are shared.
+func TestNonceAcrossAPIServers(t *testing.T) {
+	dsn := postgresSchema(t)
+	a, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
+	b := secondAPIServer(t, a, dsn)
+	req, _ := http.NewRequest("GET", "http://"+a.Addr+"/api/v1/workspaces", nil)
+	good := signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}
+	if err := signer.SignACS3(req, nil, good, time.Now(), signer.NewNonce()); err != nil {
+		t.Fatal(err)
+	}
+	for i, to := range []string{a.Addr, b.Addr} {
+		r := req.Clone(context.Background())
+		r.URL.Host = to // the same Host header, as behind one load balancer
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := []int{200, 400}[i]; resp.StatusCode != want || (i == 1 && !bytes.Contains(data, []byte("SignatureNonceUsed"))) {
+			t.Fatalf("send %d (to %s): %d %s", i+1, to, resp.StatusCode, data)
+		}
 	}
 }
