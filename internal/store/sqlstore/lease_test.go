@@ -172,8 +172,11 @@ func TestLockPostgres(t *testing.T) {
 // it again; an expired one is fresh again, and the janitor forgets it.
 func TestUseNonce(t *testing.T) {
 	for name, open := range map[string]func() (*Store, *Store){
-		"sqlite":   func() (*Store, *Store) { s := openSQLiteForTest(t); return s, s },
-		"postgres": func() (*Store, *Store) { dsn := newPostgresSchema(t); return openPostgresDSN(t, dsn), openPostgresDSN(t, dsn) },
+		"sqlite": func() (*Store, *Store) { s := openSQLiteForTest(t); return s, s },
+		"postgres": func() (*Store, *Store) {
+			dsn := newPostgresSchema(t)
+			return openPostgresDSN(t, dsn), openPostgresDSN(t, dsn)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, b := open()
