@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,6 +268,12 @@ func (s *HTTPServer) serveConn(fc *frontConn) {
 	fc.br.Reset(fc.c)
 	handed := false
 	defer func() {
+		if v := recover(); v != nil {
+			// A bug must cost one connection, not the process (net/http
+			// does the same for its handlers).
+			s.log.Error("panic serving a connection; closing it", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			handed = false
+		}
 		fc.br.Reset(nil)
 		frontReaders.Put(fc.br)
 		if !handed {

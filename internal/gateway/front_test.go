@@ -476,3 +476,35 @@ func FuzzParseHead(f *testing.F) {
 		}
 	})
 }
+
+// A panic while serving a request (here from Lookup) costs its connection,
+// not the process: the gateway goes on serving others.
+func TestFastPathPanicClosesOnlyItsConnection(t *testing.T) {
+	head := echoHead(t)
+	f := newFleet()
+	f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
+	inner := f.lookup().(*lookupFuncs)
+	lookup := *inner
+	lookup.clusterToken = func(ctx context.Context, ws, id string) (string, bool, error) {
+		if id == "ray-panics" {
+			panic("a bug in Lookup")
+		}
+		return inner.clusterToken(ctx, ws, id)
+	}
+	url := serveFast(t, Config{Lookup: &lookup, Logger: testLogger(t)})
+	addr := strings.TrimPrefix(url, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /workspace/w-aaaaaaaaaaaaaaaa/raycluster/ray-panics/api/version HTTP/1.1\r\nHost: gw\r\nRay-Token: %s\r\n\r\n", tokenA)
+	if _, err := bufio.NewReader(conn).ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the panicking request's connection: %v, want it closed", err)
+	}
+	res, body := rawExchange(t, addr, "GET "+parityBase+"/api/version HTTP/1.1\r\nHost: gw\r\nRay-Token: "+tokenA+"\r\n\r\n", "GET")
+	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"uri":"/api/version"`)) {
+		t.Fatalf("after the panic: %d %s", res.StatusCode, body)
+	}
+}
