@@ -124,6 +124,31 @@ type stmtKey struct {
 // several connections, which an in-memory database or a URI with its own
 // parameters would defeat.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	// Two processes opening one new file at once (a server and a gateway,
+	// or two tests) can meet while one turns it into WAL mode, which SQLite
+	// answers with SQLITE_BUSY at once rather than after its busy timeout:
+	// try again for as long as that timeout.
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		s, err := openSQLite(ctx, path, opts)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	c := sqliteCode(err) & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+func openSQLite(ctx context.Context, path string, opts []Option) (*Store, error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("open sqlite %q: need a plain file path (no \"file:\", \"?\" or \":memory:\")", path)
 	}
