@@ -17,7 +17,8 @@ import (
 // HTTPServer serves the gateway's HTTP listener. Most of what crosses it
 // is one kind of request: a GET or HEAD without a body on a kept-alive
 // HTTP/1.1 connection (the job API's reads, the dashboard's pages, assets
-// and API calls). Those it answers itself, reading the request head from
+// and API calls, and a dashboardUrl's session start). Those it answers
+// itself, reading the request head from
 // the connection's buffer and writing the head's answer back as it comes,
 // with no per-request goroutine, context, header map or copy of the body
 // (front_head.go, front_proxy.go). net/http with NewHTTP's handler spends
@@ -25,7 +26,7 @@ import (
 //
 // Everything else (other methods, bodies, upgrades to WebSocket, HTTP/1.0,
 // Expect, unusual encodings of the path, heads larger than the fast path's
-// buffer, the redirects and the ?token= session start) goes to net/http:
+// buffer, the redirects of a cluster's bare path) goes to net/http:
 // the connection, with the bytes read from it so far, is handed to an
 // http.Server serving NewHTTP's handler, which keeps it to the end. Both
 // share the lookup cache, the limits and the keep-alive pool to the heads,

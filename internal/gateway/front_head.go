@@ -9,8 +9,12 @@ type frontRequest struct {
 	head   bool   // HEAD, else GET
 	target string // path and query as sent
 	rt     route
-	query  string // the query to forward (without ?)
-	token  string // the first ray-token header
+	query  string // the query to forward (without ?), and without a token
+	// queryToken is ?token= (unescaped): on the dashboard, a dashboardUrl
+	// that starts a session.
+	queryToken    string
+	hasQueryToken bool
+	token         string // the first ray-token header
 	// cookies are the Cookie lines; forwarded without the credential
 	// cookies (keptCookies).
 	cookies []string
@@ -23,7 +27,7 @@ type frontRequest struct {
 // parseHead parses head (a request head through its empty line) into r if
 // it is one the fast path takes: GET or HEAD, HTTP/1.1, an origin-form
 // target made of plain characters under a cluster's /api/ or /dashboard/,
-// no token in the query, exactly one Host, no body, no Upgrade, Expect,
+// exactly one Host, no body, no Upgrade, Expect,
 // TE or Transfer-Encoding, and a Connection header of at most close or
 // keep-alive. Everything else, malformed heads included, is left to
 // net/http (false), which answers it as it always has: the fast path never
@@ -51,10 +55,7 @@ func parseHead(head []byte, r *frontRequest) bool {
 	if r.rt, ok = parseRoute(path); !ok || (r.rt.kind != routeAPI && r.rt.kind != routeDashboard) {
 		return false
 	}
-	var hasToken bool
-	if r.query, _, hasToken = takeParam(query, tokenParam); hasToken {
-		return false
-	}
+	r.query, r.queryToken, r.hasQueryToken = takeParam(query, tokenParam)
 	hosts, tokens := 0, 0
 	for len(rest) > 2 {
 		if line, rest, ok = cutLine(rest); !ok {

@@ -25,13 +25,16 @@ func (s *HTTPServer) serveRequest(fc *frontConn) bool {
 	if req.head {
 		method = http.MethodHead
 	}
-	v, source, cr, ref := g.admit(s.ctx, &req.rt, credentials{method: method, header: req.token, cookies: req.cookies})
+	v, source, cr, ref := g.admit(s.ctx, &req.rt, credentials{method: method, queryToken: req.queryToken,
+		hasQueryToken: req.hasQueryToken, header: req.token, cookies: req.cookies})
 	switch {
 	case ref != nil:
 		return fc.writeError(req, ref.status, ref.code, ref.msg)
 	case v == missing:
 		return fc.writeError(req, http.StatusUnauthorized, codeInvalidToken, msgMissingToken)
-	case v != passed: // denied; a session needs ?token=, which the fast path does not take
+	case v == session:
+		return fc.startSession(req, g, cr.tokenHash)
+	case v != passed:
 		s.log.Debug("token refused", "workspace", req.rt.ws, "cluster", req.rt.id, "source", source, "remote", fc.c.RemoteAddr().String())
 		return fc.writeError(req, http.StatusUnauthorized, codeInvalidToken, msgBadToken)
 	}
@@ -628,6 +631,41 @@ func (fc *frontConn) writeError(req *frontRequest, status int, code, msg string)
 	if !req.head {
 		b = append(b, body...)
 	}
+	fc.out = b
+	return fc.flush() == nil && !req.close
+}
+
+// startSession answers a dashboardUrl (a good ?token= on the dashboard)
+// as httpGateway.startSession does: the session cookie, and a redirect to
+// the same URL without the token.
+func (fc *frontConn) startSession(req *frontRequest, g *httpGateway, tokenHash string) bool {
+	loc := req.rt.base + "/dashboard" + req.rt.upstream
+	if req.query != "" {
+		loc += "?" + req.query
+	}
+	cookie := (&http.Cookie{
+		Name:     sessionCookie,
+		Value:    sessionValue(g.cfg.SessionKey, req.rt.ws, req.rt.id, tokenHash),
+		Path:     req.rt.base + "/",
+		HttpOnly: true,
+		Secure:   g.cfg.CookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	}).String()
+	b := fc.out[:0]
+	b = append(b, "HTTP/1.1 302 Found\r\nCache-Control: no-store\r\n"...)
+	if !req.head { // as net/http, which cannot know a HEAD's length
+		b = append(b, "Content-Length: 0\r\n"...)
+	}
+	b = append(b, "Date: "...)
+	b = append(b, httpDate()...)
+	b = append(b, "\r\nLocation: "...)
+	b = append(b, loc...)
+	b = append(b, "\r\nReferrer-Policy: no-referrer\r\nSet-Cookie: "...)
+	b = append(b, cookie...)
+	if req.close {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
 	fc.out = b
 	return fc.flush() == nil && !req.close
 }
