@@ -24,20 +24,7 @@ func TestOneReconcilerPerDatabase(t *testing.T) {
 	dsn := postgresSchema(t)
 	a, _ := testServer(t, func(c *Config) { c.Store, c.PostgresDSN = "postgres", dsn })
 	eventually(t, "the first server to run the reconciler", a.reconciling.Load)
-
-	dir := t.TempDir()
-	cfg := testConfig(dir)
-	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "reconciler"
-	cfg.DataDir = filepath.Join(dir, "b")
-	b, err := Start(context.Background(), cfg, func(string) string { return "" }, discard{}, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	})
+	b := anotherServer(t, a, dsn, "reconciler")
 	since := time.Now()
 	for time.Since(since) < 3*time.Second { // longer than the standby's retry
 		if b.reconciling.Load() {
@@ -110,17 +97,17 @@ func twoAPIServers(t *testing.T) (*api.Client, *api.Client) {
 	t.Helper()
 	dsn := postgresSchema(t)
 	a, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
-	b := secondAPIServer(t, a, dsn)
+	b := anotherServer(t, a, dsn, "api")
 	return client(a, cred), client(b, cred)
 }
 
-// secondAPIServer starts another API server on a's PostgreSQL schema dsn,
-// with a's master key, as a replica.
-func secondAPIServer(t *testing.T, a *Server, dsn string) *Server {
+// anotherServer starts another server with roles on a's PostgreSQL schema
+// dsn, with a's master key, as a replica.
+func anotherServer(t *testing.T, a *Server, dsn, roles string) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := testConfig(dir)
-	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "api"
+	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, roles
 	// Replicas share the master key, which seals the access keys' secrets.
 	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "master.key"))
 	if err != nil {
@@ -140,6 +127,7 @@ func secondAPIServer(t *testing.T, a *Server, dsn string) *Server {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = b.Shutdown(ctx)
+		killNodes(t)
 	})
 	return b
 }
@@ -194,20 +182,7 @@ func TestClientTokenAcrossAPIServers(t *testing.T) {
 func TestWakeAcrossProcesses(t *testing.T) {
 	dsn := postgresSchema(t)
 	api1, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
-	dir := t.TempDir()
-	cfg := testConfig(dir)
-	cfg.Store, cfg.PostgresDSN, cfg.Roles = "postgres", dsn, "reconciler"
-	cfg.DataDir = filepath.Join(dir, "rec")
-	rec, err := Start(context.Background(), cfg, func(string) string { return "" }, discard{}, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = rec.Shutdown(ctx)
-		killNodes(t)
-	})
+	rec := anotherServer(t, api1, dsn, "reconciler")
 	eventually(t, "the reconciler to run", rec.reconciling.Load)
 	time.Sleep(500 * time.Millisecond) // its first resync, which saw no cluster, is over
 	c := client(api1, cred)
@@ -272,7 +247,7 @@ func TestManyLockedCallsAnswered(t *testing.T) {
 func TestNonceAcrossAPIServers(t *testing.T) {
 	dsn := postgresSchema(t)
 	a, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
-	b := secondAPIServer(t, a, dsn)
+	b := anotherServer(t, a, dsn, "api")
 	req, _ := http.NewRequest("GET", "http://"+a.Addr+"/api/v1/workspaces", nil)
 	good := signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}
 	if err := signer.SignACS3(req, nil, good, time.Now(), signer.NewNonce()); err != nil {
