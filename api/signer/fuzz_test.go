@@ -45,19 +45,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatal(err)
 		}
 		mustVerify(t, req, body)
-		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		var buf bytes.Buffer
-		if err := req.Write(&buf); err != nil {
-			t.Fatal(err)
-		}
-		srv, err := http.ReadRequest(bufio.NewReader(&buf))
-		if err != nil {
-			t.Fatalf("net/http cannot read back %q: %v", buf.String(), err)
-		}
-		got, err := io.ReadAll(srv.Body)
-		if err != nil || !bytes.Equal(got, body) {
-			t.Fatalf("body changed on the wire: %q, %v", got, err)
-		}
+		srv, got := overTheWire(t, req, body)
 		mustVerify(t, srv, got)
 		if s, err := Parse(srv); err != nil || s.Verify(srv, got, "s3creT", testNow) == nil {
 			t.Fatalf("wrong secret accepted (Parse: %v)", err)
@@ -130,3 +118,23 @@ func encodedRFC3986(s string) bool {
 }
 
 func isUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+
+// overTheWire sends req with body through net/http's wire format and reads
+// it back as a server would, failing t if the body changed.
+func overTheWire(t *testing.T, req *http.Request, body []byte) (*http.Request, []byte) {
+	t.Helper()
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	var buf bytes.Buffer
+	if err := req.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := http.ReadRequest(bufio.NewReader(&buf))
+	if err != nil {
+		t.Fatalf("net/http cannot read back %q: %v", buf.String(), err)
+	}
+	got, err := io.ReadAll(srv.Body)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("body changed on the wire: %q, %v", got, err)
+	}
+	return srv, got
+}

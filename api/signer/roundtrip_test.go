@@ -55,9 +55,10 @@ func signed(t testing.TB, scheme string, method string, body []byte, cred Creden
 	return wire{method, req.URL.RequestURI(), req.Host, req.Header, body}
 }
 
+// verify checks w as the server does (ParseRequest, then Verify).
 func verify(w wire, secret string, now time.Time) error {
 	r := w.request()
-	s, err := Parse(r)
+	s, err := ParseRequest(r, w.body)
 	if err != nil {
 		return err
 	}

@@ -205,16 +205,24 @@ func (k *kube) watchRayClusters(ctx context.Context, ns string, start time.Time)
 
 // followHeads records when each RayCluster's head pod is first ready.
 func (w *rayWatch) followHeads(ctx context.Context, c client.WithWatch, ns string) error {
-	heads := client.MatchingLabels{"ray.io/node-type": "head"}
-	var list corev1.PodList
-	if err := c.List(ctx, &list, client.InNamespace(ns), heads); err != nil {
+	return listAndWatch(ctx, c, &corev1.PodList{}, "head pods", func(o runtime.Object) {
+		if p, ok := o.(*corev1.Pod); ok {
+			w.seeHead(p)
+		}
+	}, client.InNamespace(ns), client.MatchingLabels{"ray.io/node-type": "head"})
+}
+
+// listAndWatch hands see every object of list (as opts select them), then
+// every one added or modified after, until ctx ends or the watch fails.
+func listAndWatch(ctx context.Context, c client.WithWatch, list client.ObjectList, what string, see func(runtime.Object), opts ...client.ListOption) error {
+	if err := c.List(ctx, list, opts...); err != nil {
 		return err
 	}
-	for i := range list.Items {
-		w.seeHead(&list.Items[i])
+	if err := meta.EachListItem(list, func(o runtime.Object) error { see(o); return nil }); err != nil {
+		return err
 	}
-	wi, err := c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), heads,
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+	from := &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.GetResourceVersion()}}
+	wi, err := c.Watch(ctx, list, append(opts, from)...)
 	if err != nil {
 		return err
 	}
@@ -222,11 +230,9 @@ func (w *rayWatch) followHeads(ctx context.Context, c client.WithWatch, ns strin
 	for ev := range wi.ResultChan() {
 		switch ev.Type {
 		case watch.Added, watch.Modified:
-			if p, ok := ev.Object.(*corev1.Pod); ok {
-				w.seeHead(p)
-			}
+			see(ev.Object)
 		case watch.Error:
-			return fmt.Errorf("watch head pods: %v", ev.Object)
+			return fmt.Errorf("watch %s: %v", what, ev.Object)
 		}
 	}
 	return nil
@@ -254,29 +260,11 @@ func (w *rayWatch) seeHead(p *corev1.Pod) {
 }
 
 func (w *rayWatch) follow(ctx context.Context, c client.WithWatch, ns string) error {
-	var list rayv1.RayClusterList
-	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return err
-	}
-	for i := range list.Items {
-		w.see(&list.Items[i])
-	}
-	wi, err := c.Watch(ctx, &rayv1.RayClusterList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
-	if err != nil {
-		return err
-	}
-	defer wi.Stop()
-	for ev := range wi.ResultChan() {
-		switch ev.Type {
-		case watch.Added, watch.Modified:
-			if rc, ok := ev.Object.(*rayv1.RayCluster); ok {
-				w.see(rc)
-			}
-		case watch.Error:
-			return fmt.Errorf("watch RayClusters: %v", ev.Object)
+	return listAndWatch(ctx, c, &rayv1.RayClusterList{}, "RayClusters", func(o runtime.Object) {
+		if rc, ok := o.(*rayv1.RayCluster); ok {
+			w.see(rc)
 		}
-	}
-	return nil
+	}, client.InNamespace(ns))
 }
 
 func (w *rayWatch) see(rc *rayv1.RayCluster) {

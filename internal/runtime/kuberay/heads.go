@@ -63,24 +63,8 @@ func NewHeads(ctx context.Context, cfg Config) (*Heads, error) {
 		}
 	}
 	r := &Runtime{cfg: cfg, client: cl, cache: ca, done: make(chan struct{})}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r.stop = stop
-	go func() {
-		defer close(r.done)
-		if err := ca.Start(runCtx); err != nil {
-			cfg.Logger.Error("kuberay: head watches stopped", "err", err.Error())
-		}
-	}()
-	syncCtx := ctx
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		syncCtx, cancel = context.WithTimeout(ctx, syncTimeout)
-		defer cancel()
-	}
-	if !ca.WaitForCacheSync(syncCtx) {
-		stop()
-		<-r.done
-		return nil, fmt.Errorf("kuberay: the watches of RayClusters and pods on %s did not sync (missing list/watch permissions?): %w", rc.Host, context.Cause(syncCtx))
+	if err := r.startCache(ctx, "watches of RayClusters and pods", rc.Host); err != nil {
+		return nil, err
 	}
 	return &Heads{r: r}, nil
 }

@@ -182,13 +182,22 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 	}
 
-	// The informers live until Close, not until New's context ends.
+	if err := r.startCache(ctx, "informers", rc.Host); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// startCache starts r.cache, which lives until Close, not until ctx ends,
+// and waits (for ctx, or syncTimeout when ctx has no deadline) until it has
+// synced; what names the watches in messages.
+func (r *Runtime) startCache(ctx context.Context, what, host string) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop = stop
 	go func() {
 		defer close(r.done)
-		if err := ca.Start(runCtx); err != nil {
-			logger.Error("kuberay: informers stopped", "err", err.Error())
+		if err := r.cache.Start(runCtx); err != nil {
+			r.cfg.Logger.Error("kuberay: "+what+" stopped", "err", err.Error())
 		}
 	}()
 	syncCtx := ctx
@@ -197,12 +206,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		syncCtx, cancel = context.WithTimeout(ctx, syncTimeout)
 		defer cancel()
 	}
-	if !ca.WaitForCacheSync(syncCtx) {
+	if !r.cache.WaitForCacheSync(syncCtx) {
 		stop()
 		<-r.done
-		return nil, fmt.Errorf("kuberay: the informers on %s did not sync (missing list/watch permissions?): %w", rc.Host, context.Cause(syncCtx))
+		return fmt.Errorf("kuberay: the %s on %s did not sync (missing list/watch permissions?): %w", what, host, context.Cause(syncCtx))
 	}
-	return r, nil
+	return nil
 }
 
 // Close stops the informers. It leaves every cluster as it is: clusters
