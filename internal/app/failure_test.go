@@ -27,6 +27,17 @@ func waitCluster(t *testing.T, c *api.Client, ws, id string, done func(*api.Clus
 	return cl
 }
 
+// runningCluster creates a 1 CPU / 2Gi cluster named name in ws and waits
+// until it is Running.
+func runningCluster(t *testing.T, c *api.Client, ws, name string) *api.Cluster {
+	t.Helper()
+	resp, err := c.CreateCluster(context.Background(), ws, &api.ClusterRequest{Name: ptr(name), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitCluster(t, c, ws, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Running" })
+}
+
 // TestHeadCrashIsError: a head that dies puts the cluster in Error with a
 // message that says why, and the CLI's --wait exits non-zero with it.
 func TestHeadCrashIsError(t *testing.T) {

@@ -52,14 +52,7 @@ func testGatewayProcess(t *testing.T, bin string, srv *Server, cred Credentials,
 	c := client(srv, cred)
 	ctx := context.Background()
 	ws := cred.WorkspaceID
-	mk := func(name string) *api.Cluster {
-		resp, err := c.CreateCluster(ctx, ws, &api.ClusterRequest{Name: ptr(name), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return waitCluster(t, c, ws, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Running" })
-	}
-	a, b := mk("a"), mk("b")
+	a, b := runningCluster(t, c, ws, "a"), runningCluster(t, c, ws, "b")
 
 	gw := startGatewayProcess(t, bin, srv.Config.DataDir, storeFlags)
 	// The endpoints the API hands out, on the separate gateway's address.

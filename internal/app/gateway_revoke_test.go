@@ -76,14 +76,7 @@ func TestGatewayRevokesAtOnce(t *testing.T) {
 	c := client(srv, cred)
 	ctx := context.Background()
 	ws := cred.WorkspaceID
-	mk := func(name string) *api.Cluster {
-		resp, err := c.CreateCluster(ctx, ws, &api.ClusterRequest{Name: ptr(name), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return waitCluster(t, c, ws, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Running" })
-	}
-	a, b := mk("a"), mk("b")
+	a, b := runningCluster(t, c, ws, "a"), runningCluster(t, c, ws, "b")
 	p := &gatewayProbe{t: t, dataDir: srv.Config.DataDir}
 
 	passes := func(hc *http.Client, cl *api.Cluster, prefix, token string) {

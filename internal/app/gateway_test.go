@@ -21,14 +21,7 @@ func TestGatewayReachesClusters(t *testing.T) {
 	c := client(srv, cred)
 	ctx := context.Background()
 	ws := cred.WorkspaceID
-	mk := func(name string) *api.Cluster {
-		resp, err := c.CreateCluster(ctx, ws, &api.ClusterRequest{Name: ptr(name), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return waitCluster(t, c, ws, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Running" })
-	}
-	a, b := mk("a"), mk("b")
+	a, b := runningCluster(t, c, ws, "a"), runningCluster(t, c, ws, "b")
 	if !strings.HasPrefix(a.JobURL, "http://"+srv.GatewayAddr+"/workspace/") || a.GrpcEndpoint != "ray://"+srv.GatewayGRPCAddr {
 		t.Fatalf("endpoints: %s %s", a.JobURL, a.GrpcEndpoint)
 	}
