@@ -56,12 +56,8 @@ func TestRowCacheOrdering(t *testing.T) {
 // cluster afterwards is what the database holds (as a second store, which
 // has nothing cached, reads it), and a purge is seen at once.
 func TestSoleWriterRowsStayTrue(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rayfleet.db")
-	sole, fresh := openSQLitePath(t, path), openSQLitePath(t, path)
-	sole.AssumeSoleWriter()
+	sole, fresh, acc, w := soleAndFresh(t)
 	ctx := t.Context()
-	acc := storetest.AccountID(1)
-	w := createTestWorkspace(t, sole, acc, 1)
 	var ids []string
 	for i := range 4 {
 		c := storetest.NewCluster(acc, w.ID, i+1)
@@ -123,12 +119,8 @@ func TestSoleWriterRowsStayTrue(t *testing.T) {
 // writer, its CapacityInUse (kept in memory once read) is what the
 // database says, as a second store reads it from the rows.
 func TestSoleWriterUsageStaysTrue(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rayfleet.db")
-	sole, fresh := openSQLitePath(t, path), openSQLitePath(t, path)
-	sole.AssumeSoleWriter()
+	sole, fresh, acc, w := soleAndFresh(t)
 	ctx := t.Context()
-	acc := storetest.AccountID(1)
-	w := createTestWorkspace(t, sole, acc, 1)
 	check := func(when string, except string) {
 		t.Helper()
 		got, err := sole.CapacityInUse(ctx, acc, w.ID, except)
@@ -251,4 +243,16 @@ func TestStatusOnly(t *testing.T) {
 			t.Errorf("change %d beyond the status: statusOnly true", i)
 		}
 	}
+}
+
+// soleAndFresh opens two stores on one new file: sole assumes it is the
+// only writer, fresh reads what the database holds; and a workspace of
+// account acc made through sole.
+func soleAndFresh(t *testing.T) (sole, fresh *Store, acc string, w rayfleet.Workspace) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rayfleet.db")
+	sole, fresh = openSQLitePath(t, path), openSQLitePath(t, path)
+	sole.AssumeSoleWriter()
+	acc = storetest.AccountID(1)
+	return sole, fresh, acc, createTestWorkspace(t, sole, acc, 1)
 }
