@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime/pprof"
 	"testing"
 	"time"
 )
@@ -24,18 +21,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	f := newFleet()
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
 	cfg := Config{Lookup: f.lookup(), LookupCacheTTL: time.Hour}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewHTTPServer(cfg)
-	defer srv.Close()
-	// The gateway's goroutines carry side=gateway, so a profile can be
-	// narrowed to them: go tool pprof -tagfocus side=gateway.
-	pprof.Do(context.Background(), pprof.Labels("side", "gateway"), func(context.Context) {
-		go func() { _ = srv.Serve(LimitListener(cfg, l)) }()
-	})
-	url := "http://" + l.Addr().String() + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
+	url := serveFast(b, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}

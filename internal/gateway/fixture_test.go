@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -446,7 +447,11 @@ func startFast(t testing.TB, cfg Config) (*HTTPServer, string) {
 		t.Fatal(err)
 	}
 	srv := NewHTTPServer(cfg)
-	go func() { _ = srv.Serve(LimitListener(cfg, l)) }()
+	// The gateway's goroutines carry side=gateway, so a profile can be
+	// narrowed to them: go tool pprof -tagfocus side=gateway.
+	pprof.Do(context.Background(), pprof.Labels("side", "gateway"), func(context.Context) {
+		go func() { _ = srv.Serve(LimitListener(cfg, l)) }()
+	})
 	t.Cleanup(func() { srv.Close() })
 	return srv, "http://" + l.Addr().String()
 }

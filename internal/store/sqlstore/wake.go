@@ -24,11 +24,11 @@ const wakeChannel = "rayfleet_wake"
 // its next resync. On SQLite the server is the only process: Wake and
 // Listen do nothing.
 type Wakes struct {
-	s      *Store
-	self   string // this process's mark: its own notifications are not its news
-	schema sync.Once
-	name   string // current_schema(), once known
-	err    error
+	s    *Store
+	self string // this process's mark: its own notifications are not its news
+
+	mu     sync.Mutex
+	schema string // current_schema(), once known
 }
 
 // Wakes returns the store's Wakes.
@@ -38,11 +38,17 @@ func (s *Store) Wakes() *Wakes {
 	return &Wakes{s: s, self: hex.EncodeToString(b[:])}
 }
 
+// currentSchema reads current_schema() once it succeeds; a failure is
+// tried again by the next call.
 func (w *Wakes) currentSchema(ctx context.Context) (string, error) {
-	w.schema.Do(func() {
-		w.err = w.s.write.QueryRowContext(ctx, "SELECT current_schema()").Scan(&w.name)
-	})
-	return w.name, w.err
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.schema == "" {
+		if err := w.s.write.QueryRowContext(ctx, "SELECT current_schema()").Scan(&w.schema); err != nil {
+			return "", err
+		}
+	}
+	return w.schema, nil
 }
 
 // Wake tells the other processes that ref's desired state changed. It is
