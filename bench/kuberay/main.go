@@ -45,6 +45,7 @@ type options struct {
 	keep        bool
 	cpuProfile  string
 	noBaseline  bool
+	cold        bool
 }
 
 func main() {
@@ -83,6 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "reconcile-workers", 0, "rayfleet's --reconcile-workers (0: the server's default)")
 	fs.IntVar(&o.reps, "reps", 1, "rounds of each side for each N without an xR (the order of the sides alternates)")
 	fs.StringVar(&o.cpuProfile, "rayfleet-cpuprofile", "", "run rayfleet in this program (the same app.RunServer) under a CPU profile, written to FILE-N<n>-<round> at each round's end")
+	fs.BoolVar(&o.cold, "cold", false, "start each rayfleet round as soon as the server answers /readyz, without letting it settle first (how runs before 2026-11-28 10:00 measured)")
 	fs.BoolVar(&o.noBaseline, "no-baseline", false, "run the rayfleet side only (with -rayfleet-cpuprofile, to find where its time goes)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp directory (rayfleet's data dir and log, the stack's logs)")
 	if err := fs.Parse(args); err != nil {
@@ -251,6 +253,13 @@ func rayfleetRound(ctx context.Context, rf *rayfleetSide, n int) (sideResult, ti
 	logf("N=%d: rayfleet", n)
 	if err := rf.start(ctx); err != nil {
 		return sideResult{}, 0, err
+	}
+	if !rf.opts.cold {
+		took, err := rf.settle(ctx)
+		if err != nil {
+			return sideResult{}, 0, fmt.Errorf("rayfleet N=%d: settle after start: %w", n, err)
+		}
+		logf("N=%d: rayfleet settled %s after its start", n, took.Round(time.Millisecond))
 	}
 	r, err := rf.round(ctx, n)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
 // rayfleetSide drives a real `rayfleet server --runtime kuberay` process.
@@ -135,6 +136,39 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 
 // setup reads the root credentials of the first start and creates the
 // benchmark's workspace, with a quota for the largest N.
+// settle brings a server just started to the state of one that has been
+// running: one signed ListRayCluster, as the round's polls make (the
+// connection, the authentication and list caches), then a wait until the
+// process is idle (under 2 ms of CPU in 250 ms, for at most 10 s), so that
+// its start (informers syncing, the first resync, the heap growing) is not
+// counted in the round. A rayfleet server is a long-running process; the
+// benchmark stops it between its rounds only so that the baseline's rounds
+// run without it.
+func (s *rayfleetSide) settle(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if _, _, err := s.countRunning(ctx, nil); err != nil {
+		return 0, fmt.Errorf("first list: %w", err)
+	}
+	pid := s.cmd.Process.Pid
+	for time.Since(start) < 10*time.Second {
+		a, err := benchproc.CPUTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return 0, err
+		}
+		b, err := benchproc.CPUTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		if b-a < 2*time.Millisecond {
+			break
+		}
+	}
+	return time.Since(start), nil
+}
+
 func (s *rayfleetSide) setup(ctx context.Context, cu int64) error {
 	b, err := os.ReadFile(filepath.Join(s.dataDir(), "credentials"))
 	if err != nil {
