@@ -28,6 +28,7 @@ type target struct {
 type stepResult struct {
 	target, path string
 	clients      int
+	round        int
 	ok, errs     int
 	firstErr     string
 	window       time.Duration

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 type options struct {
 	duration, warmup time.Duration
 	clients          []int
+	rounds           int
 	out              string
 	rayfleetBin      string
 	nginxBin         string
@@ -49,6 +51,7 @@ func main() {
 	}
 	var o options
 	clients := flag.String("clients", "1,8,64", "concurrent clients per step, comma-separated")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of every step; the goals are judged on the median over the rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per step")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each step's measurement")
 	flag.StringVar(&o.out, "out", "bench/gateway/results/latest.md", "report file")
@@ -64,6 +67,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.clients = append(o.clients, n)
+	}
+	if o.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench/gateway: -rounds must be at least 1")
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -124,16 +131,22 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	var results []stepResult
-	for _, path := range []string{smallPath, largePath} {
-		for _, c := range o.clients {
-			for _, t := range targets {
-				r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.PID())
-				if err != nil {
-					return err
+	for round := 1; round <= o.rounds; round++ {
+		// The targets take turns in another order each round, so that
+		// none is always first or last after a change of step.
+		order := append(slices.Clone(targets[(round-1)%len(targets):]), targets[:(round-1)%len(targets)]...)
+		for _, path := range []string{smallPath, largePath} {
+			for _, c := range o.clients {
+				for _, t := range order {
+					r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.PID())
+					if err != nil {
+						return err
+					}
+					r.round = round
+					fmt.Fprintf(os.Stderr, "bench/gateway: round %d %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores\n",
+						round, t.name, path, c, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
+					results = append(results, r)
 				}
-				fmt.Fprintf(os.Stderr, "bench/gateway: %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores\n",
-					t.name, path, c, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
-				results = append(results, r)
 			}
 		}
 	}
