@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -130,7 +131,8 @@ func (s *HTTPServer) track(c net.Conn) *frontConn {
 	if s.closing {
 		return nil
 	}
-	fc := &frontConn{c: c, w: rawConn(c)}
+	w := rawConn(c)
+	fc := &frontConn{c: c, w: w, sys: sysIO(w)}
 	fc.state.Store(connActive)
 	s.conns[fc] = struct{}{}
 	return fc
@@ -235,8 +237,9 @@ const (
 
 // frontConn is one client connection on the fast path.
 type frontConn struct {
-	c     net.Conn // the accepted connection; Close releases its LimitListener slot
-	w     net.Conn // what responses are written to: c unwrapped, so net.Buffers can use writev
+	c     net.Conn      // the accepted connection; Close releases its LimitListener slot
+	w     net.Conn      // c unwrapped, so that net.Buffers can use writev
+	sys   io.ReadWriter // what requests are read from and responses written to (sysIO of w)
 	br    *bufio.Reader
 	state atomic.Int32
 
@@ -266,7 +269,7 @@ var frontReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, f
 // the server shuts down.
 func (s *HTTPServer) serveConn(fc *frontConn) {
 	fc.br = frontReaders.Get().(*bufio.Reader)
-	fc.br.Reset(fc.c)
+	fc.br.Reset(fc.sys)
 	handed := false
 	defer func() {
 		if v := recover(); v != nil {

@@ -102,7 +102,7 @@ func (s *HTTPServer) exchange(fc *frontConn, hc *headConn, t *target) (keep bool
 	// The pool's buffered writer is empty between requests; the head
 	// goes out in one write of its own.
 	fc.scratch = appendRequestHead(fc.scratch[:0], req, t)
-	if _, err := hc.conn.Write(fc.scratch); err != nil {
+	if _, err := hc.sys.Write(fc.scratch); err != nil {
 		return false, unanswered, err
 	}
 
@@ -602,7 +602,7 @@ func (fc *frontConn) flush() error {
 	if len(fc.out) == 0 {
 		return nil
 	}
-	_, err := fc.w.Write(fc.out)
+	_, err := fc.sys.Write(fc.out)
 	fc.out = fc.out[:0]
 	return err
 }

@@ -33,6 +33,7 @@ type headTransport struct {
 
 type headConn struct {
 	conn     net.Conn
+	sys      io.ReadWriter  // conn's reads and writes (sysIO)
 	in       *boundedReader // under br: bounds what a response head may take
 	br       *bufio.Reader
 	bw       *bufio.Writer
@@ -155,8 +156,9 @@ func (t *headTransport) conn(ctx context.Context, addr string) (*headConn, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	in := &boundedReader{r: c, left: math.MaxInt64}
-	return &headConn{conn: c, in: in, br: bufio.NewReaderSize(in, 32<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+	sys := sysIO(c)
+	in := &boundedReader{r: sys, left: math.MaxInt64}
+	return &headConn{conn: c, sys: sys, in: in, br: bufio.NewReaderSize(in, 32<<10), bw: bufio.NewWriterSize(sys, 4<<10)}, false, nil
 }
 
 // sweepLocked closes, at most once per idle timeout, the connections that
