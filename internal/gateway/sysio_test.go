@@ -80,7 +80,13 @@ func TestSysIOAsTheConn(t *testing.T) {
 		}()
 		got := make([]byte, len(want))
 		time.Sleep(50 * time.Millisecond) // let the writer fill the buffers first
+		if err := b.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := io.ReadFull(sb, got); err != nil {
+			t.Fatalf("read back %v (writer: %v)", err, <-done)
+		}
+		if err := b.SetReadDeadline(time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
