@@ -423,6 +423,13 @@ type bodyPass struct {
 // connection has n bytes buffered. A body is not timed: a deadline that
 // passes meanwhile is pushed on.
 func (p *bodyPass) wait(n int) error {
+	// A head often sends its answer in pieces close together (its
+	// headers, then its body). What has come already joins what is
+	// gathered for the client, in one write rather than one per piece;
+	// only when nothing has come is what is gathered sent before waiting.
+	if len(p.fc.out) > 0 && p.hc.peekNow(n) == nil {
+		return nil
+	}
 	if err := p.fc.flush(); err != nil {
 		return err
 	}

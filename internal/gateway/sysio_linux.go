@@ -47,6 +47,8 @@ type sysConn struct {
 	rn     int
 	rerrno syscall.Errno
 	readFn func(fd uintptr) bool
+	noWait bool // set by readNow: a read that finds nothing returns errWouldBlock
+	empty  bool
 
 	wmu     sync.Mutex
 	wbuf    []byte
@@ -61,13 +63,15 @@ func (s *sysConn) Read(p []byte) (int, error) {
 	}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	s.rbuf, s.rn, s.rerrno = p, 0, 0
+	s.rbuf, s.rn, s.rerrno, s.empty = p, 0, 0, false
 	err := s.rc.Read(s.readFn)
 	n, errno := s.rn, s.rerrno
 	s.rbuf = nil
 	switch {
 	case err != nil:
 		return 0, err
+	case s.empty:
+		return 0, errWouldBlock
 	case errno != 0:
 		return 0, os.NewSyscallError("read", errno)
 	case n == 0:
@@ -86,11 +90,26 @@ func (s *sysConn) read(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			s.empty = s.noWait
+			return s.noWait
 		}
 		s.rn, s.rerrno = int(r), e
 		return true
 	}
+}
+
+// readNow runs read with Reads that return errWouldBlock rather than wait
+// when nothing has arrived.
+func (s *sysConn) readNow(read func() error) error {
+	s.rmu.Lock()
+	s.noWait = true
+	s.rmu.Unlock()
+	defer func() {
+		s.rmu.Lock()
+		s.noWait = false
+		s.rmu.Unlock()
+	}()
+	return read()
 }
 
 func (s *sysConn) Write(p []byte) (int, error) {

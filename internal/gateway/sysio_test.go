@@ -47,7 +47,7 @@ func TestSysIOAsTheConn(t *testing.T) {
 	a, b := tcpPair(t)
 	sa, sb := sysIO(a), sysIO(b)
 	if runtime.GOOS == "linux" {
-		if _, ok := sa.(*sysConn); !ok {
+		if _, ok := sa.(interface{ readNow(func() error) error }); !ok {
 			t.Fatalf("sysIO of a TCP connection is %T, want the raw one on Linux", sa)
 		}
 	}
@@ -94,6 +94,36 @@ func TestSysIOAsTheConn(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatal("the bytes read differ from those written")
+		}
+	})
+
+	t.Run("readNow", func(t *testing.T) {
+		rn, ok := sb.(interface{ readNow(func() error) error })
+		if !ok {
+			t.Skip("raw reads are Linux only")
+		}
+		buf := make([]byte, 8)
+		start := time.Now()
+		err := rn.readNow(func() error { _, err := sb.Read(buf); return err })
+		if !errors.Is(err, errWouldBlock) || time.Since(start) > time.Second {
+			t.Fatalf("readNow with nothing sent: %v after %s, want errWouldBlock at once", err, time.Since(start))
+		}
+		if _, err := sa.Write([]byte("now")); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		deadline := time.Now().Add(5 * time.Second)
+		for err = errWouldBlock; errors.Is(err, errWouldBlock) && time.Now().Before(deadline); {
+			err = rn.readNow(func() error { var e error; n, e = sb.Read(buf); return e })
+		}
+		if err != nil || string(buf[:n]) != "now" {
+			t.Fatalf("readNow after a write: %q, %v", buf[:n], err)
+		}
+		// Outside readNow, reads wait again.
+		go func() { time.Sleep(30 * time.Millisecond); _, _ = sa.Write([]byte("later")) }()
+		n, err = io.ReadAtLeast(sb, buf, 5)
+		if err != nil || string(buf[:n]) != "later" {
+			t.Fatalf("a read after readNow: %q, %v", buf[:n], err)
 		}
 	})
 

@@ -49,6 +49,23 @@ func (hc *headConn) setDeadline(t time.Time) error {
 	return nil
 }
 
+// errWouldBlock is what a read made by sysConn.readNow returns when
+// nothing has arrived.
+var errWouldBlock = errors.New("nothing to read yet")
+
+// peekNow makes n bytes buffered in hc.br if they have arrived, without
+// waiting for them: errWouldBlock (or another error) when they have not.
+func (hc *headConn) peekNow(n int) error {
+	s, ok := hc.sys.(interface{ readNow(func() error) error })
+	if !ok {
+		return errWouldBlock
+	}
+	return s.readNow(func() error {
+		_, err := hc.br.Peek(n)
+		return err
+	})
+}
+
 // armDeadline makes hc's reads and writes fail after d from now, give or
 // take a second: moving a deadline costs a timer update, so one already
 // set within a second of the wanted one is kept.
