@@ -148,6 +148,7 @@ func TestSysIOAsTheConn(t *testing.T) {
 		if err := a.(*net.TCPConn).CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
+		//nolint:errorlint // io.Reader's contract: io.EOF itself, which callers compare with ==
 		if _, err := sb.Read(make([]byte, 8)); err != io.EOF {
 			t.Fatalf("read after the peer's FIN: %v, want io.EOF", err)
 		}
