@@ -24,6 +24,7 @@ func TestOneReconcilerPerDatabase(t *testing.T) {
 	dsn := postgresSchema(t)
 	a, _ := testServer(t, func(c *Config) { c.Store, c.PostgresDSN = "postgres", dsn })
 	eventually(t, "the first server to run the reconciler", a.reconciling.Load)
+	reconcilerMetric(t, a, 1)
 	b := anotherServer(t, a, dsn, "reconciler")
 	since := time.Now()
 	for time.Since(since) < 3*time.Second { // longer than the standby's retry

@@ -64,7 +64,8 @@ type Server struct {
 	serveErr error
 	wakes    *sqlstore.Wakes // PostgreSQL: wakes between processes
 	failed   chan struct{}   // closed by fail
-	// reconciling is true while this process runs the reconciler.
+	// reconciling is true while this process runs the reconciler
+	// (rayfleet_reconciler_running).
 	reconciling atomic.Bool
 	failOnce    sync.Once
 	failErr     error
@@ -221,7 +222,22 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 func (s *Server) serveAPI(jobsCtx context.Context) {
 	logger := s.Logger
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rayfleet_reconciler_running",
+			Help: "1 while this process runs the reconciler (on PostgreSQL: holds the database's reconciler lease), else 0.",
+		}, func() float64 {
+			if s.reconciling.Load() {
+				return 1
+			}
+			return 0
+		}))
+	if s.gateway != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "rayfleet_gateway_handoffs_total",
+			Help: "Gateway HTTP connections handed from its fast path to net/http: other methods than GET and HEAD, bodies, WebSockets, HTTP/1.0 and the like.",
+		}, func() float64 { return float64(s.gateway.http.Handoffs()) }))
+	}
 	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,

@@ -125,6 +125,10 @@ func (s *HTTPServer) Serve(l net.Listener) error {
 
 func (s *HTTPServer) isClosing() bool { return s.closed.Load() }
 
+// Handoffs is how many connections the fast path has handed to net/http
+// (other methods, bodies, WebSockets, HTTP/1.0 and the like).
+func (s *HTTPServer) Handoffs() int64 { return s.handoffs.Load() }
+
 func (s *HTTPServer) track(c net.Conn) *frontConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
