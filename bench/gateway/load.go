@@ -37,6 +37,10 @@ type stepResult struct {
 	// (the load generator), the rayfleet server (idle: it runs the
 	// reconciler), and the rest of the machine.
 	proxyCPU, upstreamCPU, clientCPU, serverCPU, otherCPU time.Duration
+	// stealCPU is the time the hypervisor gave this machine's CPUs to
+	// other machines while they had work. It is not a part of otherCPU
+	// alone: a process's own CPU time may include time stolen from it.
+	stealCPU time.Duration
 }
 
 func (t target) url(path string) string {
@@ -60,12 +64,13 @@ func percentile(sorted []int64, p int) int64 {
 }
 
 type cpuSnapshot struct {
-	machine, self, proxy, upstream, server time.Duration
+	machine, steal, self, proxy, upstream, server time.Duration
 }
 
 func snapshot(t target, upstreamPID, serverPID int) cpuSnapshot {
 	s := cpuSnapshot{self: benchproc.SelfCPU()}
 	s.machine, _ = benchproc.MachineCPU()
+	s.steal, _ = benchproc.StealCPU()
 	if t.proxyPID != 0 {
 		s.proxy = treeCPU(t.proxyPID)
 	}
@@ -181,6 +186,7 @@ func runStep(ctx context.Context, t target, path string, clients int, warmup, du
 		serverCPU:   max(0, snap1.server-snap0.server),
 	}
 	r.otherCPU = max(0, (snap1.machine-snap0.machine)-r.proxyCPU-r.upstreamCPU-r.clientCPU-r.serverCPU)
+	r.stealCPU = snap1.steal - snap0.steal
 	return r, nil
 }
 

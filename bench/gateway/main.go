@@ -143,8 +143,8 @@ func run(ctx context.Context, o options) (err error) {
 						return err
 					}
 					r.round = round
-					fmt.Fprintf(os.Stderr, "bench/gateway: round %d %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %.2f cores\n",
-						round, t.name, path, c, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), r.errs, r.otherCPU.Seconds()/r.window.Seconds())
+					fmt.Fprintf(os.Stderr, "bench/gateway: round %d %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %s\n",
+						round, t.name, path, c, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), r.errs, r.otherLoad())
 					results = append(results, r)
 				}
 			}

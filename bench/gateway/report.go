@@ -55,9 +55,9 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 		if r.errs > 0 {
 			errs += " (" + r.firstErr + ")"
 		}
-		fmt.Fprintf(&b, "| %d | `%s` | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.2f cores |\n",
+		fmt.Fprintf(&b, "| %d | `%s` | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.round, r.path, r.clients, r.target, r.rps(), benchreport.Dur(r.p(50)), benchreport.Dur(r.p(99)), errs, vsNginx, added,
-			proxyCPU, perReq(r.upstreamCPU, r.ok), perReq(r.clientCPU, r.ok), r.otherCPU.Seconds()/r.window.Seconds())
+			proxyCPU, perReq(r.upstreamCPU, r.ok), perReq(r.clientCPU, r.ok), r.otherLoad())
 	}
 	b.WriteString("\nThe goals are judged on the median over the rounds (the mean of the middle two for an even number), each round's figure beside it.\n")
 	b.WriteString("\n| goal | median | every round | met |\n|---|---|---|---|\n")
@@ -67,8 +67,19 @@ func render(o options, rs []stepResult, began time.Time, took time.Duration) str
 		fmt.Fprintf(&b, "| `%s`, %d clients: p50 added over direct < %s | %s | %s | %s |\n",
 			g.path, g.clients, benchreport.Dur(goalAddedP50), benchreport.Dur(time.Duration(median(g.added))), joinDurs(g.added), benchreport.YesNo(time.Duration(median(g.added)) < goalAddedP50))
 	}
-	b.WriteString("\nCPU/req is user+system CPU over the measured window divided by the requests completed; the proxy's includes nginx's workers. Other load is the CPU the rest of the machine used meanwhile (other builds and tests), in cores.\n")
+	b.WriteString("\nCPU/req is user+system CPU over the measured window divided by the requests completed; the proxy's includes nginx's workers. Other load is the CPU the rest of the machine used meanwhile (other builds and tests), in cores. Steal is the CPU time the hypervisor gave to other machines while this one's CPUs had work (/proc/stat), in cores: a step with steal ran on less than its 2 cores, and the processes' CPU figures may include time that was stolen from them.\n")
 	return b.String()
+}
+
+// otherLoad is r's other load in cores, and the steal when there was
+// any.
+func (r stepResult) otherLoad() string {
+	secs := r.window.Seconds()
+	s := fmt.Sprintf("%.2f cores", r.otherCPU.Seconds()/secs)
+	if steal := r.stealCPU.Seconds() / secs; steal >= 0.005 {
+		s += fmt.Sprintf(", steal %.2f", steal)
+	}
+	return s
 }
 
 func key(round int, target, path string, clients int) string {

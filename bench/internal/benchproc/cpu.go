@@ -41,6 +41,18 @@ func CPUTime(pid int) (time.Duration, error) {
 // of /proc/stat: user, nice, system, irq, softirq and steal (idle and
 // iowait are not busy).
 func MachineCPU() (time.Duration, error) {
+	return statSum(1, 2, 3, 6, 7, 8)
+}
+
+// StealCPU is the time since boot that the hypervisor gave this machine's
+// CPUs to others while they had work (/proc/stat's steal; it is counted in
+// MachineCPU).
+func StealCPU() (time.Duration, error) {
+	return statSum(8)
+}
+
+// statSum adds up the given fields of /proc/stat's first line.
+func statSum(fields ...int) (time.Duration, error) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, err
@@ -50,15 +62,15 @@ func MachineCPU() (time.Duration, error) {
 	if len(f) < 9 || f[0] != "cpu" {
 		return 0, errors.New("unexpected /proc/stat format")
 	}
-	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+	var sum int64
+	for _, i := range fields {
 		n, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil {
 			return 0, err
 		}
-		busy += n
+		sum += n
 	}
-	return time.Duration(busy) * time.Second / clockTick, nil
+	return time.Duration(sum) * time.Second / clockTick, nil
 }
 
 // SelfCPU is the calling process's user+system CPU time.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartWatchesOneStreamAndLogsBoth(t *testing.T) {
@@ -68,8 +69,14 @@ func TestCPUTimes(t *testing.T) {
 	if _, err := CPUTime(os.Getpid()); err != nil {
 		t.Errorf("CPUTime of this process: %v", err)
 	}
-	if d, err := MachineCPU(); err != nil || d <= 0 {
-		t.Errorf("MachineCPU = %v, %v; want a positive busy time", d, err)
+	busy, err := MachineCPU()
+	if err != nil || busy <= 0 {
+		t.Errorf("MachineCPU = %v, %v; want a positive busy time", busy, err)
+	}
+	// Read after busy: the steal in it is at most what busy was then
+	// plus what passed between the two reads, which is far less.
+	if steal, err := StealCPU(); err != nil || steal < 0 || steal > busy+time.Second {
+		t.Errorf("StealCPU = %v, %v; want a part of the busy time %v", steal, err, busy)
 	}
 	if _, err := CPUTime(-1); err == nil {
 		t.Error("CPUTime of pid -1 returned no error")
