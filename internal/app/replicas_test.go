@@ -63,33 +63,37 @@ func quotaRace(t *testing.T, ca, cb *api.Client, round int) {
 	}
 	// Each cluster is a 1 CU head: 4 fit.
 	const tries = 16
-	var wg sync.WaitGroup
 	var admitted, refused atomic.Int64
-	for i := range tries {
+	throughBoth(tries, ca, cb, func(i int, c *api.Client) {
+		_, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr(fmt.Sprint("c", i)),
+			HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+		var apiErr *api.Error
+		switch {
+		case err == nil:
+			admitted.Add(1)
+		case errors.As(err, &apiErr) && apiErr.Code == "QuotaExceeded":
+			refused.Add(1)
+		default:
+			t.Errorf("create %d: %v", i, err)
+		}
+	})
+	if admitted.Load() != 4 || refused.Load() != tries-4 {
+		t.Fatalf("round %d: %d admitted, %d refused; want 4 and %d", round, admitted.Load(), refused.Load(), tries-4)
+	}
+}
+
+// throughBoth runs call(i, c) for i in [0, n) all at once, c being ca for
+// even i and cb for odd, and returns when every call has.
+func throughBoth(n int, ca, cb *api.Client, call func(i int, c *api.Client)) {
+	var wg sync.WaitGroup
+	for i := range n {
 		c := ca
 		if i%2 == 1 {
 			c = cb
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr(fmt.Sprint("c", i)),
-				HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
-			var apiErr *api.Error
-			switch {
-			case err == nil:
-				admitted.Add(1)
-			case errors.As(err, &apiErr) && apiErr.Code == "QuotaExceeded":
-				refused.Add(1)
-			default:
-				t.Errorf("create %d: %v", i, err)
-			}
-		}()
+		wg.Go(func() { call(i, c) })
 	}
 	wg.Wait()
-	if admitted.Load() != 4 || refused.Load() != tries-4 {
-		t.Fatalf("round %d: %d admitted, %d refused; want 4 and %d", round, admitted.Load(), refused.Load(), tries-4)
-	}
 }
 
 // twoAPIServers starts two API servers on one fresh PostgreSQL schema and
@@ -145,25 +149,15 @@ func TestClientTokenAcrossAPIServers(t *testing.T) {
 	}
 	const tries = 8
 	ids := make([]string, tries)
-	var wg sync.WaitGroup
-	for i := range tries {
-		c := ca
-		if i%2 == 1 {
-			c = cb
+	throughBoth(tries, ca, cb, func(i int, c *api.Client) {
+		resp, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr("once"), ClientToken: "the-same-token",
+			HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
+		if err != nil {
+			t.Errorf("create %d: %v", i, err)
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := c.CreateCluster(ctx, ws.WorkspaceID, &api.ClusterRequest{Name: ptr("once"), ClientToken: "the-same-token",
-				HeadSpec: &api.HeadSpec{CPU: "1", Memory: "4Gi"}, WorkerSpec: &[]api.WorkerSpec{}})
-			if err != nil {
-				t.Errorf("create %d: %v", i, err)
-				return
-			}
-			ids[i] = resp.ClusterID
-		}()
-	}
-	wg.Wait()
+		ids[i] = resp.ClusterID
+	})
 	for _, id := range ids {
 		if id != ids[0] {
 			t.Fatalf("one token made clusters %v", ids)

@@ -3,15 +3,12 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,11 +19,8 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api/signer"
-	"github.com/rayfleet/rayfleet/internal/httpapi"
-	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
-	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
 )
 
 // tenant is one account of the isolation world and what it holds.
@@ -248,26 +242,8 @@ func must(t *rapid.T, err error) {
 }
 
 func newWorld(t *testing.T, rt *rapid.T) *world {
-	dir := t.TempDir()
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "db"))
-	if err != nil {
-		rt.Fatal(err)
-	}
-	keys, err := keyring.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		rt.Fatal(err)
-	}
-	svc := &service.Service{Store: st, Sealer: keys, Now: time.Now, Random: rand.Reader, Releases: rayfleet.BuiltinReleaseVersions(), RegionID: "local"}
-	h := (&httpapi.Handler{
-		Service: svc, Logger: slog.New(slog.DiscardHandler), Nonces: httpapi.NewNonceCache(1 << 16), Now: time.Now, HostID: "test",
-	}).Init()
-	srv := httptest.NewServer(h)
-	w := &world{t: rt, srv: srv, svc: svc}
-	rt.Cleanup(func() {
-		srv.Close()
-		st.Close()
-	})
-	return w
+	srv, svc, _ := testAPI(rt, t.TempDir())
+	return &world{t: rt, srv: srv, svc: svc}
 }
 
 // TestAccountIsolation: in a world of several accounts with random

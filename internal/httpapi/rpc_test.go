@@ -28,16 +28,8 @@ import (
 func rpcServer(t *testing.T) (*httptest.Server, signer.Credentials) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &service.Service{Store: st, Sealer: keys, Now: time.Now, Random: rand.Reader, Releases: rayfleet.BuiltinReleaseVersions(), RegionID: "local"}
+	srv, svc, keys := testAPI(t, t.TempDir())
+	st := svc.Store
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	const account, uid, keyID, secret = "1000000000000001", "200000000000000001", "LTAIrpcroot00000000000", "rpc-root-secret"
 	sealed, err := keys.Seal([]byte(secret))
@@ -53,6 +45,28 @@ func rpcServer(t *testing.T) (*httptest.Server, signer.Credentials) {
 			t.Fatal(err)
 		}
 	}
+	return srv, signer.Credentials{AccessKeyID: keyID, AccessKeySecret: secret}
+}
+
+// testAPI starts a real handler on a real SQLite store in dir, both
+// closed when t ends, and returns it with its service and keyring. t is a
+// *testing.T or a *rapid.T.
+func testAPI(t interface {
+	Helper()
+	Fatal(...any)
+	Cleanup(func())
+}, dir string) (*httptest.Server, *service.Service, *keyring.Keyring) {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyring.LoadOrCreate(filepath.Join(dir, "key"))
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	svc := &service.Service{Store: st, Sealer: keys, Now: time.Now, Random: rand.Reader, Releases: rayfleet.BuiltinReleaseVersions(), RegionID: "local"}
 	h := (&httpapi.Handler{
 		Service: svc, Logger: slog.New(slog.DiscardHandler), Nonces: httpapi.NewNonceCache(1 << 16), Now: time.Now, HostID: "test",
 	}).Init()
@@ -61,7 +75,7 @@ func rpcServer(t *testing.T) (*httptest.Server, signer.Credentials) {
 		srv.Close()
 		st.Close()
 	})
-	return srv, signer.Credentials{AccessKeyID: keyID, AccessKeySecret: secret}
+	return srv, svc, keys
 }
 
 // rpcRequest signs an RPC call with the legacy RPC scheme: GET with the

@@ -553,16 +553,7 @@ func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, excep
 		return nil, err
 	}
 	s.usage.fill(k, held, gen)
-	used := map[string]rayfleet.Resources{}
-	for id, needs := range held {
-		if id == exceptID {
-			continue
-		}
-		for q, r := range needs {
-			used[q] = used[q].Add(r)
-		}
-	}
-	return used, nil
+	return sumHeld(held, exceptID), nil
 }
 
 // scanHeld calls f with the id and needs of every cluster of the workspace

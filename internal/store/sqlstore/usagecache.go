@@ -36,6 +36,12 @@ func (u *usageCache) sum(k wsKey, exceptID string) (map[string]rayfleet.Resource
 	if !ok {
 		return nil, false
 	}
+	return sumHeld(held, exceptID), true
+}
+
+// sumHeld adds up, by queue, the needs in held (by cluster id) of every
+// cluster but exceptID.
+func sumHeld(held map[string]map[string]rayfleet.Resources, exceptID string) map[string]rayfleet.Resources {
 	used := map[string]rayfleet.Resources{}
 	for id, needs := range held {
 		if id == exceptID {
@@ -45,7 +51,7 @@ func (u *usageCache) sum(k wsKey, exceptID string) (map[string]rayfleet.Resource
 			used[q] = used[q].Add(r)
 		}
 	}
-	return used, true
+	return used
 }
 
 func (u *usageCache) snapshot() uint64 {
