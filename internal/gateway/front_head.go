@@ -1,6 +1,9 @@
 package gateway
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // frontRequest is a request head the fast path takes. Its byte slices
 // point into the connection's read buffer and live until the request has
@@ -138,9 +141,7 @@ func plainTarget(t []byte) bool {
 	}
 	i := 0
 	for ; i < len(t) && t[i] != '?'; i++ {
-		c := t[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') &&
-			bytes.IndexByte([]byte("/-._~!$&'()*+,;=:@"), c) < 0 {
+		if !alnumOr(t[i], "/-._~!$&'()*+,;=:@") {
 			return false
 		}
 	}
@@ -154,13 +155,7 @@ func plainTarget(t []byte) bool {
 
 // isToken reports whether b is an RFC 9110 token (a header name).
 func isToken(b []byte) bool {
-	for _, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') &&
-			bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) < 0 {
-			return false
-		}
-	}
-	return len(b) > 0
+	return allAlnumOr(b, "!#$%&'*+-.^_`|~")
 }
 
 // validValue reports whether b is a header value net/http accepts: no
@@ -177,13 +172,23 @@ func validValue(b []byte) bool {
 // validHost accepts the Host values of plain names and addresses; others
 // go to net/http.
 func validHost(b []byte) bool {
+	return allAlnumOr(b, "-.:[]_")
+}
+
+// allAlnumOr reports whether b is not empty and each of its bytes is an
+// ASCII letter or digit or one of extra.
+func allAlnumOr(b []byte, extra string) bool {
 	for _, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') &&
-			bytes.IndexByte([]byte("-.:[]_"), c) < 0 {
+		if !alnumOr(c, extra) {
 			return false
 		}
 	}
 	return len(b) > 0
+}
+
+// alnumOr reports whether c is an ASCII letter or digit or one of extra.
+func alnumOr(c byte, extra string) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0
 }
 
 func trimOWS(b []byte) []byte {
