@@ -84,7 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "reconcile-workers", 0, "rayfleet's --reconcile-workers (0: the server's default)")
 	fs.IntVar(&o.reps, "reps", 1, "rounds of each side for each N without an xR (the order of the sides alternates)")
 	fs.StringVar(&o.cpuProfile, "rayfleet-cpuprofile", "", "run rayfleet in this program (the same app.RunServer) under a CPU profile, written to FILE-N<n>-<round> at each round's end")
-	fs.BoolVar(&o.cold, "cold", false, "start each rayfleet round as soon as the server answers /readyz, without letting it settle first (how runs before 2026-11-28 10:00 measured)")
+	fs.BoolVar(&o.cold, "cold", false, "start each rayfleet round as soon as the server answers /readyz, without letting it settle first (how runs before 2026-11-28 09:53 measured)")
 	fs.BoolVar(&o.noBaseline, "no-baseline", false, "run the rayfleet side only (with -rayfleet-cpuprofile, to find where its time goes)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp directory (rayfleet's data dir and log, the stack's logs)")
 	if err := fs.Parse(args); err != nil {
