@@ -376,6 +376,10 @@ type Instance struct {
 	ContainerExitCode     int32     `json:"containerExitCode"`
 	CreateTime            time.Time `json:"createTime"`
 	StartTime             time.Time `json:"startTime"`
+	// RayVersion and PythonVersion are what the node runs, as its runtime
+	// knows it ("" when it does not).
+	RayVersion    string `json:"rayVersion,omitempty"`
+	PythonVersion string `json:"pythonVersion,omitempty"`
 }
 
 // Cluster is a Ray cluster: its spec, what its owner wants, what was observed,

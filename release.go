@@ -40,6 +40,7 @@ func BuiltinReleaseVersions() []ReleaseVersion {
 		}
 	}
 	return []ReleaseVersion{
+		mk("ray-1.3.0", "2.60.0", "3.11", "2026-11-20"),
 		mk("ray-1.2.0", "2.55.1", "3.12", "2026-09-14"),
 		mk("ray-1.1.0", "2.50.1", "3.12", "2026-06-11"),
 		mk("ray-1.0.0", "2.47.1", "3.12", "2026-01-29"),

@@ -98,6 +98,10 @@ type Instance struct {
 	ContainerExitCode     int32  `json:"containerExitCode"`
 	CreateTime            int64  `json:"createTime"`
 	StartTime             int64  `json:"startTime"`
+	// RayVersion and PythonVersion (extensions) are the versions the node
+	// actually runs, where the runtime can tell.
+	RayVersion    string `json:"rayVersion,omitempty"`
+	PythonVersion string `json:"pythonVersion,omitempty"`
 }
 
 // ClusterSummary is one item of ListRayCluster.

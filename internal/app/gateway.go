@@ -21,6 +21,7 @@ import (
 // serves.
 type headEndpoints interface {
 	HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool)
+	HeadToken(c *rayfleet.Cluster) string
 }
 
 // gatewayLookup answers the gateway's questions from the store and the
@@ -60,10 +61,18 @@ func (g gatewayLookup) Upstream(ctx context.Context, ws, id string) (string, str
 	return g.runtime.HeadEndpoints(&c)
 }
 
-// UpstreamToken: rayfleet does not turn on Ray's own token authentication
-// on the clusters it runs, so there is none to inject.
-func (g gatewayLookup) UpstreamToken(context.Context, string, string) (string, error) {
-	return "", nil
+// UpstreamToken is Ray's own token of the cluster's head (the local
+// runtime turns Ray's token authentication on for every instance): the
+// gateway sends it upstream, so users hold only rayfleet's token.
+func (g gatewayLookup) UpstreamToken(ctx context.Context, ws, id string) (string, error) {
+	c, err := g.store.ClusterForGateway(ctx, ws, id)
+	if rayfleet.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return g.runtime.HeadToken(&c), nil
 }
 
 // gatewayCacheTTL is how long a gateway remembers a running cluster's

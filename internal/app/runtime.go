@@ -20,6 +20,7 @@ import (
 type clusterRuntime interface {
 	reconcile.Runtime
 	HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool)
+	HeadToken(c *rayfleet.Cluster) string
 	Close() error
 }
 
@@ -52,9 +53,26 @@ func newRuntime(ctx context.Context, cfg Config, logger *slog.Logger, waker reco
 		}
 		return r, nil
 	default:
+		releases := cfg.Releases()
 		r, err := local.New(local.Config{
 			DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now, TempRoot: cfg.LocalTempRoot,
 			GPUs: func(spec string) int { return cfg.GPUTypes[spec].GPUs }, Waker: waker,
+			Release: func(display string) (string, string, bool) {
+				for _, r := range releases {
+					if r.Display == display || r.Version == display {
+						return r.RayVersion, r.PythonVersion, true
+					}
+				}
+				return "", "", false
+			},
+			ReleaseFor: func(ray, python string) string {
+				for _, r := range releases {
+					if r.RayVersion == ray && r.PythonVersion == python {
+						return r.Display
+					}
+				}
+				return ""
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start the local runtime: %w", err)

@@ -223,6 +223,7 @@ func toCluster(c *service.ClusterInfo) *api.Cluster {
 			InstanceID: n.InstanceID, Type: n.Type, Phase: n.Phase, Message: n.Message, Reason: n.Reason,
 			ContainerState: n.ContainerState, ContainerStateMessage: n.ContainerStateMessage, ContainerStateReason: n.ContainerStateReason,
 			ContainerExitCode: n.ContainerExitCode, CreateTime: ms(n.CreateTime), StartTime: ms(n.StartTime),
+			RayVersion: n.RayVersion, PythonVersion: n.PythonVersion,
 		}
 	}
 	return out

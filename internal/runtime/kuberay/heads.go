@@ -76,5 +76,8 @@ func (h *Heads) HeadEndpoints(c *rayfleet.Cluster) (dashboard, clientAddr string
 	return h.r.HeadEndpoints(c)
 }
 
+// HeadToken is Runtime.HeadToken.
+func (h *Heads) HeadToken(c *rayfleet.Cluster) string { return h.r.HeadToken(c) }
+
 // Close stops the watches.
 func (h *Heads) Close() error { return h.r.Close() }

@@ -46,11 +46,11 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	r.mu.Unlock()
 
 	if head == nil {
-		ray, ok := r.lookRay(cs, c.InstanceID)
+		ray, v, ok := r.lookRay(ctx, cs, c)
 		if !ok {
 			return nil
 		}
-		return r.start(cs, c, headSpec(c), ray, nil, "")
+		return r.start(cs, c, headSpec(c), ray, v, nil, "", newAuthToken())
 	}
 	if !headCopy.running() {
 		return nil
@@ -67,13 +67,13 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	if !dialable(ctx, gcs) {
 		return nil // the head is still coming up; the next Apply starts them
 	}
-	ray, ok := r.lookRay(cs, c.InstanceID)
+	ray, v, ok := r.lookRay(ctx, cs, c)
 	if !ok {
 		return nil
 	}
 	var errs []error
 	for _, s := range starts {
-		errs = append(errs, r.start(cs, c, s.spec, ray, s.prev, gcs))
+		errs = append(errs, r.start(cs, c, s.spec, ray, v, s.prev, gcs, headCopy.AuthToken))
 	}
 	return errors.Join(errs...)
 }
@@ -96,27 +96,80 @@ func specProblem(c *rayfleet.Cluster) string {
 }
 
 // lookRay finds the ray executable now, so that installing Ray needs no
-// restart of rayfleet. When it is missing the cluster's instance gets a
-// Failure that says how to install it.
-func (r *Runtime) lookRay(cs *clusterState, instance string) (string, bool) {
+// restart of rayfleet, and checks that it runs the Ray and Python versions
+// c's releases name: a cluster never runs another version silently. When
+// it cannot, the instance gets a Failure that says what to do.
+func (r *Runtime) lookRay(ctx context.Context, cs *clusterState, c *rayfleet.Cluster) (string, Versions, bool) {
 	name := r.cfg.RayPath
 	if name == "" {
 		name = "ray"
 	}
 	path, err := exec.LookPath(name)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err != nil {
 		where := fmt.Sprintf("%q is not in PATH=%q", name, os.Getenv("PATH"))
 		if r.cfg.RayPath != "" {
 			where = fmt.Sprintf("%s: %v", r.cfg.RayPath, errors.Unwrap(err))
 		}
-		cs.rayMissing, cs.failureInstance = fmt.Sprintf("the ray executable was not found on PATH (or --ray-path): %s; "+
-			"install Ray on this machine with `pip install \"ray[default]\"`, then start the cluster again", where), instance
-		return "", false
+		r.setRayProblem(cs, c.InstanceID, fmt.Sprintf("the ray executable was not found on PATH (or --ray-path): %s; "+
+			"install Ray on this machine with `pip install \"ray[default]\"`, then start the cluster again", where))
+		return "", Versions{}, false
 	}
-	cs.rayMissing = ""
-	return path, true
+	v, err := r.versions.get(ctx, path)
+	if err != nil {
+		r.setRayProblem(cs, c.InstanceID, fmt.Sprintf("cannot tell which Ray version %s runs (%v); "+
+			"point --ray-path at the ray of a Python environment with Ray installed, then start the cluster again", path, err))
+		return "", Versions{}, false
+	}
+	if msg := r.versionProblem(c, path, v); msg != "" {
+		r.setRayProblem(cs, c.InstanceID, msg)
+		return "", Versions{}, false
+	}
+	r.setRayProblem(cs, c.InstanceID, "")
+	return path, v, true
+}
+
+func (r *Runtime) setRayProblem(cs *clusterState, instance, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs.rayMissing = msg
+	if msg != "" {
+		cs.failureInstance = instance
+	}
+}
+
+// versionProblem returns why the ray at path, running v, cannot run c ("" if
+// it can): a release of c names another Ray or Python version. It names
+// both, and a release of the catalog that matches what is installed.
+func (r *Runtime) versionProblem(c *rayfleet.Cluster, path string, v Versions) string {
+	if r.cfg.Release == nil {
+		return ""
+	}
+	releases := []string{c.RunningSpec.ReleaseVersion}
+	for _, w := range c.RunningSpec.Workers {
+		if w.ReleaseVersion != "" && w.ReleaseVersion != releases[0] {
+			releases = append(releases, w.ReleaseVersion)
+		}
+	}
+	for _, rel := range releases {
+		ray, python, ok := r.cfg.Release(rel)
+		if !ok {
+			return fmt.Sprintf("release version %q is not in this server's catalog; pick one of `rayfleet release-version list`", rel)
+		}
+		if v.matches(ray, python) {
+			continue
+		}
+		msg := fmt.Sprintf("release %q runs Ray %s on Python %s, but %s is %s; the local runtime never runs another version", rel, ray, python, path, v)
+		if r.cfg.ReleaseFor != nil {
+			if other := r.cfg.ReleaseFor(v.Ray, pythonMinor(v.Python)); other != "" {
+				msg += fmt.Sprintf(": update the cluster to release %q", other)
+				msg += fmt.Sprintf(", or install Ray %s for Python %s and point --ray-path at its ray", ray, python)
+				return msg
+			}
+		}
+		return msg + fmt.Sprintf(": install Ray %s for Python %s (`python%s -m venv <dir> && <dir>/bin/pip install \"ray[default]==%s\"`) and point --ray-path at <dir>/bin/ray",
+			ray, python, python, ray)
+	}
+	return ""
 }
 
 // dialable reports whether addr accepts TCP connections.
@@ -268,11 +321,11 @@ func (r *Runtime) takenLocked() map[int]bool {
 // process exists and again with the pid once it does. A process that
 // cannot be started is recorded as exited (Reason StartError), which for
 // the head is the Failure Observe reports.
-func (r *Runtime) start(cs *clusterState, c *rayfleet.Cluster, n nodeSpec, ray string, prev *record, gcs string) error {
+func (r *Runtime) start(cs *clusterState, c *rayfleet.Cluster, n nodeSpec, ray string, v Versions, prev *record, gcs, token string) error {
 	now := r.cfg.Now()
 	tempDir := tempDirFor(r.cfg.TempRoot, c.ID, c.InstanceID, n.name)
 	marker := c.ID + "/" + c.InstanceID + "/" + n.name
-	env, err := nodeEnv(os.Environ(), n, marker)
+	env, err := nodeEnv(os.Environ(), n, marker, token)
 	if err != nil {
 		return nil // specProblem reported it
 	}
@@ -297,6 +350,7 @@ func (r *Runtime) start(cs *clusterState, c *rayfleet.Cluster, n nodeSpec, ray s
 		Node: n.name, Type: n.typ, Group: n.group, Index: n.index,
 		Ports: ports, TempDir: tempDir, Args: append([]string{ray}, args...),
 		Log: r.files.logPath(c.ID, c.InstanceID, n.name), Created: now,
+		AuthToken: token, RayVersion: v.Ray, PythonVersion: v.Python,
 	}
 	switch {
 	case prev == nil:

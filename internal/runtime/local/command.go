@@ -1,11 +1,13 @@
 package local
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/rayfleet/rayfleet"
 )
@@ -113,18 +115,54 @@ func rayArgs(n nodeSpec, p Ports, host, gcsAddr, tempDir string, gpus int) ([]st
 }
 
 // nodeEnv is the node's environment: rayfleet's own, the spec's env lines
-// over it, and the marker that names the node.
-func nodeEnv(base []string, n nodeSpec, marker string) ([]string, error) {
+// over it, then what the runtime owns: Ray's token authentication with the
+// instance's token, and the marker that names the node.
+func nodeEnv(base []string, n nodeSpec, marker, token string) ([]string, error) {
 	lines, err := rayfleet.ParseEnv(n.env)
 	if err != nil {
 		return nil, &specError{fmt.Sprintf("%s.env %s", n.field(), err)}
 	}
-	env := append([]string(nil), base...)
-	for _, kv := range lines {
-		env = append(env, kv[0]+"="+kv[1])
+	env := make([]string, 0, len(base)+len(lines)+3)
+	for _, kv := range base {
+		if !ownedEnv(kv) {
+			env = append(env, kv)
+		}
 	}
-	// Last, so no env line can change it.
+	for _, kv := range lines {
+		if !ownedEnv(kv[0] + "=") {
+			env = append(env, kv[0]+"="+kv[1])
+		}
+	}
+	// Last, so no env line can change them. RAY_AUTH_TOKEN comes before
+	// the token file and ~/.ray/auth_token in Ray's token loader, and with
+	// RAY_AUTH_MODE=token every head, worker, driver and the dashboard
+	// require it (Ray 2.52 and later; older ones ignore both).
+	if token != "" {
+		env = append(env, "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN="+token)
+	}
 	return append(env, markerEnv+"="+marker), nil
+}
+
+// ownedEnv reports whether kv sets a variable the runtime owns: the node
+// marker and Ray's authentication settings.
+func ownedEnv(kv string) bool {
+	for _, p := range []string{markerEnv + "=", "RAY_AUTH_MODE=", "RAY_AUTH_TOKEN=", "RAY_AUTH_TOKEN_PATH="} {
+		if strings.HasPrefix(kv, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// newAuthToken makes a Ray token for one cluster instance: 256 random bits,
+// hex. Only rayfleet (the node records, mode 0600 under a 0700 directory)
+// and its gateway hold it.
+func newAuthToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	}
+	return hex.EncodeToString(b)
 }
 
 // tempDirFor returns the node's Ray temp directory: short, because Ray puts

@@ -103,15 +103,21 @@ func TestRayArgs(t *testing.T) {
 
 func TestNodeEnv(t *testing.T) {
 	t.Parallel()
-	env, err := nodeEnv([]string{"PATH=/bin", "A=old"}, nodeSpec{env: "A=new\n\nB=x=y\n"}, "c/i/n")
+	env, err := nodeEnv([]string{"PATH=/bin", "A=old", "RAY_AUTH_MODE=disabled", "RAY_AUTH_TOKEN_PATH=/home/u/t"},
+		nodeSpec{env: "A=new\n\nB=x=y\nRAY_AUTH_TOKEN=mine\n" + markerEnv + "=forged\n"}, "c/i/n", "tok")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"PATH=/bin", "A=old", "A=new", "B=x=y", markerEnv + "=c/i/n"}
+	// The server's and the spec's settings of what the runtime owns (Ray's
+	// authentication, the marker) are dropped; the runtime's come last.
+	want := []string{"PATH=/bin", "A=old", "A=new", "B=x=y", "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=tok", markerEnv + "=c/i/n"}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("env %q, want %q", env, want)
 	}
-	if _, err := nodeEnv(nil, nodeSpec{typ: typeHead, env: "not a pair"}, "m"); err == nil || !strings.Contains(err.Error(), "headSpec.env") {
+	if env, _ := nodeEnv([]string{"PATH=/bin"}, nodeSpec{}, "m", ""); !reflect.DeepEqual(env, []string{"PATH=/bin", markerEnv + "=m"}) {
+		t.Fatalf("env without a token %q", env)
+	}
+	if _, err := nodeEnv(nil, nodeSpec{typ: typeHead, env: "not a pair"}, "m", ""); err == nil || !strings.Contains(err.Error(), "headSpec.env") {
 		t.Fatalf("bad env: %v", err)
 	}
 }

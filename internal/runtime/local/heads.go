@@ -31,21 +31,8 @@ type DiskHeads struct {
 // server of c's current head; ok is false while the instance has no
 // running head.
 func (d DiskHeads) HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool) {
-	if !safeName(c.ID) || !safeName(c.InstanceID) {
-		return "", "", false
-	}
-	files := layout{root: d.DataDir + "/local"}
-	head := &record{Cluster: c.ID, Instance: c.InstanceID, Node: headNodeName(c.ID)}
-	b, err := os.ReadFile(files.statePath(head))
-	if err != nil {
-		return "", "", false
-	}
-	var rec record
-	if json.Unmarshal(b, &rec) != nil || rec.Format > recordFormat ||
-		rec.Cluster != c.ID || rec.Instance != c.InstanceID || rec.Type != typeHead {
-		return "", "", false
-	}
-	if !rec.running() || rec.Ports.Dashboard == 0 || rec.Ports.ClientServer == 0 {
+	rec, ok := d.head(c)
+	if !ok {
 		return "", "", false
 	}
 	host := d.Host
@@ -53,4 +40,31 @@ func (d DiskHeads) HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string,
 		host = "127.0.0.1"
 	}
 	return dashboardAddr(&rec), net.JoinHostPort(host, strconv.Itoa(rec.Ports.ClientServer)), true
+}
+
+// HeadToken returns Ray's token of c's current instance, as Runtime.HeadToken.
+func (d DiskHeads) HeadToken(c *rayfleet.Cluster) string {
+	rec, _ := d.head(c)
+	return rec.AuthToken
+}
+
+func (d DiskHeads) head(c *rayfleet.Cluster) (record, bool) {
+	if !safeName(c.ID) || !safeName(c.InstanceID) {
+		return record{}, false
+	}
+	files := layout{root: d.DataDir + "/local"}
+	head := &record{Cluster: c.ID, Instance: c.InstanceID, Node: headNodeName(c.ID)}
+	b, err := os.ReadFile(files.statePath(head))
+	if err != nil {
+		return record{}, false
+	}
+	var rec record
+	if json.Unmarshal(b, &rec) != nil || rec.Format > recordFormat ||
+		rec.Cluster != c.ID || rec.Instance != c.InstanceID || rec.Type != typeHead {
+		return record{}, false
+	}
+	if !rec.running() || rec.Ports.Dashboard == 0 || rec.Ports.ClientServer == 0 {
+		return record{}, false
+	}
+	return rec, true
 }

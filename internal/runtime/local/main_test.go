@@ -82,7 +82,10 @@ func newRuntime(t *testing.T, dataDir string, mod ...func(*Config)) *Runtime {
 		Grace:        2 * time.Second,
 		ProbeTimeout: time.Second,
 		TempRoot:     tempRoot(t, dataDir),
-		Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// The stand-in is a Go program, not a Python console script, so
+		// it cannot be asked for its versions: say what it stands for.
+		Versions: func(context.Context, string) (Versions, error) { return Versions{Ray: "2.60.0", Python: "3.11.7"}, nil },
+		Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, f := range mod {
 		f(&cfg)

@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -90,8 +92,13 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		obs.Progress = "the head was stopped"
 	default:
 		dash := dashboardAddr(head)
-		obs.HeadReady = r.probeDashboard(ctx, dash)
+		var rayVersion string
+		obs.HeadReady, rayVersion = r.probeDashboard(ctx, dash, head.AuthToken)
 		switch {
+		case obs.HeadReady && head.RayVersion != "" && rayVersion != head.RayVersion:
+			obs.HeadReady = false
+			obs.Failure = fmt.Sprintf("the head's dashboard reports Ray %s, but the node was started with Ray %s (%s); "+
+				"the ray executable changed under it: start the cluster again", rayVersion, head.RayVersion, head.Args[0])
 		case !obs.HeadReady:
 			obs.Progress = "waiting for the head's dashboard on " + dash
 		case obs.ReadyWorkers < obs.DesiredWorkers:
@@ -109,17 +116,33 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 // server of c's current head, for the gateway; ok is false while the
 // instance has no running head.
 func (r *Runtime) HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool) {
+	head, ok := r.currentHead(c)
+	if !ok {
+		return "", "", false
+	}
+	return dashboardAddr(&head), net.JoinHostPort(r.cfg.Host, strconv.Itoa(head.Ports.ClientServer)), true
+}
+
+// HeadToken returns Ray's authentication token of c's current instance, for
+// the gateway and the control plane to send to its head; "" while the
+// instance has no running head (or runs without token authentication).
+func (r *Runtime) HeadToken(c *rayfleet.Cluster) string {
+	head, _ := r.currentHead(c)
+	return head.AuthToken
+}
+
+func (r *Runtime) currentHead(c *rayfleet.Cluster) (record, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cs := r.clusters[c.ID]
 	if cs == nil {
-		return "", "", false
+		return record{}, false
 	}
 	head := cs.nodes[c.InstanceID+"/"+headNodeName(c.ID)]
 	if head == nil || !head.running() {
-		return "", "", false
+		return record{}, false
 	}
-	return dashboardAddr(head), net.JoinHostPort(r.cfg.Host, strconv.Itoa(head.Ports.ClientServer)), true
+	return *head, true
 }
 
 // dashboardAddr is where the head's dashboard listens: always loopback
@@ -129,18 +152,26 @@ func dashboardAddr(head *record) string {
 }
 
 // probeDashboard reports whether GET /api/version answers 200 within
-// ProbeTimeout: the dashboard comes up last, so Ray is usable then.
-func (r *Runtime) probeDashboard(ctx context.Context, addr string) bool {
+// ProbeTimeout (the dashboard comes up last, so Ray is usable then), and
+// the Ray version it reports.
+func (r *Runtime) probeDashboard(ctx context.Context, addr, token string) (bool, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/version", nil)
 	if err != nil {
-		return false
+		return false, ""
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := r.probe.Do(req)
 	if err != nil {
-		return false
+		return false, ""
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	var v struct {
+		RayVersion string `json:"ray_version"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v)
+	return resp.StatusCode == http.StatusOK, v.RayVersion
 }
 
 // instanceOf shows a node as instances[] does, like a pod.
@@ -148,6 +179,7 @@ func instanceOf(rec *record) rayfleet.Instance {
 	in := rayfleet.Instance{
 		InstanceID: rec.Node, Type: rec.Type, Group: rec.Group,
 		CreateTime: rec.Created, StartTime: rec.Started,
+		RayVersion: rec.RayVersion, PythonVersion: rec.PythonVersion,
 	}
 	switch {
 	case rec.Exited:

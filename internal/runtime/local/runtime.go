@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,15 @@ type Config struct {
 	// GPUs returns the GPU count of a gpuSpec (from the configured table);
 	// nil means 0.
 	GPUs func(gpuSpec string) int
+	// Release returns the Ray and Python (major.minor) versions a release
+	// version names; nil checks no versions. ReleaseFor returns the display
+	// name of a release that names the given versions, "" if none does,
+	// for the message that says what to do instead.
+	Release    func(display string) (ray, python string, ok bool)
+	ReleaseFor func(ray, python string) string
+	// Versions tells which Ray and Python versions a ray executable runs;
+	// nil asks its Python interpreter (probeVersions).
+	Versions func(ctx context.Context, rayPath string) (Versions, error)
 	// Grace is how long a node has between SIGTERM and SIGKILL; default 10s.
 	Grace time.Duration
 	// ProbeTimeout bounds the head's dashboard probe; default 2s.
@@ -52,6 +62,8 @@ type Runtime struct {
 	files  layout
 	bootID string
 	probe  *http.Client
+
+	versions versionCache
 
 	mu       sync.Mutex
 	clusters map[string]*clusterState // by cluster id
@@ -102,10 +114,14 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Versions == nil {
+		cfg.Versions = probeVersions
+	}
 	r := &Runtime{
-		cfg:    cfg,
-		files:  layout{root: filepath.Join(cfg.DataDir, "local")},
-		bootID: readBootID(),
+		cfg:      cfg,
+		versions: versionCache{probe: cfg.Versions},
+		files:    layout{root: filepath.Join(cfg.DataDir, "local")},
+		bootID:   readBootID(),
 		// No keep-alive: probes are seconds apart and each head is probed
 		// alone; idle connections would only pile up.
 		probe:    &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{DisableKeepAlives: true}},

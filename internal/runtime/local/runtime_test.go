@@ -71,14 +71,33 @@ func TestApplyStartsHeadAndWorkers(t *testing.T) {
 	if !ok {
 		t.Fatal("HeadEndpoints: no head")
 	}
+	// Ray's token authentication is on: the head refuses a request
+	// without the instance's token and answers one with it.
 	resp, err := http.Get("http://" + dash + "/api/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("dashboard without the token: %d", resp.StatusCode)
+	}
+	token := r.HeadToken(c)
+	if len(token) != 64 {
+		t.Fatalf("HeadToken %q, want 64 hex digits", token)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+dash+"/api/version", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ray_version":"2.47.1"`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ray_version":"2.60.0"`) {
 		t.Fatalf("dashboard: %d %s", resp.StatusCode, body)
+	}
+	if h := obs.Nodes[0]; h.RayVersion != "2.60.0" || h.PythonVersion != "3.11.7" {
+		t.Fatalf("head versions %q %q", h.RayVersion, h.PythonVersion)
 	}
 	conn, err := net.Dial("tcp", client)
 	if err != nil {
@@ -486,7 +505,7 @@ func TestAdoptStartingRecord(t *testing.T) {
 	if err := files.write(rec); err != nil {
 		t.Fatal(err)
 	}
-	env, _ := nodeEnv(os.Environ(), n, rec.marker())
+	env, _ := nodeEnv(os.Environ(), n, rec.marker(), "")
 	pid, _, err := startProcess(rec.Args, env, t.TempDir(), rec.Log)
 	if err != nil {
 		t.Fatal(err)

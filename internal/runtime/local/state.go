@@ -77,6 +77,12 @@ type record struct {
 	Restarts int       `json:"restarts,omitempty"`
 	Created  time.Time `json:"createTime"`
 
+	// AuthToken is Ray's token of the instance (every node of it carries
+	// the same); RayVersion and PythonVersion are what its executable runs.
+	AuthToken     string `json:"authToken,omitempty"`
+	RayVersion    string `json:"rayVersion,omitempty"`
+	PythonVersion string `json:"pythonVersion,omitempty"`
+
 	PID       int       `json:"pid,omitempty"`
 	PGID      int       `json:"pgid,omitempty"`
 	BootID    string    `json:"bootId,omitempty"`

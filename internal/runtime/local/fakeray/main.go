@@ -159,13 +159,36 @@ func startHead(flags map[string]string) error {
 		port = "8265"
 	}
 	mux := http.NewServeMux()
+	// Token authentication as Ray 2.52+ does it with RAY_AUTH_MODE=token:
+	// "Authorization: Bearer <RAY_AUTH_TOKEN>" or 401/403.
+	authed := func(w http.ResponseWriter, r *http.Request) bool {
+		if os.Getenv("RAY_AUTH_MODE") != "token" {
+			return true
+		}
+		switch r.Header.Get("Authorization") {
+		case "":
+			http.Error(w, "Unauthorized: Missing authentication token", http.StatusUnauthorized)
+			return false
+		case "Bearer " + os.Getenv("RAY_AUTH_TOKEN"):
+			return true
+		default:
+			http.Error(w, "Forbidden: Invalid authentication token", http.StatusForbidden)
+			return false
+		}
+	}
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path) // tests count what reached the head
+		if !authed(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"version":"fake","ray_version":"2.47.1","ray_commit":"fake"}`)
+		fmt.Fprint(w, `{"version":"fake","ray_version":"2.60.0","ray_commit":"fake"}`)
 	})
 	mux.HandleFunc("GET /api/jobs/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path)
+		if !authed(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `[]`)
 	})
