@@ -128,6 +128,11 @@ func nodeEnv(base []string, n nodeSpec, marker, token string) ([]string, error) 
 			env = append(env, kv)
 		}
 	}
+	// Ray 2.60 drains a node for up to 30 s on SIGTERM before it ends its
+	// processes, longer than the stop grace, so a stop would always end in
+	// SIGKILL; rayfleet stops whole nodes on purpose and does not wait for
+	// that. An env line of the spec may turn it back on.
+	env = append(env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0")
 	for _, kv := range lines {
 		if !ownedEnv(kv[0] + "=") {
 			env = append(env, kv[0]+"="+kv[1])

@@ -110,11 +110,11 @@ func TestNodeEnv(t *testing.T) {
 	}
 	// The server's and the spec's settings of what the runtime owns (Ray's
 	// authentication, the marker) are dropped; the runtime's come last.
-	want := []string{"PATH=/bin", "A=old", "A=new", "B=x=y", "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=tok", markerEnv + "=c/i/n"}
+	want := []string{"PATH=/bin", "A=old", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", "A=new", "B=x=y", "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=tok", markerEnv + "=c/i/n"}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("env %q, want %q", env, want)
 	}
-	if env, _ := nodeEnv([]string{"PATH=/bin"}, nodeSpec{}, "m", ""); !reflect.DeepEqual(env, []string{"PATH=/bin", markerEnv + "=m"}) {
+	if env, _ := nodeEnv([]string{"PATH=/bin"}, nodeSpec{}, "m", ""); !reflect.DeepEqual(env, []string{"PATH=/bin", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", markerEnv + "=m"}) {
 		t.Fatalf("env without a token %q", env)
 	}
 	if _, err := nodeEnv(nil, nodeSpec{typ: typeHead, env: "not a pair"}, "m", ""); err == nil || !strings.Contains(err.Error(), "headSpec.env") {
