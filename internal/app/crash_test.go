@@ -9,41 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/raytest"
 )
-
-// rayProcesses returns the pids of the stand-in ray processes running now.
-func rayProcesses(t *testing.T) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if argv0 == fakeRay && !strings.Contains(string(stat), ") Z ") { // zombies are gone already
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
 
 // serverProcess is rayfleet running as its own process, to be killed -9.
 type serverProcess struct {
@@ -58,12 +31,12 @@ type serverProcess struct {
 func (p *serverProcess) start() {
 	p.t.Helper()
 	conf := filepath.Join(p.dir, "rayfleet.yaml")
-	if err := os.WriteFile(conf, []byte("localTempRoot: "+p.dir+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("localTempRoot: "+rayTempRoot+"\n"), 0o600); err != nil {
 		p.t.Fatal(err)
 	}
 	p.cmd = exec.Command(p.bin, "server", "--config", conf, "--data-dir", filepath.Join(p.dir, "data"), "--api-addr", p.addr,
 		"--gateway-listen", "127.0.0.1:0", "--gateway-grpc-listen", "127.0.0.1:0",
-		"--ray-path", fakeRay, "--stop-grace", "2s", "--log-level", "warn")
+		"--ray-path", raytest.Ray(p.t), "--stop-grace", "2s", "--log-level", "warn")
 	p.cmd.Args = append(p.cmd.Args, p.args...)
 	p.cmd.Env = append(os.Environ(), "RAYFLEET_CONFIG="+filepath.Join(p.dir, "cli.json"))
 	logf, err := os.OpenFile(filepath.Join(p.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -122,8 +95,9 @@ func freeAddr(t *testing.T) string {
 // stops and deletes, starts it again, and checks that every cluster ends as
 // its owner asked, with no node lost, duplicated or orphaned.
 func TestKill9Converges(t *testing.T) {
+	needRay(t)
 	if len(rayProcesses(t)) != 0 {
-		t.Fatal("stand-in ray processes are already running")
+		t.Fatal("ray nodes are already running")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "rayfleet")

@@ -5,11 +5,13 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/cli"
+	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
 func client(srv *Server, cred Credentials) *api.Client {
@@ -38,23 +40,40 @@ func runningCluster(t *testing.T, c *api.Client, ws, name string) *api.Cluster {
 	return waitCluster(t, c, ws, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Running" })
 }
 
-// TestHeadCrashIsError: a head that dies puts the cluster in Error with a
-// message that says why, and the CLI's --wait exits non-zero with it.
+// TestHeadCrashIsError: a head that dies under a running cluster (its GCS
+// killed) puts the cluster in Error with Ray's own account of why; a head
+// Ray refuses to start does too, and the CLI's --wait exits non-zero with
+// it.
 func TestHeadCrashIsError(t *testing.T) {
+	needRay(t)
 	srv, cred := testServer(t)
 	c := client(srv, cred)
+	cl := runningCluster(t, c, cred.WorkspaceID, "crashy")
+	var gcs []raytest.Process
+	for _, p := range raytest.Of(raytest.Processes(testRoot), cl.InstanceID) {
+		if p.Comm == "gcs_server" {
+			gcs = append(gcs, p)
+		}
+	}
+	if len(gcs) != 1 {
+		t.Fatalf("%d gcs_server processes of %s:%s", len(gcs), cl.InstanceID, raytest.Names(gcs))
+	}
+	if err := syscall.Kill(gcs[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cl = waitCluster(t, c, cred.WorkspaceID, cl.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Error" })
+	if !strings.Contains(cl.Message, "head node exited with code 1") || !strings.Contains(cl.Message, "gcs_server [exit code=-9]") ||
+		!strings.Contains(cl.Message, ".log") {
+		t.Fatalf("message = %q", cl.Message)
+	}
+
+	// A head Ray cannot start: --wait says why and exits 1.
 	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{
-		Name: ptr("crashy"), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi", Env: "FAKERAY_EXIT_AFTER=300ms"},
+		Name: ptr("bad-flag"), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi", RayStartParams: "--no-such-flag=1"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := waitCluster(t, c, cred.WorkspaceID, resp.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Error" })
-	if !strings.Contains(cl.Message, "head node exited with code 3") || !strings.Contains(cl.Message, ".log") {
-		t.Fatalf("message = %q", cl.Message)
-	}
-
-	// Starting it again fails the same way; --wait says so and exits 1.
 	var out, errb bytes.Buffer
 	env := map[string]string{"RAYFLEET_ENDPOINT": srv.Addr, "RAYFLEET_ACCESS_KEY_ID": cred.AccessKeyID,
 		"RAYFLEET_ACCESS_KEY_SECRET": cred.AccessKeySecret, "RAYFLEET_WORKSPACE": cred.WorkspaceID}
@@ -62,7 +81,7 @@ func TestHeadCrashIsError(t *testing.T) {
 		Args:   []string{"cluster", "start", resp.ClusterID, "--wait", "--wait-interval", "100ms"},
 		Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, IsTerminal: true,
 	}, nil)
-	if code != 1 || !strings.Contains(errb.String(), "head node exited with code 3") || !strings.Contains(errb.String(), "\r\033[K") {
+	if code != 1 || !strings.Contains(errb.String(), "No such option '--no-such-flag'") || !strings.Contains(errb.String(), "\r\033[K") {
 		t.Fatalf("start --wait: exit %d\nstdout %q\nstderr %q", code, out.String(), errb.String())
 	}
 }

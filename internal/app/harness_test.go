@@ -3,15 +3,14 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rayfleet/rayfleet/internal/kubetest"
+	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
 // testServer starts a real server on 127.0.0.1:0 with a fresh data
@@ -41,14 +40,18 @@ func testServer(t *testing.T, opts ...func(*Config)) (*Server, Credentials) {
 }
 
 // testConfig is the configuration of a test server in dir: a free port,
-// the stand-in ray, quiet logs, everything inside dir.
+// real Ray (or, without it, a ray path that names what is missing: tests
+// that start nodes call needRay first), quiet logs, the data inside dir.
 func testConfig(dir string) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.LogLevel = "error"
-	cfg.RayPath = fakeRay
-	cfg.LocalTempRoot = dir
+	cfg.RayPath = raytest.Path()
+	if cfg.RayPath == "" {
+		cfg.RayPath = filepath.Join(dir, "ray-not-installed-see-scripts-pyenv.sh")
+	}
+	cfg.LocalTempRoot = rayTempRoot
 	cfg.StopGrace = 2 * time.Second
 	cfg.Gateway.Listen, cfg.Gateway.GRPCListen = "127.0.0.1:0", "127.0.0.1:0"
 	return cfg
@@ -67,30 +70,40 @@ func readCredentials(t *testing.T, dataDir string) Credentials {
 	return c
 }
 
-// fakeRay is the stand-in ray executable the tests' local runtime runs:
-// real Ray cannot be installed on the machines the tests run on.
-var fakeRay string
+// testRoot holds every temporary directory of this package's tests (TMPDIR
+// points at it), so that the node processes they start are told from those
+// of other test binaries running at the same time; rayTempRoot is the
+// nodes' Ray temp root under it, short because Ray's unix socket paths
+// (<root>/rayfleet-<hash>/session_<date>_<pid>/sockets/plasma_store) must
+// stay under 108 bytes.
+var testRoot, rayTempRoot string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rayfleet-app-test")
-	if err != nil {
+	var err error
+	if testRoot, err = os.MkdirTemp("", "rfapp"); err != nil {
 		panic(err)
 	}
-	fakeRay = filepath.Join(dir, "ray")
-	out, err := exec.Command("go", "build", "-o", fakeRay, "github.com/rayfleet/rayfleet/internal/runtime/local/fakeray").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build the stand-in ray: %v\n%s", err, out)
-		os.Exit(2)
+	rayTempRoot = filepath.Join(testRoot, "t")
+	if err := os.Mkdir(rayTempRoot, 0o700); err != nil {
+		panic(err)
 	}
+	os.Setenv("TMPDIR", testRoot)
 	code := kubetest.Main(m)
-	os.RemoveAll(dir)
+	raytest.Kill(testRoot)
+	os.RemoveAll(testRoot)
 	os.Exit(code)
 }
+
+// needRay skips the test without real Ray (fails with
+// RAYFLEET_TEST_REQUIRE_RAY): it starts nodes.
+func needRay(t testing.TB) { raytest.Ray(t) }
 
 // eventually polls cond until it holds, failing the test after a deadline.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Real Ray nodes take seconds each on a 2-core machine; the deadline
+	// only matters when something is wrong.
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -99,12 +112,20 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// killNodes ends the stand-in ray processes a test left running: nodes
-// outlive the server by design, so tests clean them up themselves.
-func killNodes(t *testing.T) {
-	for _, pid := range rayProcesses(t) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+// killNodes ends the node processes the package's tests left running:
+// nodes outlive the server by design, so tests clean them up themselves.
+func killNodes(testing.TB) { raytest.Kill(testRoot) }
+
+// rayProcesses returns the pids of the nodes running now: the `ray start`
+// process of each (Ray's own processes under it are not counted).
+func rayProcesses(testing.TB) []int {
+	var pids []int
+	for _, p := range raytest.Processes(testRoot) {
+		if p.Marker != "" && strings.Contains(p.Cmdline, "ray start ") {
+			pids = append(pids, p.PID)
+		}
 	}
+	return pids
 }
 
 type discard struct{}

@@ -1,12 +1,14 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -94,6 +96,12 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		dash := dashboardAddr(head)
 		var rayVersion string
 		obs.HeadReady, rayVersion = r.probeDashboard(ctx, dash, head.AuthToken)
+		// `ray start` goes on after the head node registers (agents, the
+		// log monitor) and fails the node if its GCS dies meanwhile; it is
+		// ready once it says so.
+		if obs.HeadReady && !r.saidStarted(head) {
+			obs.HeadReady = false
+		}
 		switch {
 		case obs.HeadReady && head.RayVersion != "" && rayVersion != head.RayVersion:
 			obs.HeadReady = false
@@ -151,27 +159,84 @@ func dashboardAddr(head *record) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(head.Ports.Dashboard))
 }
 
-// probeDashboard reports whether GET /api/version answers 200 within
-// ProbeTimeout (the dashboard comes up last, so Ray is usable then), and
-// the Ray version it reports.
+// probeDashboard reports whether the head is ready, and the Ray version
+// its dashboard reports. The dashboard answers GET /api/version before the
+// head's raylet has registered (and before `ray start` says "Ray runtime
+// started"), so ready also takes the head node ALIVE in Ray's state API:
+// then tasks can be scheduled. Both requests carry the instance's token.
 func (r *Runtime) probeDashboard(ctx context.Context, addr, token string) (bool, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/version", nil)
-	if err != nil {
+	var v struct {
+		RayVersion string `json:"ray_version"`
+	}
+	if !r.getJSON(ctx, "http://"+addr+"/api/version", token, &v) {
 		return false, ""
+	}
+	var nodes struct {
+		Data struct {
+			Result struct {
+				Result []struct {
+					IsHead bool   `json:"is_head_node"`
+					State  string `json:"state"`
+				} `json:"result"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if !r.getJSON(ctx, "http://"+addr+"/api/v0/nodes?detail=false&limit=1000", token, &nodes) {
+		return false, v.RayVersion
+	}
+	for _, n := range nodes.Data.Result.Result {
+		if n.IsHead && n.State == "ALIVE" {
+			return true, v.RayVersion
+		}
+	}
+	return false, v.RayVersion
+}
+
+// saidStarted reports whether the node's `ray start` printed "Ray runtime
+// started." (Ray's scripts.py, once every process of the node is up),
+// remembering it so that the log is read until then only.
+func (r *Runtime) saidStarted(rec *record) bool {
+	key := rec.Cluster + "/" + rec.key()
+	r.mu.Lock()
+	ok := r.started[key]
+	r.mu.Unlock()
+	if ok {
+		return true
+	}
+	f, err := os.Open(rec.Log)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 256<<10) // the line comes within the first few KiB
+	n, _ := io.ReadFull(f, buf)
+	if !bytes.Contains(buf[:n], []byte("Ray runtime started.")) {
+		return false
+	}
+	r.mu.Lock()
+	r.started[key] = true
+	r.mu.Unlock()
+	return true
+}
+
+// getJSON GETs url with the token and decodes a 200 answer into out.
+func (r *Runtime) getJSON(ctx context.Context, url, token string, out any) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := r.probe.Do(req)
 	if err != nil {
-		return false, ""
+		return false
 	}
 	defer resp.Body.Close()
-	var v struct {
-		RayVersion string `json:"ray_version"`
+	if resp.StatusCode != http.StatusOK {
+		return false
 	}
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v)
-	return resp.StatusCode == http.StatusOK, v.RayVersion
+	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(out) == nil
 }
 
 // instanceOf shows a node as instances[] does, like a pod.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -229,15 +230,20 @@ func exitOf(ws syscall.WaitStatus) (int, string, string) {
 	}
 }
 
-// lastLine returns the last non-empty line of the log (at most 300 bytes of
-// it), what a person most wants to see of a node that died.
+// lastLine returns what a person most wants to see of a node that died,
+// from the tail of its log (at most 300 bytes): when `ray start --block`
+// ended because one of Ray's own processes did, Ray's report of which ones
+// and how ("Some Ray subprocesses exited unexpectedly:" and a line per
+// process with its exit code), else the last non-empty line. Terminal
+// colours and the logger's "<date> <time> ERR scripts.py:87 -- " prefix
+// are dropped.
 func lastLine(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	const tail = 8 << 10
+	const tail = 64 << 10
 	fi, err := f.Stat()
 	if err != nil {
 		return ""
@@ -245,17 +251,46 @@ func lastLine(path string) string {
 	off := max(fi.Size()-tail, 0)
 	buf := make([]byte, fi.Size()-off)
 	n, _ := f.ReadAt(buf, off)
-	lines := strings.Split(strings.TrimRight(string(buf[:n]), "\n\r \t"), "\n")
+	lines := strings.Split(ansiEscape.ReplaceAllString(string(buf[:n]), ""), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(logPrefix.ReplaceAllString(lines[i], ""))
+	}
+	cut := func(s string) string {
+		if len(s) > 300 {
+			return s[:300] + "..."
+		}
+		return s
+	}
+	// Ray's report of its own processes: the last one in the log.
 	for i := len(lines) - 1; i >= 0; i-- {
-		if s := strings.TrimSpace(lines[i]); s != "" {
-			if len(s) > 300 {
-				s = s[:300] + "..."
+		if lines[i] != "Some Ray subprocesses exited unexpectedly:" {
+			continue
+		}
+		var dead []string
+		for _, l := range lines[i+1:] {
+			if !strings.Contains(l, "[exit code=") {
+				break
 			}
-			return s
+			dead = append(dead, l)
+		}
+		if len(dead) > 0 {
+			return cut("Ray's own processes exited unexpectedly: " + strings.Join(dead, ", "))
+		}
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if lines[i] != "" {
+			return cut(lines[i])
 		}
 	}
 	return ""
 }
+
+var (
+	ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+	// logPrefix is the start of a line of Ray's CLI logger:
+	// "2026-12-07 17:47:29,216\tERR scripts.py:87 -- ".
+	logPrefix = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+[A-Z]+ [\w.]+:\d+ -- `)
+)
 
 // removeTempDir removes a node's Ray temp directory, only if it is one this
 // runtime made (under root, named rayfleet-...).

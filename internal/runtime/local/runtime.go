@@ -65,6 +65,10 @@ type Runtime struct {
 
 	versions versionCache
 
+	// started remembers the nodes whose log said "Ray runtime started.";
+	// guarded by mu.
+	started map[string]bool
+
 	mu       sync.Mutex
 	clusters map[string]*clusterState // by cluster id
 	closed   bool
@@ -126,6 +130,7 @@ func New(cfg Config) (*Runtime, error) {
 		// alone; idle connections would only pile up.
 		probe:    &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 		clusters: map[string]*clusterState{},
+		started:  map[string]bool{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}

@@ -147,3 +147,29 @@ func TestVersionProblem(t *testing.T) {
 		t.Errorf("no matching release: %q", got)
 	}
 }
+
+// TestLastLineReadsRaysReport: the tail of a head's log as `ray start
+// --block` of Ray 2.60 writes it when its GCS was killed.
+func TestLastLineReadsRaysReport(t *testing.T) {
+	t.Parallel()
+	log := "2026-12-07 17:47:27,100\tINFO scripts.py:1266 -- This command will now block forever until terminated by a signal.\n" +
+		"2026-12-07 17:47:29,216\tERR scripts.py:1307 -- \x1b[31mSome Ray subprocesses exited unexpectedly:\x1b[39m\n" +
+		"2026-12-07 17:47:29,216\tERR scripts.py:87 -- \x1b[31m\x1b[1mgcs_server\x1b[22m\x1b[26m\x1b[39m\x1b[0m\x1b[2m [exit code=-9]\x1b[22m\x1b[0m\n" +
+		"2026-12-07 17:47:29,217\tERR scripts.py:115 -- \x1b[31m----- BEGIN gcs_server.out tail (exit code(s)=-9 (signal 9)) -----\x1b[39m\n" +
+		"[2026-12-07 17:47:28,643 I 30576 30576] (gcs_server) metrics_agent_client.cc:59: Exporter initialized.\n" +
+		"2026-12-07 17:47:29,217\tERR scripts.py:128 -- \x1b[31m----- END gcs_server.out tail (exit code(s)=-9 (signal 9)) -----\x1b[39m\n" +
+		"2026-12-07 17:47:29,217\tERR scripts.py:1315 -- \x1b[31mRemaining processes will be killed.\x1b[39m\n"
+	p := filepath.Join(t.TempDir(), "head.log")
+	if err := os.WriteFile(p, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastLine(p), "Ray's own processes exited unexpectedly: gcs_server [exit code=-9]"; got != want {
+		t.Errorf("lastLine = %q, want %q", got, want)
+	}
+	if err := os.WriteFile(p, []byte("starting\n\x1b[31mValueError: bad flag\x1b[39m\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastLine(p); got != "ValueError: bad flag" {
+		t.Errorf("lastLine = %q", got)
+	}
+}
