@@ -167,8 +167,8 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	}
 	first := versions[0].(map[string]any)
 	release := str(first, "displayReleaseVersion")
-	if release != "ray-1.2.0 (Ray 2.55.1, Python 3.12)" || str(first, "communityVersion") != "Ray 2.55.1" ||
-		str(first, "image") != "rayproject/ray:2.55.1-py312" || str(first, "state") != "ONLINE" {
+	if release != "ray-1.3.0 (Ray 2.60.0, Python 3.11)" || str(first, "communityVersion") != "Ray 2.60.0" ||
+		str(first, "image") != "rayproject/ray:2.60.0-py311" || str(first, "state") != "ONLINE" {
 		t.Fatalf("first release version = %v", first)
 	}
 
