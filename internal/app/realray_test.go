@@ -295,9 +295,10 @@ func TestLocalRuntimeWithRealRay(t *testing.T) {
 		}
 		return true
 	})
-	if _, err := os.Stat(filepath.Join(srv.Config.DataDir, "local", "clusters", id)); !os.IsNotExist(err) {
-		t.Errorf("the deleted cluster's directory: %v", err)
-	}
+	eventually(t, "the deleted cluster's directory to go", func() bool {
+		_, err := os.Stat(filepath.Join(srv.Config.DataDir, "local", "clusters", id))
+		return os.IsNotExist(err)
+	})
 	if n := len(aliveNodes(rayNodes(t, other))); n != 1 {
 		t.Errorf("the other cluster has %d nodes after the delete, want its head", n)
 	}
