@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"syscall"
@@ -325,7 +326,7 @@ func (r *Runtime) start(cs *clusterState, c *rayfleet.Cluster, n nodeSpec, ray s
 	now := r.cfg.Now()
 	tempDir := tempDirFor(r.cfg.TempRoot, c.ID, c.InstanceID, n.name)
 	marker := c.ID + "/" + c.InstanceID + "/" + n.name
-	env, err := nodeEnv(os.Environ(), n, marker, token)
+	env, err := nodeEnv(withPath(os.Environ(), filepath.Dir(ray)), n, marker, token)
 	if err != nil {
 		return nil // specProblem reported it
 	}

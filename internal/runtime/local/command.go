@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -133,6 +134,13 @@ func nodeEnv(base []string, n nodeSpec, marker, token string) ([]string, error) 
 	// SIGKILL; rayfleet stops whole nodes on purpose and does not wait for
 	// that. An env line of the spec may turn it back on.
 	env = append(env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0")
+	// The dashboard's pages ask for Grafana's health and for platform
+	// events whatever the setup; with no Grafana next to local nodes and
+	// the events module off (Ray's default) they get 500 and 404 answers.
+	// Grafana is declared absent (the metrics tab hides) and the events
+	// module answers (empty, there is no Kubernetes here). Env lines of
+	// the spec may set either.
+	env = append(env, "RAY_GRAFANA_HOST=DISABLED", "RAY_DASHBOARD_INGEST_PLATFORM_EVENTS=1")
 	for _, kv := range lines {
 		if !ownedEnv(kv[0] + "=") {
 			env = append(env, kv[0]+"="+kv[1])
@@ -146,6 +154,25 @@ func nodeEnv(base []string, n nodeSpec, marker, token string) ([]string, error) 
 		env = append(env, "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN="+token)
 	}
 	return append(env, markerEnv+"="+marker), nil
+}
+
+// withPath puts dir (the ray executable's, a Python environment's bin/)
+// first on PATH, so that `python` in a job's entrypoint and every Ray
+// process the node starts is the Python that runs the node's Ray, not
+// whatever the server's PATH finds first.
+func withPath(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	path := dir
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			if v != "" {
+				path = dir + string(os.PathListSeparator) + v
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PATH="+path)
 }
 
 // ownedEnv reports whether kv sets a variable the runtime owns: the node

@@ -101,6 +101,17 @@ func TestRayArgs(t *testing.T) {
 	}
 }
 
+func TestWithPath(t *testing.T) {
+	t.Parallel()
+	got := withPath([]string{"A=1", "PATH=/usr/bin:/bin", "B=2"}, "/env/bin")
+	if want := []string{"A=1", "B=2", "PATH=/env/bin:/usr/bin:/bin"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("withPath = %q, want %q", got, want)
+	}
+	if got := withPath([]string{"A=1"}, "/env/bin"); !reflect.DeepEqual(got, []string{"A=1", "PATH=/env/bin"}) {
+		t.Errorf("withPath without PATH = %q", got)
+	}
+}
+
 func TestNodeEnv(t *testing.T) {
 	t.Parallel()
 	env, err := nodeEnv([]string{"PATH=/bin", "A=old", "RAY_AUTH_MODE=disabled", "RAY_AUTH_TOKEN_PATH=/home/u/t"},
@@ -110,11 +121,11 @@ func TestNodeEnv(t *testing.T) {
 	}
 	// The server's and the spec's settings of what the runtime owns (Ray's
 	// authentication, the marker) are dropped; the runtime's come last.
-	want := []string{"PATH=/bin", "A=old", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", "A=new", "B=x=y", "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=tok", markerEnv + "=c/i/n"}
+	want := []string{"PATH=/bin", "A=old", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", "RAY_GRAFANA_HOST=DISABLED", "RAY_DASHBOARD_INGEST_PLATFORM_EVENTS=1", "A=new", "B=x=y", "RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=tok", markerEnv + "=c/i/n"}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("env %q, want %q", env, want)
 	}
-	if env, _ := nodeEnv([]string{"PATH=/bin"}, nodeSpec{}, "m", ""); !reflect.DeepEqual(env, []string{"PATH=/bin", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", markerEnv + "=m"}) {
+	if env, _ := nodeEnv([]string{"PATH=/bin"}, nodeSpec{}, "m", ""); !reflect.DeepEqual(env, []string{"PATH=/bin", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0", "RAY_GRAFANA_HOST=DISABLED", "RAY_DASHBOARD_INGEST_PLATFORM_EVENTS=1", markerEnv + "=m"}) {
 		t.Fatalf("env without a token %q", env)
 	}
 	if _, err := nodeEnv(nil, nodeSpec{typ: typeHead, env: "not a pair"}, "m", ""); err == nil || !strings.Contains(err.Error(), "headSpec.env") {
