@@ -171,15 +171,17 @@ func TestLockPostgres(t *testing.T) {
 // A nonce is fresh once until it expires, whichever store (process) sees
 // it again; an expired one is fresh again, and the janitor forgets it.
 func TestUseNonce(t *testing.T) {
-	for name, open := range map[string]func() (*Store, *Store){
-		"sqlite": func() (*Store, *Store) { s := openSQLiteForTest(t); return s, s },
-		"postgres": func() (*Store, *Store) {
+	// open takes the subtest's t: a skip (no PostgreSQL) skips that
+	// subtest alone.
+	for name, open := range map[string]func(*testing.T) (*Store, *Store){
+		"sqlite": func(t *testing.T) (*Store, *Store) { s := openSQLiteForTest(t); return s, s },
+		"postgres": func(t *testing.T) (*Store, *Store) {
 			dsn := newPostgresSchema(t)
 			return openPostgresDSN(t, dsn), openPostgresDSN(t, dsn)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, b := open()
+			a, b := open(t)
 			ctx := context.Background()
 			now := time.Now().Truncate(time.Millisecond)
 			exp := now.Add(15 * time.Minute)
