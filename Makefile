@@ -6,7 +6,7 @@ GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell go
 LINT_VERSION = v2.15.0
 export GOFLAGS
 
-.PHONY: build run test test-short check lint vet fmt bench-list postgres clean
+.PHONY: build run test test-fast test-short check lint vet fmt bench-list postgres pyenv clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rayfleet
@@ -14,14 +14,22 @@ build:
 run:
 	$(GO) run ./cmd/rayfleet server
 
-# The whole test suite, with the race detector. PostgreSQL tests run when
-# RAYFLEET_TEST_POSTGRES holds a DSN (scripts/postgres.sh starts one and
-# prints it); .ci/run sets it.
+# The whole test suite: sets up what it needs (PostgreSQL, the test
+# Kubernetes stack, Chromium, real Ray and the product's Python SDK; each
+# step skipped when done), then runs every Go test with the race detector
+# and the Python SDK suite. See scripts/test.sh.
 test:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	scripts/test.sh
 
-test-short:
+# The edit-test loop: Go tests only, no setup, no race detector. Tests that
+# need what is not set up skip and say so.
+test-fast:
 	$(GO) test -count=1 ./...
+
+test-short: test-fast
+
+pyenv:
+	@scripts/pyenv.sh
 
 vet:
 	$(GO) vet ./...
