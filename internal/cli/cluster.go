@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +24,7 @@ or the profile. A new cluster starts at once (state Starting, then Running).`,
   rayfleet cluster list --state Running
   rayfleet cluster get ray-k7nm8ahl5te4tg91
   rayfleet cluster stop ray-k7nm8ahl5te4tg91`)
-	cmd.AddCommand(a.clusterList(), a.clusterGet(), a.clusterCreate(), a.clusterUpdate(),
+	cmd.AddCommand(a.clusterList(), a.clusterGet(), a.clusterEnv(), a.clusterCreate(), a.clusterUpdate(),
 		a.clusterStart(), a.clusterStop(), a.clusterDelete())
 	return cmd
 }
@@ -190,7 +192,11 @@ func (a *app) clusterGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := c.GetCluster(cmd.Context(), ws, args[0])
+			id, err := resolveCluster(cmd.Context(), c, ws, args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := c.GetCluster(cmd.Context(), ws, id)
 			if err != nil {
 				return err
 			}
@@ -201,6 +207,87 @@ func (a *app) clusterGet() *cobra.Command {
 		}),
 	}
 }
+
+// clusterEnv prints the environment Ray's own job CLI reads (its --address
+// and --headers, as RAY_API_SERVER_ADDRESS and RAY_JOB_HEADERS), so that
+// `ray job submit` reaches the cluster through the gateway unchanged.
+func (a *app) clusterEnv() *cobra.Command {
+	return &cobra.Command{
+		Use:   "env ID",
+		Short: "Print shell exports that point Ray's job CLI (ray job submit, logs, list) at a cluster",
+		Long: `Print shell exports that point Ray's job CLI at a running cluster through
+the gateway: RAY_API_SERVER_ADDRESS (the cluster's jobUrl) and
+RAY_JOB_HEADERS (its ray-token). They hold the cluster's token: treat the
+output as a secret.`,
+		Example: `  eval "$(rayfleet cluster env ray-k7nm8ahl5te4tg91)"
+  ray job submit --working-dir . -- python script.py`,
+		Args: exactArgs("ID"),
+		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
+			c, ws, err := a.clientWS()
+			if err != nil {
+				return err
+			}
+			id, err := resolveCluster(cmd.Context(), c, ws, args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := c.GetCluster(cmd.Context(), ws, id)
+			if err != nil {
+				return err
+			}
+			if cl.JobURL == "" || cl.SubmitToken == "" {
+				return fmt.Errorf("cluster %s is %s: it has endpoints only while it runs; start it with `rayfleet cluster start %s --wait`",
+					cl.ClusterID, cl.State, cl.ClusterID)
+			}
+			headers, err := json.Marshal(map[string]string{"ray-token": cl.SubmitToken})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "export RAY_API_SERVER_ADDRESS=%s\nexport RAY_JOB_HEADERS=%s\n",
+				shellQuote(cl.JobURL), shellQuote(string(headers)))
+			return nil
+		}),
+	}
+}
+
+// clusterIDPattern is what a cluster id looks like; anything else names a
+// cluster by its name.
+var clusterIDPattern = regexp.MustCompile(`^ray-[a-z0-9]{16}$`)
+
+// resolveCluster turns a cluster id or a cluster's name into its id. Names
+// are not unique: a name that more than one cluster has is refused with the
+// candidates.
+func resolveCluster(ctx context.Context, c *api.Client, ws, arg string) (string, error) {
+	if clusterIDPattern.MatchString(arg) {
+		return arg, nil
+	}
+	var ids []string
+	for page := 1; ; page++ {
+		l, err := c.ListClusters(ctx, ws, api.ListClustersOptions{PageNum: page, PageSize: 100, Name: arg})
+		if err != nil {
+			return "", err
+		}
+		for _, cl := range l.RayClusters {
+			if cl.Name == arg {
+				ids = append(ids, cl.ClusterID+" ("+cl.State+")")
+			}
+		}
+		if len(l.RayClusters) < 100 || page*100 >= l.TotalCount {
+			break
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", &notFoundError{msg: fmt.Sprintf("no cluster with id or name %q in workspace %s; list them with `rayfleet cluster list`", arg, ws)}
+	case 1:
+		return strings.Fields(ids[0])[0], nil
+	default:
+		return "", usagef("%d clusters are named %q, give one of their ids: %s", len(ids), arg, strings.Join(ids, ", "))
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (a *app) printCluster(cl *api.Cluster) error {
 	w := a.env.Stdout
@@ -423,8 +510,11 @@ its next start (stop, then start).`,
 	}
 	f.add(cmd)
 	cmd.RunE = a.wrap(func(cmd *cobra.Command, args []string) error {
-		id := args[0]
 		c, ws, err := a.clientWS()
+		if err != nil {
+			return err
+		}
+		id, err := resolveCluster(cmd.Context(), c, ws, args[0])
 		if err != nil {
 			return err
 		}
@@ -767,6 +857,9 @@ func (a *app) clusterStart() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if args[0], err = resolveCluster(cmd.Context(), c, ws, args[0]); err != nil {
+			return err
+		}
 		if _, err := c.StartCluster(cmd.Context(), ws, args[0], &api.StartRequest{ClientToken: token}); err != nil {
 			return err
 		}
@@ -800,6 +893,9 @@ func (a *app) clusterStop() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if args[0], err = resolveCluster(cmd.Context(), c, ws, args[0]); err != nil {
+			return err
+		}
 		if _, err := c.StopCluster(cmd.Context(), ws, args[0], &api.StopRequest{InstanceID: instance}); err != nil {
 			return err
 		}
@@ -825,6 +921,9 @@ func (a *app) clusterDelete() *cobra.Command {
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
 			c, ws, err := a.clientWS()
 			if err != nil {
+				return err
+			}
+			if args[0], err = resolveCluster(cmd.Context(), c, ws, args[0]); err != nil {
 				return err
 			}
 			if _, err := c.DeleteCluster(cmd.Context(), ws, args[0]); err != nil {

@@ -99,7 +99,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{}, "rayfleet needs a command"},
 		{[]string{"clustr"}, `unknown command "clustr" for "rayfleet" (did you mean "cluster"?`},
-		{[]string{"cluster"}, "rayfleet cluster needs a command: create, delete, get, list"},
+		{[]string{"cluster"}, "rayfleet cluster needs a command: create, delete, env, get, list"},
 		{[]string{"cluster", "lst"}, `unknown command "lst" for "rayfleet cluster" (did you mean "list"?`},
 		{[]string{"cluster", "list", "--bogus"}, `unknown flag: --bogus (see "rayfleet cluster list --help")`},
 		{[]string{"cluster", "list", "--page", "x"}, `invalid argument "x"`},
