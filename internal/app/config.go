@@ -63,6 +63,11 @@ type Config struct {
 	NamespacePrefix string `yaml:"namespacePrefix"`
 	// RayPath is the ray executable of the local runtime ("" = PATH).
 	RayPath string `yaml:"rayPath"`
+	// RayEnvs is how the local runtime gets the Ray of a release the
+	// ray executable does not run: "off" (the start ends in Error saying
+	// what to do) or "pip" (it makes the release's environment under the
+	// data directory, once, and runs it).
+	RayEnvs string `yaml:"rayEnvs"`
 	// StartTimeout is how long a cluster may stay Starting before Error.
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
@@ -98,6 +103,7 @@ func DefaultConfig() Config {
 	c.Gateway.CacheTTL = gatewayCacheTTL
 	c.ProfileName = "default"
 	c.Runtime = "local"
+	c.RayEnvs = "off"
 	c.Roles = "api,gateway,reconciler"
 	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
@@ -116,6 +122,9 @@ func DefaultConfig() Config {
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.RayEnvs != "off" && c.RayEnvs != "pip" {
+		errs = append(errs, fmt.Errorf("ray-envs: %q is not off or pip", c.RayEnvs))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
 	}
@@ -277,6 +286,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"namespace-prefix", "RAYFLEET_NAMESPACE_PREFIX", "kuberay: namespace per workspace is <prefix>-<workspaceId>", &c.NamespacePrefix},
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
+		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
 	type durFlag struct {
 		name, env, usage string

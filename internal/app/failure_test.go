@@ -67,6 +67,27 @@ func TestHeadCrashIsError(t *testing.T) {
 		t.Fatalf("message = %q", cl.Message)
 	}
 
+	// The head's `ray start` itself killed: Error, and what it started
+	// (agents, raylet, GCS) is ended with it, nothing left behind.
+	cl = runningCluster(t, c, cred.WorkspaceID, "leader")
+	var leader []raytest.Process
+	for _, p := range raytest.Of(raytest.Processes(testRoot), cl.InstanceID) {
+		if strings.Contains(p.Cmdline, "ray start --head") {
+			leader = append(leader, p)
+		}
+	}
+	if len(leader) != 1 {
+		t.Fatalf("%d ray start processes of %s:%s", len(leader), cl.InstanceID, raytest.Names(leader))
+	}
+	if err := syscall.Kill(leader[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cl = waitCluster(t, c, cred.WorkspaceID, cl.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Error" })
+	if !strings.Contains(cl.Message, "head node exited with code 137") {
+		t.Errorf("message = %q", cl.Message)
+	}
+	eventually(t, "nothing of the killed head left", func() bool { return len(raytest.Of(raytest.Processes(testRoot), cl.InstanceID)) == 0 })
+
 	// A head Ray cannot start: --wait says why and exits 1.
 	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{
 		Name: ptr("bad-flag"), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi", RayStartParams: "--no-such-flag=1"},

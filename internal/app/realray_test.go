@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
@@ -323,5 +324,52 @@ func TestReleaseVersionMustMatchRay(t *testing.T) {
 	}
 	if ps := raytest.Of(raytest.Processes(testRoot), resp.ClusterID); len(ps) != 0 {
 		t.Errorf("processes of a cluster that must not start:%s", raytest.Names(ps))
+	}
+}
+
+// TestReleaseEnvironmentIsMade: with --ray-envs pip, a release whose Ray
+// is not the installed one gets its own environment under the data
+// directory (made once, its progress in the cluster's message), and its
+// nodes run that Ray.
+func TestReleaseEnvironmentIsMade(t *testing.T) {
+	needRay(t)
+	if testing.Short() {
+		t.Skip("-short: installs Ray from the package index")
+	}
+	srv, cred := testServer(t, func(cfg *Config) {
+		cfg.RayEnvs = "pip"
+		cfg.ReleaseVersions = append(cfg.ReleaseVersions, rayfleet.ReleaseVersion{Version: "ray-0.9.0", RayVersion: "2.59.0",
+			PythonVersion: "3.11", Image: "rayproject/ray:2.59.0-py311"})
+	})
+	c := client(srv, cred)
+	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{Name: ptr("older"),
+		DisplayReleaseVersion: ptr("ray-0.9.0 (Ray 2.59.0, Python 3.11)"), HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawProgress := false
+	cl := waitCluster(t, c, cred.WorkspaceID, resp.ClusterID, func(cl *api.Cluster) bool {
+		if strings.Contains(cl.Message, "making a Python environment with Ray 2.59.0 for Python 3.11") {
+			sawProgress = true
+		}
+		if cl.State == "Error" {
+			t.Fatalf("cluster failed: %s", cl.Message)
+		}
+		return cl.State == "Running"
+	})
+	if !sawProgress {
+		t.Error("the message never said the environment was being made")
+	}
+	for _, in := range cl.Instances {
+		if in.RayVersion != "2.59.0" {
+			t.Errorf("node %s runs Ray %q, want 2.59.0", in.InstanceID, in.RayVersion)
+		}
+	}
+	code, body := gatewayGet(t, http.DefaultClient, cl.JobURL+"/api/version", cl.SubmitToken)
+	if code != 200 || !strings.Contains(body, `"ray_version": "2.59.0"`) {
+		t.Fatalf("the head says %d %s", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Config.DataDir, "ray-envs", "ray-2.59.0-py3.11", ".complete")); err != nil {
+		t.Fatalf("the environment: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
 // Apply makes the nodes of c's current instance match c.RunningSpec: it
@@ -101,12 +102,13 @@ func specProblem(c *rayfleet.Cluster) string {
 // c's releases name: a cluster never runs another version silently. When
 // it cannot, the instance gets a Failure that says what to do.
 func (r *Runtime) lookRay(ctx context.Context, cs *clusterState, c *rayfleet.Cluster) (string, Versions, bool) {
+	r.setWaiting(cs, "")
 	name := r.cfg.RayPath
 	if name == "" {
 		name = "ray"
 	}
 	path, err := exec.LookPath(name)
-	if err != nil {
+	if err != nil && r.envs == nil {
 		where := fmt.Sprintf("%q is not in PATH=%q", name, os.Getenv("PATH"))
 		if r.cfg.RayPath != "" {
 			where = fmt.Sprintf("%s: %v", r.cfg.RayPath, errors.Unwrap(err))
@@ -115,18 +117,77 @@ func (r *Runtime) lookRay(ctx context.Context, cs *clusterState, c *rayfleet.Clu
 			"install Ray on this machine with `pip install \"ray[default]\"`, then start the cluster again", where))
 		return "", Versions{}, false
 	}
-	v, err := r.versions.get(ctx, path)
-	if err != nil {
-		r.setRayProblem(cs, c.InstanceID, fmt.Sprintf("cannot tell which Ray version %s runs (%v); "+
-			"point --ray-path at the ray of a Python environment with Ray installed, then start the cluster again", path, err))
-		return "", Versions{}, false
+	var v Versions
+	if err == nil {
+		if v, err = r.versions.get(ctx, path); err != nil && r.envs == nil {
+			r.setRayProblem(cs, c.InstanceID, fmt.Sprintf("cannot tell which Ray version %s runs (%v); "+
+				"point --ray-path at the ray of a Python environment with Ray installed, then start the cluster again", path, err))
+			return "", Versions{}, false
+		}
 	}
-	if msg := r.versionProblem(c, path, v); msg != "" {
+	msg := "no ray executable"
+	if err == nil {
+		msg = r.versionProblem(c, path, v)
+	}
+	if msg != "" && r.envs != nil {
+		// The release's own environment, made under the data directory.
+		ray, python, why := r.oneRelease(c)
+		if why != "" {
+			r.setRayProblem(cs, c.InstanceID, why)
+			return "", Versions{}, false
+		}
+		envRay, progress, err := r.envs.get(ray, python, reconcile.Ref{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+		switch {
+		case err != nil:
+			r.setRayProblem(cs, c.InstanceID, err.Error())
+			return "", Versions{}, false
+		case progress != "":
+			r.setRayProblem(cs, c.InstanceID, "")
+			r.setWaiting(cs, progress)
+			return "", Versions{}, false
+		}
+		path = envRay
+		if v, err = r.versions.get(ctx, path); err != nil {
+			r.setRayProblem(cs, c.InstanceID, fmt.Sprintf("the environment made for release Ray %s, Python %s does not run: %v", ray, python, err))
+			return "", Versions{}, false
+		}
+		msg = r.versionProblem(c, path, v)
+	}
+	if msg != "" {
 		r.setRayProblem(cs, c.InstanceID, msg)
 		return "", Versions{}, false
 	}
 	r.setRayProblem(cs, c.InstanceID, "")
 	return path, v, true
+}
+
+// oneRelease returns the Ray and Python versions every release of c names:
+// a local cluster's nodes run one environment.
+func (r *Runtime) oneRelease(c *rayfleet.Cluster) (ray, python, why string) {
+	if r.cfg.Release == nil {
+		return "", "", "no release catalog to make an environment from"
+	}
+	ray, python, ok := r.cfg.Release(c.RunningSpec.ReleaseVersion)
+	if !ok {
+		return "", "", fmt.Sprintf("release version %q is not in this server's catalog", c.RunningSpec.ReleaseVersion)
+	}
+	for _, w := range c.RunningSpec.Workers {
+		if w.ReleaseVersion == "" {
+			continue
+		}
+		wr, wp, ok := r.cfg.Release(w.ReleaseVersion)
+		if !ok || wr != ray || wp != python {
+			return "", "", fmt.Sprintf("worker group %q names release %q and the head %q: the local runtime runs one Ray for all the nodes of a cluster",
+				w.GroupName, w.ReleaseVersion, c.RunningSpec.ReleaseVersion)
+		}
+	}
+	return ray, python, ""
+}
+
+func (r *Runtime) setWaiting(cs *clusterState, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs.waiting = msg
 }
 
 func (r *Runtime) setRayProblem(cs *clusterState, instance, msg string) {

@@ -30,7 +30,10 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		r.mu.Unlock()
 		return reconcile.Observation{}, errClosed
 	}
-	var failure string
+	var failure, waiting string
+	if cs := r.clusters[c.ID]; cs != nil {
+		waiting = cs.waiting
+	}
 	if cs := r.clusters[c.ID]; cs != nil && cs.failureInstance == c.InstanceID {
 		failure = cs.specFailure
 		if failure == "" {
@@ -78,6 +81,8 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 	case stopping > 0:
 		obs.Progress = fmt.Sprintf("stopping: %d node(s) still running", stopping)
 	case failure != "":
+	case head == nil && waiting != "":
+		obs.Progress = waiting
 	case head == nil || head.PID == 0 && !head.Exited:
 		obs.Progress = "starting the head"
 	case head.Exited && head.StopReason == "":

@@ -131,22 +131,35 @@ func checkLeader(rec *record, bootID string) (leaderState, syscall.WaitStatus) {
 
 // members returns the processes of rec's process group that are rec's: in
 // the group, started no earlier than the leader, with the node's marker in
-// their environment. They are what is left to end once the leader is gone
-// (Ray processes that outlived `ray start`).
+// their environment or, for the processes Ray starts with an environment of
+// its own (its dashboard agent and runtime env agent), in the node's
+// working directory (inherited by every child, and the node's alone). They
+// are what is left to end once the leader is gone (Ray processes that
+// outlived `ray start`).
 func members(procs []procEntry, rec *record, bootID string) []int {
 	if rec.PGID <= 0 || rec.BootID != bootID {
 		return nil
+	}
+	dir := ""
+	if rec.Log != "" {
+		dir, _ = filepath.Abs(filepath.Dir(rec.Log))
 	}
 	var out []int
 	for _, p := range procs {
 		if p.pgid != rec.PGID || p.start < rec.ProcStart || p.state == 'Z' || p.state == 'X' {
 			continue
 		}
-		if hasMarker(p.pid, rec.marker()) {
+		if hasMarker(p.pid, rec.marker()) || dir != "" && cwdOf(p.pid) == dir {
 			out = append(out, p.pid)
 		}
 	}
 	return out
+}
+
+// cwdOf returns the working directory of pid, "" if it cannot be read.
+func cwdOf(pid int) string {
+	d, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+	return d
 }
 
 // signalNode sends sig to rec's process group when its leader still is the

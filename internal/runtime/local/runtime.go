@@ -35,6 +35,11 @@ type Config struct {
 	// for the message that says what to do instead.
 	Release    func(display string) (ray, python string, ok bool)
 	ReleaseFor func(ray, python string) string
+	// ReleaseEnvs, when true, makes the environment of a release whose Ray
+	// or Python version the ray executable does not run (one per version,
+	// under DataDir/ray-envs, with python<X.Y> -m venv and pip) instead of
+	// refusing to start it.
+	ReleaseEnvs bool
 	// Versions tells which Ray and Python versions a ray executable runs;
 	// nil asks its Python interpreter (probeVersions).
 	Versions func(ctx context.Context, rayPath string) (Versions, error)
@@ -64,6 +69,7 @@ type Runtime struct {
 	probe  *http.Client
 
 	versions versionCache
+	envs     *releaseEnvs // nil unless Config.ReleaseEnvs
 
 	// started remembers the nodes whose log said "Ray runtime started.";
 	// guarded by mu.
@@ -92,6 +98,9 @@ type clusterState struct {
 	// cannot start: no ray executable, a spec Ray cannot take. They are not
 	// persisted: Apply finds them again after a restart.
 	rayMissing, specFailure, failureInstance string
+	// waiting is what the current instance waits for before its head can
+	// start (a release environment being made); not persisted either.
+	waiting string
 }
 
 // New reads the state left by earlier runtimes on cfg.DataDir, adopts the
@@ -133,6 +142,9 @@ func New(cfg Config) (*Runtime, error) {
 		started:  map[string]bool{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if cfg.ReleaseEnvs {
+		r.envs = &releaseEnvs{root: filepath.Join(cfg.DataDir, "ray-envs"), now: cfg.Now, waker: cfg.Waker, logger: cfg.Logger, make: pipEnv}
 	}
 	if err := os.MkdirAll(r.files.clustersDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("local runtime: %w", err)

@@ -95,8 +95,9 @@ func (r *Runtime) poll() {
 		ws    syscall.WaitStatus
 	}
 	var (
-		checks []seen
-		kills  []record
+		checks  []seen
+		kills   []record
+		orphans []record // exited on their own: what is left of them is ended
 	)
 	now := r.cfg.Now()
 	r.mu.Lock()
@@ -148,12 +149,27 @@ func (r *Runtime) poll() {
 			code, reason, msg = exitOf(s.ws)
 		}
 		rec.exited(code, reason, msg, now)
+		if rec.StopReason == "" {
+			orphans = append(orphans, *rec)
+		}
 		wake[rec.ref()] = true
 		r.cfg.Logger.Info("local runtime: node exited", "node", rec.Node, "code", code, "reason", reason)
 		r.saveLocked(rec)
 	}
 	waker := r.cfg.Waker
 	r.mu.Unlock()
+
+	// A node whose `ray start` died on its own leaves Ray's processes
+	// behind (its agents, a raylet still draining): nothing will stop them
+	// but rayfleet, and a restarted worker would meet them on its ports.
+	if len(orphans) > 0 {
+		procs := scanProcs()
+		for i := range orphans {
+			for _, pid := range members(procs, &orphans[i], r.bootID) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
 
 	if waker != nil {
 		for ref := range wake {
