@@ -126,6 +126,7 @@ func NewCluster(accountID, workspaceID string, n int) rayfleet.Cluster {
 				InstanceID: inst + "-gpu-0", Type: "Worker", Group: "gpu", Phase: "Pending", Message: "0/3 nodes are available",
 				Reason: "Unschedulable", ContainerState: "waiting", ContainerStateMessage: "pulling image",
 				ContainerStateReason: "ContainerCreating", ContainerExitCode: 137, CreateTime: created.Add(3456789123),
+				RayVersion: "2.60.0", PythonVersion: "3.11.7",
 			},
 		},
 		InstanceID:   inst,
