@@ -513,3 +513,45 @@ func TestClusterWorkspaceRequired(t *testing.T) {
 	oneErrorLine(t, r)
 	contains(t, "stderr", r.stderr, "no workspace", "-w")
 }
+
+// TestClusterByName: cluster commands take a unique name where they take
+// an id; an ambiguous name lists the candidates, an unknown one says how
+// to list; cluster env prints the exports Ray's job CLI reads.
+func TestClusterByName(t *testing.T) {
+	list := `{"requestId":"R","totalCount":3,"pageNum":1,"pageSize":100,"rayClusters":[
+		{"clusterId":"ray-aaaaaaaaaaaaaaaa","name":"demo","state":"Running"},
+		{"clusterId":"ray-bbbbbbbbbbbbbbbb","name":"twin","state":"Running"},
+		{"clusterId":"ray-cccccccccccccccc","name":"twin","state":"Stopped"}]}`
+	get := `{"requestId":"R","clusterId":"ray-aaaaaaaaaaaaaaaa","name":"demo","state":"Running",
+		"jobUrl":"http://gw:8081/workspace/w/raycluster/ray-aaaaaaaaaaaaaaaa","submitToken":"t0k'en"}`
+	srv := newFakeServer(t, func(c call) (int, string) {
+		if c.Action == "ListRayCluster" {
+			return 200, list
+		}
+		return 200, get
+	})
+	r := runCLI(t, srv.vars(t), "", "cluster", "env", "demo")
+	r.wantCode(t, 0)
+	want := "export RAY_API_SERVER_ADDRESS='http://gw:8081/workspace/w/raycluster/ray-aaaaaaaaaaaaaaaa'\n" +
+		`export RAY_JOB_HEADERS='{"ray-token":"t0k'\''en"}'` + "\n"
+	if r.stdout != want {
+		t.Errorf("env stdout %q, want %q", r.stdout, want)
+	}
+	calls := srv.recorded()
+	if len(calls) != 2 || calls[0].Action != "ListRayCluster" || !strings.Contains(calls[0].Query, "name=demo") ||
+		calls[1].Path != clusterPath+"/ray-aaaaaaaaaaaaaaaa" {
+		t.Errorf("calls %+v", calls)
+	}
+
+	r = runCLI(t, srv.vars(t), "", "cluster", "get", "twin")
+	r.wantCode(t, 2)
+	if !strings.Contains(r.stderr, `2 clusters are named "twin"`) || !strings.Contains(r.stderr, "ray-bbbbbbbbbbbbbbbb (Running)") ||
+		!strings.Contains(r.stderr, "ray-cccccccccccccccc (Stopped)") {
+		t.Errorf("ambiguous: %s", r.stderr)
+	}
+	r = runCLI(t, srv.vars(t), "", "cluster", "stop", "nope")
+	r.wantCode(t, 4)
+	if !strings.Contains(r.stderr, `no cluster with id or name "nope"`) || !strings.Contains(r.stderr, "rayfleet cluster list") {
+		t.Errorf("unknown: %s", r.stderr)
+	}
+}
