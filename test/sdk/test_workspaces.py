@@ -96,6 +96,11 @@ def test_queues(api):
     qs = queues_of(api, ws)
     assert json.loads(qs["team_a"].max_resource) == {"cpu": "2", "memory": "8Gi"}
     assert qs["team_a"].description == "team A, smaller"
+    # Every field of the edit is optional: a new description alone keeps the limit.
+    api.filled(api.client.edit_workspace_queue(m.EditWorkspaceQueueRequest(
+        workspace_id=ws, workspace_queue_name="team_a", description="team A")))
+    qs = queues_of(api, ws)
+    assert (json.loads(qs["team_a"].max_resource), qs["team_a"].description) == ({"cpu": "2", "memory": "8Gi"}, "team A")
 
     deleted = api.filled(api.client.delete_workspace_queue(ws, "team_a", m.DeleteWorkspaceQueueRequest()))
     assert deleted.request_id
