@@ -6,7 +6,7 @@ GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell go
 LINT_VERSION = v2.15.0
 export GOFLAGS
 
-.PHONY: build run test test-fast test-short check lint vet fmt bench-list postgres pyenv clean
+.PHONY: build run test test-fast test-python test-short check lint vet fmt bench-list postgres pyenv clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rayfleet
@@ -20,6 +20,12 @@ run:
 # and the Python SDK suite. See scripts/test.sh.
 test:
 	scripts/test.sh
+
+# The product's official Python SDK against a real server running real Ray
+# (test/sdk) alone, in the Python environment scripts/pyenv.sh makes on
+# first use; make test runs it too.
+test-python:
+	"$$(scripts/pyenv.sh | tail -n1)/bin/pytest" -q test/sdk
 
 # The edit-test loop: Go tests only, no setup, no race detector. Tests that
 # need what is not set up skip and say so.

@@ -323,10 +323,19 @@ func (s *ClusterSpec) Queues() []string {
 // RestartRequired reports whether going from old to new changes something that
 // only a restart applies (image, resources, env, start parameters...). Worker
 // replica counts, min/max and the autoscaling switch and idle timeout apply live.
+// GCS fault tolerance off is one thing however it is spelled: left out, false,
+// or with an empty gftConfig (as GetRayCluster reports it, and a client sends
+// back what it read).
 func RestartRequired(old, new ClusterSpec) bool {
 	strip := func(s ClusterSpec) ClusterSpec {
 		s.Name, s.Description = "", ""
 		s.Head.EnableAutoScaling, s.Head.IdleTimeoutSeconds = false, 0
+		if s.Head.GFTEnabled != nil && !*s.Head.GFTEnabled {
+			s.Head.GFTEnabled = nil
+		}
+		if g := s.Head.GFTConfig; g != nil && *g == (GFTConfig{}) {
+			s.Head.GFTConfig = nil
+		}
 		ws := make([]WorkerSpec, len(s.Workers))
 		for i, w := range s.Workers {
 			w.Replica, w.MinReplica, w.MaxReplica = 0, 0, 0

@@ -32,3 +32,34 @@ func TestApplyKeepsRedisPassword(t *testing.T) {
 		t.Error("Apply changed the stored spec")
 	}
 }
+
+// GCS fault tolerance off is the same spec however it is spelled, so a head
+// read back and sent again does not mark a running cluster modified; turning
+// it on, or naming a Redis, does.
+func TestRestartRequiredGFTOff(t *testing.T) {
+	off, on := false, true
+	base := ClusterSpec{Name: "c", Head: HeadSpec{CPU: "2", Memory: "8Gi"}}
+	with := func(enabled *bool, cfg *GFTConfig) ClusterSpec {
+		s := base
+		s.Head.GFTEnabled, s.Head.GFTConfig = enabled, cfg
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		new  ClusterSpec
+		want bool
+	}{
+		{"false", with(&off, nil), false},
+		{"empty gftConfig", with(nil, &GFTConfig{}), false},
+		{"false and empty gftConfig", with(&off, &GFTConfig{}), false},
+		{"on", with(&on, &GFTConfig{RedisURL: "redis:6379"}), true},
+		{"a Redis, off", with(&off, &GFTConfig{RedisURL: "redis:6379"}), true},
+	} {
+		if got := RestartRequired(base, tc.new); got != tc.want {
+			t.Errorf("%s: RestartRequired = %v, want %v", tc.name, got, tc.want)
+		}
+		if got := RestartRequired(tc.new, base); got != tc.want {
+			t.Errorf("%s, the other way: RestartRequired = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -3,9 +3,8 @@ package api
 // Version is the API version every operation carries in x-acs-version.
 const Version = "2023-08-08"
 
-// HeadSpec is a cluster's head node group. In responses Replica is 1; List
-// responses leave out the fields the hosted product leaves out there
-// (displayReleaseVersion, env, rayStartParams, gftEnabled, gftConfig).
+// HeadSpec is a cluster's head node group as CreateRayCluster and
+// UpdateRayCluster take it; a field left empty is left out.
 type HeadSpec struct {
 	QueueName             string     `json:"queueName,omitempty"`
 	CPU                   string     `json:"cpu,omitempty"`
@@ -26,12 +25,13 @@ type HeadSpec struct {
 // stored for the same Redis (URL and username), so a spec read back and
 // sent again does not lose it; "" removes it.
 type GFTConfig struct {
-	RedisURL      string  `json:"redisUrl,omitempty"`
-	RedisUsername string  `json:"redisUsername,omitempty"`
+	RedisURL      string  `json:"redisUrl"`
+	RedisUsername string  `json:"redisUsername"`
 	RedisPassword *string `json:"redisPassword,omitempty"`
 }
 
-// WorkerSpec is one worker group.
+// WorkerSpec is one worker group as CreateRayCluster and UpdateRayCluster
+// take it.
 type WorkerSpec struct {
 	GroupName             string `json:"groupName"`
 	WorkerType            string `json:"workerType,omitempty"`
@@ -45,6 +45,70 @@ type WorkerSpec struct {
 	DisplayReleaseVersion string `json:"displayReleaseVersion,omitempty"`
 	Env                   string `json:"env,omitempty"`
 	RayStartParams        string `json:"rayStartParams,omitempty"`
+}
+
+// ClusterHeadSpec is the head group as GetRayCluster answers it: every
+// field of the SDK's model, empty ones too (clients read them without a nil
+// check), Replica 1, GCS fault tolerance off spelled gftEnabled false and an
+// empty gftConfig, and an empty displayReleaseVersion for the cluster's.
+// It has HeadSpec's fields, so a head read back converts to one to send.
+type ClusterHeadSpec struct {
+	QueueName             string     `json:"queueName"`
+	CPU                   string     `json:"cpu"`
+	Memory                string     `json:"memory"`
+	GPUSpec               string     `json:"gpuSpec"`
+	EnableAutoScaling     bool       `json:"enableAutoScaling"`
+	IdleTimeoutSeconds    int32      `json:"idleTimeoutSeconds"`
+	Replica               int32      `json:"replica"`
+	DisplayReleaseVersion string     `json:"displayReleaseVersion"`
+	Env                   string     `json:"env"`
+	RayStartParams        string     `json:"rayStartParams"`
+	GFTEnabled            *bool      `json:"gftEnabled"`
+	GFTConfig             *GFTConfig `json:"gftConfig"`
+}
+
+// ClusterWorkerSpec is a worker group as GetRayCluster answers it, every
+// field present; an empty displayReleaseVersion means the head's. It
+// converts to a WorkerSpec to send back.
+type ClusterWorkerSpec struct {
+	GroupName             string `json:"groupName"`
+	WorkerType            string `json:"workerType"`
+	Replica               int32  `json:"replica"`
+	MinReplica            int32  `json:"minReplica"`
+	MaxReplica            int32  `json:"maxReplica"`
+	QueueName             string `json:"queueName"`
+	CPU                   string `json:"cpu"`
+	Memory                string `json:"memory"`
+	GPUSpec               string `json:"gpuSpec"`
+	DisplayReleaseVersion string `json:"displayReleaseVersion"`
+	Env                   string `json:"env"`
+	RayStartParams        string `json:"rayStartParams"`
+}
+
+// SummaryHeadSpec is the head group in a ListRayCluster item: the fields
+// the hosted product's list carries, without the per-group version, env,
+// rayStartParams and GCS fault tolerance that only GetRayCluster has.
+type SummaryHeadSpec struct {
+	QueueName          string `json:"queueName"`
+	CPU                string `json:"cpu"`
+	Memory             string `json:"memory"`
+	GPUSpec            string `json:"gpuSpec"`
+	EnableAutoScaling  bool   `json:"enableAutoScaling"`
+	IdleTimeoutSeconds int32  `json:"idleTimeoutSeconds"`
+	Replica            int32  `json:"replica"`
+}
+
+// SummaryWorkerSpec is a worker group in a ListRayCluster item.
+type SummaryWorkerSpec struct {
+	GroupName  string `json:"groupName"`
+	WorkerType string `json:"workerType"`
+	Replica    int32  `json:"replica"`
+	MinReplica int32  `json:"minReplica"`
+	MaxReplica int32  `json:"maxReplica"`
+	QueueName  string `json:"queueName"`
+	CPU        string `json:"cpu"`
+	Memory     string `json:"memory"`
+	GPUSpec    string `json:"gpuSpec"`
 }
 
 // ClusterRequest is the body of CreateRayCluster and UpdateRayCluster. A
@@ -106,27 +170,27 @@ type Instance struct {
 
 // ClusterSummary is one item of ListRayCluster.
 type ClusterSummary struct {
-	ClusterID             string       `json:"clusterId"`
-	Name                  string       `json:"name"`
-	Description           string       `json:"description"`
-	DisplayReleaseVersion string       `json:"displayReleaseVersion"`
-	NetworkServiceName    string       `json:"networkServiceName"`
-	State                 string       `json:"state"`
-	Message               string       `json:"message"`
-	InstanceID            string       `json:"instanceId"`
-	HeadSpec              HeadSpec     `json:"headSpec"`
-	WorkerSpec            []WorkerSpec `json:"workerSpec"`
-	DashboardURL          string       `json:"dashboardUrl"`
-	GrpcEndpoint          string       `json:"grpcEndpoint"`
-	Modified              bool         `json:"modified"`
-	CreateTime            int64        `json:"createTime"`
-	StartTime             int64        `json:"startTime"`
-	ModifiedTime          int64        `json:"modifiedTime"`
-	Creator               string       `json:"creator"`
-	CreatorName           string       `json:"creatorName"`
-	Modifier              string       `json:"modifier"`
-	ModifierName          string       `json:"modifierName"`
-	UserID                string       `json:"userId"`
+	ClusterID             string              `json:"clusterId"`
+	Name                  string              `json:"name"`
+	Description           string              `json:"description"`
+	DisplayReleaseVersion string              `json:"displayReleaseVersion"`
+	NetworkServiceName    string              `json:"networkServiceName"`
+	State                 string              `json:"state"`
+	Message               string              `json:"message"`
+	InstanceID            string              `json:"instanceId"`
+	HeadSpec              SummaryHeadSpec     `json:"headSpec"`
+	WorkerSpec            []SummaryWorkerSpec `json:"workerSpec"`
+	DashboardURL          string              `json:"dashboardUrl"`
+	GrpcEndpoint          string              `json:"grpcEndpoint"`
+	Modified              bool                `json:"modified"`
+	CreateTime            int64               `json:"createTime"`
+	StartTime             int64               `json:"startTime"`
+	ModifiedTime          int64               `json:"modifiedTime"`
+	Creator               string              `json:"creator"`
+	CreatorName           string              `json:"creatorName"`
+	Modifier              string              `json:"modifier"`
+	ModifierName          string              `json:"modifierName"`
+	UserID                string              `json:"userId"`
 }
 
 // ListClustersResponse answers ListRayCluster. TotalCount, PageNum and
@@ -141,34 +205,34 @@ type ListClustersResponse struct {
 
 // Cluster answers GetRayCluster.
 type Cluster struct {
-	RequestID             string       `json:"requestId"`
-	ClusterID             string       `json:"clusterId"`
-	Name                  string       `json:"name"`
-	Description           string       `json:"description"`
-	DisplayReleaseVersion string       `json:"displayReleaseVersion"`
-	NetworkServiceName    string       `json:"networkServiceName"`
-	ExtraParam            string       `json:"extraParam"`
-	VolumeIDs             []string     `json:"volumeIds"`
-	HeadSpec              HeadSpec     `json:"headSpec"`
-	WorkerSpec            []WorkerSpec `json:"workerSpec"`
-	State                 string       `json:"state"`
-	Message               string       `json:"message"`
-	InstanceID            string       `json:"instanceId"`
-	Instances             []Instance   `json:"instances"`
-	DashboardURL          string       `json:"dashboardUrl"`
-	GrpcEndpoint          string       `json:"grpcEndpoint"`
-	JobURL                string       `json:"jobUrl"`
-	JobURLInner           string       `json:"jobUrlInner"`
-	SubmitToken           string       `json:"submitToken"`
-	Modified              bool         `json:"modified"`
-	CreateTime            int64        `json:"createTime"`
-	StartTime             int64        `json:"startTime"`
-	ModifiedTime          int64        `json:"modifiedTime"`
-	Creator               string       `json:"creator"`
-	CreatorName           string       `json:"creatorName"`
-	Modifier              string       `json:"modifier"`
-	ModifierName          string       `json:"modifierName"`
-	UserID                string       `json:"userId"`
+	RequestID             string              `json:"requestId"`
+	ClusterID             string              `json:"clusterId"`
+	Name                  string              `json:"name"`
+	Description           string              `json:"description"`
+	DisplayReleaseVersion string              `json:"displayReleaseVersion"`
+	NetworkServiceName    string              `json:"networkServiceName"`
+	ExtraParam            string              `json:"extraParam"`
+	VolumeIDs             []string            `json:"volumeIds"`
+	HeadSpec              ClusterHeadSpec     `json:"headSpec"`
+	WorkerSpec            []ClusterWorkerSpec `json:"workerSpec"`
+	State                 string              `json:"state"`
+	Message               string              `json:"message"`
+	InstanceID            string              `json:"instanceId"`
+	Instances             []Instance          `json:"instances"`
+	DashboardURL          string              `json:"dashboardUrl"`
+	GrpcEndpoint          string              `json:"grpcEndpoint"`
+	JobURL                string              `json:"jobUrl"`
+	JobURLInner           string              `json:"jobUrlInner"`
+	SubmitToken           string              `json:"submitToken"`
+	Modified              bool                `json:"modified"`
+	CreateTime            int64               `json:"createTime"`
+	StartTime             int64               `json:"startTime"`
+	ModifiedTime          int64               `json:"modifiedTime"`
+	Creator               string              `json:"creator"`
+	CreatorName           string              `json:"creatorName"`
+	Modifier              string              `json:"modifier"`
+	ModifierName          string              `json:"modifierName"`
+	UserID                string              `json:"userId"`
 }
 
 // Tag is a key/value label.
@@ -207,17 +271,44 @@ type CreateWorkspaceResponse struct {
 	OperationID string `json:"operationId"`
 }
 
-// Workspace is one item of ListWorkspaces.
+// Workspace is one item of ListWorkspaces. It carries every field of the
+// SDK's model: what rayfleet has no counterpart for is there with its empty
+// value (no DLF catalog, no IP allow-list, no resource group, no tags), and
+// the subscription fields (autoRenew..., duration, paymentDurationUnit) are
+// those of a pay-as-you-go workspace. prePaidQuota, the quota bought with a
+// subscription, is left out rather than sent empty: rayfleet sells none.
 type Workspace struct {
-	WorkspaceID     string `json:"workspaceId"`
-	WorkspaceName   string `json:"workspaceName"`
-	RegionID        string `json:"regionId"`
-	ResourceSpec    string `json:"resourceSpec"`
-	Storage         string `json:"storage"`
-	PaymentType     string `json:"paymentType"`
-	WorkspaceStatus string `json:"workspaceStatus"`
-	ReleaseType     string `json:"releaseType"`
-	CreateTime      int64  `json:"createTime"`
+	WorkspaceID         string            `json:"workspaceId"`
+	WorkspaceName       string            `json:"workspaceName"`
+	RegionID            string            `json:"regionId"`
+	ResourceSpec        string            `json:"resourceSpec"`
+	Storage             string            `json:"storage"`
+	PaymentType         string            `json:"paymentType"`
+	WorkspaceStatus     string            `json:"workspaceStatus"`
+	ReleaseType         string            `json:"releaseType"`
+	CreateTime          int64             `json:"createTime"`
+	EndTime             int64             `json:"endTime"`
+	StateChangeReason   StateChangeReason `json:"stateChangeReason"`
+	FailReason          string            `json:"failReason"`
+	PaymentStatus       string            `json:"paymentStatus"`
+	AutoRenew           bool              `json:"autoRenew"`
+	AutoRenewPeriod     int32             `json:"autoRenewPeriod"`
+	AutoRenewPeriodUnit string            `json:"autoRenewPeriodUnit"`
+	Duration            int32             `json:"duration"`
+	PaymentDurationUnit string            `json:"paymentDurationUnit"`
+	DLFCatalogID        string            `json:"dlfCatalogId"`
+	DLFType             string            `json:"dlfType"`
+	GPUSpec             []string          `json:"gpuSpec"`
+	IPWhiteList         []string          `json:"ipWhiteList"`
+	PrePaidQuotaGPU     []struct{}        `json:"prePaidQuotaGpu"` // GPU quotas bought with a subscription: none
+	ResourceGroupID     string            `json:"resourceGroupId"`
+	Tags                []WorkspaceTag    `json:"tags"`
+}
+
+// WorkspaceTag is a workspace's tag as ListWorkspaces names its members.
+type WorkspaceTag struct {
+	TagKey   string `json:"tagKey"`
+	TagValue string `json:"tagValue"`
 }
 
 // ListWorkspacesResponse answers ListWorkspaces.
@@ -260,6 +351,22 @@ type Queue struct {
 	Creator       string   `json:"creator"`
 	CreateTime    int64    `json:"createTime"`
 	Description   string   `json:"description"`
+	// What rayfleet's queues have no counterpart for, empty: no actions
+	// listed, no GPU types or machines, no resource instance, no preheat.
+	AllowActions  []QueueAction `json:"allowActions"`
+	GPUSpec       []string      `json:"gpuSpec"`
+	GPUMachineNum int32         `json:"gpuMachineNum"`
+	InstanceID    string        `json:"instanceId"`
+	Preheat       bool          `json:"preheat"`
+}
+
+// QueueAction is an operation a queue allows, as the hosted product lists it.
+type QueueAction struct {
+	ActionArn    string   `json:"actionArn"`
+	ActionName   string   `json:"actionName"`
+	DisplayName  string   `json:"displayName"`
+	Description  string   `json:"description"`
+	Dependencies []string `json:"dependencies"`
 }
 
 // ListQueuesResponse answers ListWorkspaceQueues.
@@ -324,10 +431,12 @@ type NetworkService struct {
 	WorkspaceID       string            `json:"workspaceId"`
 }
 
-// ListNetworkServicesResponse answers ListNetworkServices.
+// ListNetworkServicesResponse answers ListNetworkServices. Queues is a
+// deprecated member of the SDK's model, always empty.
 type ListNetworkServicesResponse struct {
 	RequestID       string           `json:"requestId"`
 	NetworkServices []NetworkService `json:"networkServices"`
+	Queues          []NetworkService `json:"queues"`
 	TotalCount      int              `json:"totalCount"`
 	NextToken       string           `json:"nextToken"`
 	MaxResults      int              `json:"maxResults"`

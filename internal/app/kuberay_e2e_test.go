@@ -423,7 +423,8 @@ func TestKubeRayAutoscalingLiveAndDelete(t *testing.T) {
 		return strings.Contains(left, "ServiceAccount ") && strings.Contains(left, "Role ") && strings.Contains(left, "RoleBinding "), left
 	})
 
-	if _, err := e.api.UpdateCluster(ctx, ws, id, &api.ClusterRequest{HeadSpec: &cl.HeadSpec, WorkerSpec: group(2, 3)}); err != nil {
+	head := api.HeadSpec(cl.HeadSpec)
+	if _, err := e.api.UpdateCluster(ctx, ws, id, &api.ClusterRequest{HeadSpec: &head, WorkerSpec: group(2, 3)}); err != nil {
 		t.Fatal(err)
 	}
 	cl = waitState(t, e.api, ws, id, "Running with 1+2 nodes", runningWith(2))

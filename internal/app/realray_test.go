@@ -222,7 +222,7 @@ func TestLocalRuntimeWithRealRay(t *testing.T) {
 		}
 	}
 	scale(3)
-	cl = waitCluster(t, c, ws, id, allUp(5))
+	waitCluster(t, c, ws, id, allUp(5))
 	scale(1)
 	cl = waitCluster(t, c, ws, id, allUp(3))
 	if cl.InstanceID != first {

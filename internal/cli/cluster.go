@@ -609,7 +609,7 @@ func (a *app) clusterRequest(cmd *cobra.Command, f *specFlags, current func() (*
 			}
 			// Sent back as read. Responses never carry the GCS fault
 			// tolerance Redis password; left out, the server keeps it.
-			h := cl.HeadSpec
+			h := api.HeadSpec(cl.HeadSpec)
 			req.HeadSpec = &h
 		}
 	}
@@ -645,7 +645,9 @@ func (a *app) clusterRequest(cmd *cobra.Command, f *specFlags, current func() (*
 			if err != nil {
 				return nil, err
 			}
-			groups = append(groups, cl.WorkerSpec...)
+			for _, g := range cl.WorkerSpec {
+				groups = append(groups, api.WorkerSpec(g))
+			}
 		}
 		req.WorkerSpec = &groups
 	}

@@ -162,30 +162,48 @@ func ms(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-func toHead(h rayfleet.HeadSpec, full bool) api.HeadSpec {
-	out := api.HeadSpec{
+// toHead is the head group as GetRayCluster answers it: every field, GCS
+// fault tolerance off spelled out, and never the Redis password.
+func toHead(h rayfleet.HeadSpec) api.ClusterHeadSpec {
+	gft := h.GFTEnabled != nil && *h.GFTEnabled
+	out := api.ClusterHeadSpec{
 		QueueName: h.QueueName, CPU: h.CPU, Memory: h.Memory, GPUSpec: h.GPUSpec,
 		EnableAutoScaling: h.EnableAutoScaling, IdleTimeoutSeconds: h.IdleTimeoutSeconds, Replica: 1,
+		DisplayReleaseVersion: h.ReleaseVersion, Env: h.Env, RayStartParams: h.RayStartParams,
+		GFTEnabled: &gft, GFTConfig: &api.GFTConfig{},
 	}
-	if full {
-		out.DisplayReleaseVersion, out.Env, out.RayStartParams, out.GFTEnabled = h.ReleaseVersion, h.Env, h.RayStartParams, h.GFTEnabled
-		if h.GFTConfig != nil {
-			// The Redis password is a secret: it goes in, never out.
-			out.GFTConfig = &api.GFTConfig{RedisURL: h.GFTConfig.RedisURL, RedisUsername: h.GFTConfig.RedisUsername}
+	if g := h.GFTConfig; g != nil {
+		// The Redis password is a secret: it goes in, never out.
+		out.GFTConfig.RedisURL, out.GFTConfig.RedisUsername = g.RedisURL, g.RedisUsername
+	}
+	return out
+}
+
+func toWorkers(ws []rayfleet.WorkerSpec) []api.ClusterWorkerSpec {
+	out := make([]api.ClusterWorkerSpec, len(ws))
+	for i, w := range ws {
+		out[i] = api.ClusterWorkerSpec{
+			GroupName: w.GroupName, WorkerType: w.WorkerType, Replica: w.Replica, MinReplica: w.MinReplica, MaxReplica: w.MaxReplica,
+			QueueName: w.QueueName, CPU: w.CPU, Memory: w.Memory, GPUSpec: w.GPUSpec,
+			DisplayReleaseVersion: w.ReleaseVersion, Env: w.Env, RayStartParams: w.RayStartParams,
 		}
 	}
 	return out
 }
 
-func toWorkers(ws []rayfleet.WorkerSpec, full bool) []api.WorkerSpec {
-	out := make([]api.WorkerSpec, len(ws))
+func toSummaryHead(h rayfleet.HeadSpec) api.SummaryHeadSpec {
+	return api.SummaryHeadSpec{
+		QueueName: h.QueueName, CPU: h.CPU, Memory: h.Memory, GPUSpec: h.GPUSpec,
+		EnableAutoScaling: h.EnableAutoScaling, IdleTimeoutSeconds: h.IdleTimeoutSeconds, Replica: 1,
+	}
+}
+
+func toSummaryWorkers(ws []rayfleet.WorkerSpec) []api.SummaryWorkerSpec {
+	out := make([]api.SummaryWorkerSpec, len(ws))
 	for i, w := range ws {
-		out[i] = api.WorkerSpec{
+		out[i] = api.SummaryWorkerSpec{
 			GroupName: w.GroupName, WorkerType: w.WorkerType, Replica: w.Replica, MinReplica: w.MinReplica, MaxReplica: w.MaxReplica,
 			QueueName: w.QueueName, CPU: w.CPU, Memory: w.Memory, GPUSpec: w.GPUSpec,
-		}
-		if full {
-			out[i].DisplayReleaseVersion, out[i].Env, out[i].RayStartParams = w.ReleaseVersion, w.Env, w.RayStartParams
 		}
 	}
 	return out
@@ -196,7 +214,7 @@ func toSummary(c *service.ClusterInfo) api.ClusterSummary {
 		ClusterID: c.ID, Name: c.Spec.Name, Description: c.Spec.Description,
 		DisplayReleaseVersion: c.Spec.ReleaseVersion, NetworkServiceName: c.Spec.NetworkService,
 		State: string(c.State), Message: c.Message, InstanceID: c.InstanceID,
-		HeadSpec: toHead(c.Spec.Head, false), WorkerSpec: toWorkers(c.Spec.Workers, false),
+		HeadSpec: toSummaryHead(c.Spec.Head), WorkerSpec: toSummaryWorkers(c.Spec.Workers),
 		DashboardURL: c.DashboardURL, GrpcEndpoint: c.GRPCEndpoint, Modified: c.Modified,
 		CreateTime: ms(c.CreateTime), StartTime: ms(c.StartTime),
 		ModifiedTime: ms(c.ModifiedTime),
@@ -209,7 +227,7 @@ func toCluster(c *service.ClusterInfo) *api.Cluster {
 	out := &api.Cluster{
 		ClusterID: s.ClusterID, Name: s.Name, Description: s.Description, DisplayReleaseVersion: s.DisplayReleaseVersion,
 		NetworkServiceName: s.NetworkServiceName, ExtraParam: c.Spec.ExtraParam, VolumeIDs: c.Spec.VolumeIDs,
-		HeadSpec: toHead(c.Spec.Head, true), WorkerSpec: toWorkers(c.Spec.Workers, true),
+		HeadSpec: toHead(c.Spec.Head), WorkerSpec: toWorkers(c.Spec.Workers),
 		State: s.State, Message: s.Message, InstanceID: s.InstanceID, Instances: make([]api.Instance, len(c.Instances)),
 		DashboardURL: c.DashboardURL, GrpcEndpoint: c.GRPCEndpoint, JobURL: c.JobURL, JobURLInner: c.JobURLInner,
 		SubmitToken: c.Token, Modified: s.Modified, CreateTime: s.CreateTime, StartTime: s.StartTime, ModifiedTime: s.ModifiedTime,

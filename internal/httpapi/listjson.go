@@ -133,84 +133,44 @@ func appendSummary(b []byte, s *api.ClusterSummary) []byte {
 	return append(b, '}')
 }
 
-// fields writes the members of an object whose first member may be left
-// out: each one after the first written is preceded by a comma.
-type fields struct {
-	b     []byte
-	first bool
+func appendHeadSpec(b []byte, h *api.SummaryHeadSpec) []byte {
+	b = append(b, `{"queueName":`...)
+	b = appendJSONString(b, h.QueueName)
+	b = append(b, `,"cpu":`...)
+	b = appendJSONString(b, h.CPU)
+	b = append(b, `,"memory":`...)
+	b = appendJSONString(b, h.Memory)
+	b = append(b, `,"gpuSpec":`...)
+	b = appendJSONString(b, h.GPUSpec)
+	b = append(b, `,"enableAutoScaling":`...)
+	b = strconv.AppendBool(b, h.EnableAutoScaling)
+	b = append(b, `,"idleTimeoutSeconds":`...)
+	b = strconv.AppendInt(b, int64(h.IdleTimeoutSeconds), 10)
+	b = append(b, `,"replica":`...)
+	b = strconv.AppendInt(b, int64(h.Replica), 10)
+	return append(b, '}')
 }
 
-func (f *fields) name(n string) {
-	if !f.first {
-		f.b = append(f.b, ',')
-	}
-	f.first = false
-	f.b = append(f.b, '"')
-	f.b = append(f.b, n...)
-	f.b = append(f.b, '"', ':')
-}
-
-func (f *fields) str(n, v string, omitEmpty bool) {
-	if omitEmpty && v == "" {
-		return
-	}
-	f.name(n)
-	f.b = appendJSONString(f.b, v)
-}
-
-func (f *fields) int(n string, v int64, omitEmpty bool) {
-	if omitEmpty && v == 0 {
-		return
-	}
-	f.name(n)
-	f.b = strconv.AppendInt(f.b, v, 10)
-}
-
-func appendHeadSpec(b []byte, h *api.HeadSpec) []byte {
-	f := fields{b: append(b, '{'), first: true}
-	f.str("queueName", h.QueueName, true)
-	f.str("cpu", h.CPU, true)
-	f.str("memory", h.Memory, true)
-	f.str("gpuSpec", h.GPUSpec, true)
-	f.name("enableAutoScaling")
-	f.b = strconv.AppendBool(f.b, h.EnableAutoScaling)
-	f.int("idleTimeoutSeconds", int64(h.IdleTimeoutSeconds), false)
-	f.int("replica", int64(h.Replica), true)
-	f.str("displayReleaseVersion", h.DisplayReleaseVersion, true)
-	f.str("env", h.Env, true)
-	f.str("rayStartParams", h.RayStartParams, true)
-	if h.GFTEnabled != nil {
-		f.name("gftEnabled")
-		f.b = strconv.AppendBool(f.b, *h.GFTEnabled)
-	}
-	if h.GFTConfig != nil {
-		f.name("gftConfig")
-		g := fields{b: append(f.b, '{'), first: true}
-		g.str("redisUrl", h.GFTConfig.RedisURL, true)
-		g.str("redisUsername", h.GFTConfig.RedisUsername, true)
-		if h.GFTConfig.RedisPassword != nil {
-			g.str("redisPassword", *h.GFTConfig.RedisPassword, false)
-		}
-		f.b = append(g.b, '}')
-	}
-	return append(f.b, '}')
-}
-
-func appendWorkerSpec(b []byte, w *api.WorkerSpec) []byte {
-	f := fields{b: append(b, '{'), first: true}
-	f.str("groupName", w.GroupName, false)
-	f.str("workerType", w.WorkerType, true)
-	f.int("replica", int64(w.Replica), false)
-	f.int("minReplica", int64(w.MinReplica), false)
-	f.int("maxReplica", int64(w.MaxReplica), false)
-	f.str("queueName", w.QueueName, true)
-	f.str("cpu", w.CPU, true)
-	f.str("memory", w.Memory, true)
-	f.str("gpuSpec", w.GPUSpec, true)
-	f.str("displayReleaseVersion", w.DisplayReleaseVersion, true)
-	f.str("env", w.Env, true)
-	f.str("rayStartParams", w.RayStartParams, true)
-	return append(f.b, '}')
+func appendWorkerSpec(b []byte, w *api.SummaryWorkerSpec) []byte {
+	b = append(b, `{"groupName":`...)
+	b = appendJSONString(b, w.GroupName)
+	b = append(b, `,"workerType":`...)
+	b = appendJSONString(b, w.WorkerType)
+	b = append(b, `,"replica":`...)
+	b = strconv.AppendInt(b, int64(w.Replica), 10)
+	b = append(b, `,"minReplica":`...)
+	b = strconv.AppendInt(b, int64(w.MinReplica), 10)
+	b = append(b, `,"maxReplica":`...)
+	b = strconv.AppendInt(b, int64(w.MaxReplica), 10)
+	b = append(b, `,"queueName":`...)
+	b = appendJSONString(b, w.QueueName)
+	b = append(b, `,"cpu":`...)
+	b = appendJSONString(b, w.CPU)
+	b = append(b, `,"memory":`...)
+	b = appendJSONString(b, w.Memory)
+	b = append(b, `,"gpuSpec":`...)
+	b = appendJSONString(b, w.GPUSpec)
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"

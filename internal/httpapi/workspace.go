@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/rayfleet/rayfleet"
@@ -34,11 +36,17 @@ func (h *Handler) listWorkspaces(r *request) (any, error) {
 	if next := offset + len(ws); next < total {
 		resp.NextToken = strconv.Itoa(next)
 	}
+	// Every workspace may use every configured GPU type.
+	gpus := slices.Sorted(maps.Keys(h.Service.GPUTypes))
+	if gpus == nil {
+		gpus = []string{}
+	}
 	for i, w := range ws {
 		resp.Workspaces[i] = api.Workspace{
 			WorkspaceID: w.ID, WorkspaceName: w.Name, RegionID: h.Service.RegionID,
 			ResourceSpec: fmt.Sprintf("%dcu", w.CU), Storage: w.OSSBucket, PaymentType: w.PaymentType,
 			WorkspaceStatus: w.Status, ReleaseType: w.ReleaseType, CreateTime: ms(w.CreateTime),
+			GPUSpec: gpus, IPWhiteList: []string{}, PrePaidQuotaGPU: []struct{}{}, Tags: []api.WorkspaceTag{},
 		}
 	}
 	return resp, nil
@@ -88,6 +96,7 @@ func (h *Handler) listQueues(r *request) (any, error) {
 			MaxResource: resourceJSON(q.Max()), MinResource: resourceJSON(rayfleet.Resources{}), UsedResource: resourceJSON(q.Used),
 			Environments: []string{"dev", "production"}, PaymentType: "PayAsYouGo", Creator: q.Creator,
 			CreateTime: ms(q.CreateTime), Description: q.Description,
+			AllowActions: []api.QueueAction{}, GPUSpec: []string{},
 		}
 	}
 	return resp, nil
@@ -172,7 +181,10 @@ func (h *Handler) listNetworkServices(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := &api.ListNetworkServicesResponse{RequestID: service.RequestID(r.Context()), NetworkServices: make([]api.NetworkService, len(nss)), TotalCount: len(nss), MaxResults: len(nss)}
+	resp := &api.ListNetworkServicesResponse{
+		RequestID: service.RequestID(r.Context()), NetworkServices: make([]api.NetworkService, len(nss)), Queues: []api.NetworkService{},
+		TotalCount: len(nss), MaxResults: len(nss),
+	}
 	for i, n := range nss {
 		vs := n.VSwitchIDs
 		if vs == nil {
