@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
+)
+
+// markerEnv names the run in the environment of every process it starts:
+// the rayfleet server, which passes its environment on to the nodes it
+// starts, and the hand-started nodes. Every Ray process inherits it, so the
+// process table tells this run's Ray processes from those of anyone else
+// on the machine.
+const markerEnv = "RAYFLEET_BENCH_LOCAL"
+
+// marked lists the processes whose environment holds mark, but except.
+func marked(mark string, except int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := []byte(mark)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == except || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for kv := range bytes.SplitSeq(env, []byte{0}) {
+			if bytes.Equal(kv, want) {
+				if !zombie(pid) {
+					out = append(out, pid)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
+}
+
+// waitNoneMarked waits until no process but except carries mark.
+func waitNoneMarked(ctx context.Context, mark string, except int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		left := marked(mark, except)
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes of the run still there after %s: %v", len(left), within, left)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// killMarked ends every process of the run but except with SIGKILL.
+func killMarked(mark string, except int) {
+	for _, pid := range marked(mark, except) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// usage is where the machine's CPU went in one side of a round, from the
+// first create or start to the end.
+type usage struct {
+	wall    time.Duration
+	machine time.Duration // every CPU's busy time, steal included
+	steal   time.Duration
+	server  time.Duration // the rayfleet server
+	ray     time.Duration // every Ray process of the run alive at the end
+	bench   time.Duration // this program
+	procs   int           // Ray processes counted in ray
+}
+
+type sample struct {
+	at                            time.Time
+	machine, steal, server, bench time.Duration
+}
+
+func takeSample(serverPID int) sample {
+	s := sample{at: time.Now(), bench: benchproc.SelfCPU()}
+	s.machine, _ = benchproc.MachineCPU()
+	s.steal, _ = benchproc.StealCPU()
+	if serverPID > 0 {
+		s.server, _ = benchproc.CPUTime(serverPID)
+	}
+	return s
+}
+
+// since is the usage from a to b, with the CPU of the run's Ray processes
+// alive now. Every Ray process of a side starts after a (the round before
+// ended them all), so their whole CPU time is the round's; one that exited
+// before b is not counted and shows up as other load.
+func since(a, b sample, mark string, serverPID int) usage {
+	u := usage{wall: b.at.Sub(a.at), machine: b.machine - a.machine, steal: b.steal - a.steal,
+		server: b.server - a.server, bench: b.bench - a.bench}
+	for _, pid := range marked(mark, serverPID) {
+		if d, err := benchproc.CPUTime(pid); err == nil {
+			u.ray += d
+			u.procs++
+		}
+	}
+	return u
+}
+
+// other is the machine's busy time that none of the run's processes used:
+// other people's work on a shared machine, and the steal.
+func (u usage) other() time.Duration {
+	return max(u.machine-u.server-u.ray-u.bench, 0)
+}
+
+func (u usage) cores(d time.Duration) float64 {
+	if u.wall <= 0 {
+		return 0
+	}
+	return d.Seconds() / u.wall.Seconds()
+}
+
+func (u usage) otherCores() float64 { return u.cores(u.other()) }
