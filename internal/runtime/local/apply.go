@@ -67,7 +67,12 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	}
 	gcs := net.JoinHostPort(r.cfg.Host, strconv.Itoa(headCopy.Ports.GCS))
 	if !dialable(ctx, gcs) {
-		return nil // the head is still coming up; the next Apply starts them
+		// The head is still coming up; the watcher wakes the reconciler
+		// once its GCS answers, and that Apply starts them.
+		r.mu.Lock()
+		cs.gcsWait, cs.gcsRef = gcs, reconcile.Ref{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID}
+		r.mu.Unlock()
+		return nil
 	}
 	ray, v, ok := r.lookRay(ctx, cs, c)
 	if !ok {

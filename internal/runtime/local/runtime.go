@@ -101,6 +101,12 @@ type clusterState struct {
 	// waiting is what the current instance waits for before its head can
 	// start (a release environment being made); not persisted either.
 	waiting string
+	// gcsWait is the head's GCS address when an Apply found it refusing
+	// connections with workers to start: the watcher wakes the reconciler
+	// (gcsRef) once it accepts them and clears it, rather than leaving the
+	// workers to the next pass, up to a second later.
+	gcsWait string
+	gcsRef  reconcile.Ref
 }
 
 // New reads the state left by earlier runtimes on cfg.DataDir, adopts the

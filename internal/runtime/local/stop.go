@@ -42,6 +42,7 @@ func (r *Runtime) end(c *rayfleet.Cluster, purge bool) error {
 	var exited []record
 	var tempDirs []string
 	r.mu.Lock()
+	cs.gcsWait = ""
 	for _, rec := range cs.nodes {
 		tempDirs = append(tempDirs, rec.TempDir)
 		if rec.StopReason != stopSuspend {

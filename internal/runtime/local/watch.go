@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"syscall"
 	"time"
 
@@ -103,7 +104,11 @@ func (r *Runtime) poll() {
 	r.mu.Lock()
 	var live []record
 	var ptrs []*record
+	gcsWaits := map[reconcile.Ref]string{}
 	for _, cs := range r.clusters {
+		if cs.gcsWait != "" {
+			gcsWaits[cs.gcsRef] = cs.gcsWait
+		}
 		for _, rec := range cs.nodes {
 			if rec.running() {
 				live = append(live, *rec)
@@ -158,6 +163,16 @@ func (r *Runtime) poll() {
 	}
 	waker := r.cfg.Waker
 	r.mu.Unlock()
+	for ref, gcs := range gcsWaits {
+		if dialable(context.Background(), gcs) {
+			wake[ref] = true
+			r.mu.Lock()
+			if cs := r.clusters[ref.ID]; cs != nil && cs.gcsWait == gcs {
+				cs.gcsWait = "" // once per wait: the woken Apply starts the workers
+			}
+			r.mu.Unlock()
+		}
+	}
 
 	// A node whose `ray start` died on its own leaves Ray's processes
 	// behind (its agents, a raylet still draining): nothing will stop them
