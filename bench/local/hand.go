@@ -57,7 +57,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 	start := time.Now()
 	type done struct {
 		workers, gcsAfter, alive time.Duration
-		polls                    int
+		polls, restarts          int
 		err                      error
 	}
 	results := make([]done, n)
@@ -102,19 +102,56 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 					return
 				}
 			}
+			type worker struct {
+				argv, env []string
+				name      string
+				p         *handProc
+				ended     time.Time
+			}
+			var workers []*worker
 			for j, t := range h.tmpl {
 				if t.head {
 					continue
 				}
-				if _, err := h.launch(&mu, argv[j], withToken(t.env, token), fmt.Sprintf("c%d-worker-%d", i, j)); err != nil {
+				w := &worker{argv: argv[j], env: withToken(t.env, token), name: fmt.Sprintf("c%d-worker-%d", i, j)}
+				if w.p, err = h.launch(&mu, w.argv, w.env, w.name); err != nil {
 					d.err = err
 					return
 				}
+				workers = append(workers, w)
 			}
 			d.workers, d.gcsAfter = time.Since(start), time.Since(headStart)
 			url := "http://127.0.0.1:" + flagValue(headArgs, "dashboard-port") + "/api/v0/nodes?detail=false"
 			for {
 				d.polls++
+				// A worker whose start fails (Ray gives up on a raylet
+				// that does not come up in time on an overloaded machine)
+				// is started again after the local runtime's first
+				// back-off, as rayfleet does.
+				for _, w := range workers {
+					select {
+					case <-w.p.done:
+					default:
+						continue
+					}
+					if w.ended.IsZero() {
+						w.ended = time.Now()
+					}
+					if time.Since(w.ended) >= restartDelay {
+						if w.p, err = h.launch(&mu, w.argv, w.env, w.name); err != nil {
+							d.err = err
+							return
+						}
+						w.ended = time.Time{}
+						d.restarts++
+					}
+				}
+				select {
+				case <-hp.done:
+					d.err = fmt.Errorf("the head of cluster %d exited: %v", i, hp.cmd.ProcessState)
+					return
+				default:
+				}
 				alive, qerr := aliveNodes(ctx, httpc, url, "Authorization", "Bearer "+token)
 				if alive >= nodesPerCluster {
 					d.alive = time.Since(start)
@@ -136,10 +173,15 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 		r.workers, r.gcsAfter, r.alive = max(r.workers, d.workers), max(r.gcsAfter, d.gcsAfter), max(r.alive, d.alive)
 		r.ready = r.alive
 		r.polls += d.polls
+		r.restarts += d.restarts
 	}
 	r.use = since(s0, end, h.mark, serverPID)
 	return r, nil
 }
+
+// restartDelay is the local runtime's first restart back-off of a worker
+// that exited (internal/runtime/local restartBase).
+const restartDelay = 5 * time.Second
 
 // launch starts one node as rayfleet's local runtime does: its own process
 // group, output to a log file.

@@ -164,6 +164,7 @@ type sideResult struct {
 	// start to the start of its last worker.
 	gcsAfter time.Duration
 	polls    int
+	restarts int // workers started again after their start failed
 	use      usage
 	clean    time.Duration
 }
@@ -205,6 +206,7 @@ type nodeRecord struct {
 	Type      string    `json:"type"`
 	Node      string    `json:"node"`
 	PID       int       `json:"pid"`
+	Restarts  int       `json:"restarts"`
 	Args      []string  `json:"args"`
 	AuthToken string    `json:"authToken"`
 	Created   time.Time `json:"createTime"`
@@ -326,6 +328,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 				continue
 			}
 			r.workers = max(r.workers, rec.Started.Sub(start))
+			r.restarts += rec.Restarts
 			if !head.IsZero() {
 				r.gcsAfter = max(r.gcsAfter, rec.Started.Sub(head))
 			}

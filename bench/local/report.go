@@ -54,17 +54,18 @@ func (r *report) markdown() string {
 	b.WriteString("head's `ray start` (by hand). The side ends when every cluster is Running in `GetRayCluster` (rayfleet) ")
 	b.WriteString("and Ray's state API on its head (`/api/v0/nodes`: rayfleet through the gateway's jobUrl, by hand directly) shows 3 ALIVE nodes. ")
 	b.WriteString("*workers started*: the last worker's `ray start` was launched (rayfleet: its record's start time); ")
-	b.WriteString("*head → workers*: the longest wait, over the clusters, from a head's start to the start of its last worker.\n\n")
-	b.WriteString("| N | round | first | by hand: workers started | by hand: all alive | rayfleet: creates answered | rayfleet: workers started | rayfleet: API all Running | rayfleet: all alive | rayfleet: all Running and alive | rayfleet / by hand | head → workers by hand / rayfleet | other load by hand / rayfleet |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("*head → workers*: the longest wait, over the clusters, from a head's start to the start of its last worker; ")
+	b.WriteString("*worker restarts*: workers started again after Ray gave up on their start (both sides wait 5 s, the local runtime's first back-off).\n\n")
+	b.WriteString("| N | round | first | by hand: workers started | by hand: all alive | rayfleet: creates answered | rayfleet: workers started | rayfleet: API all Running | rayfleet: all alive | rayfleet: all Running and alive | rayfleet / by hand | head → workers by hand / rayfleet | worker restarts by hand / rayfleet | other load by hand / rayfleet |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.rounds {
 		first := "by hand"
 		if x.rayfleetFirst {
 			first = "rayfleet"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.2f× | %s / %s | %s / %s |\n", x.n, x.rep, first,
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.2f× | %s / %s | %d / %d | %s / %s |\n", x.n, x.rep, first,
 			secs(x.hand.workers), secs(x.hand.alive), secs(x.rf.created), secs(x.rf.workers), secs(x.rf.running), secs(x.rf.alive), secs(x.rf.ready),
-			x.ratio(), secs(x.hand.gcsAfter), secs(x.rf.gcsAfter), load(x.hand.use), load(x.rf.use))
+			x.ratio(), secs(x.hand.gcsAfter), secs(x.rf.gcsAfter), x.hand.restarts, x.rf.restarts, load(x.hand.use), load(x.rf.use))
 	}
 	b.WriteString("\nThe goal is judged, for each N, on the median over its rounds of rayfleet / by hand (one ratio per round, ")
 	b.WriteString("both sides back to back, their order alternating).\n\n")
