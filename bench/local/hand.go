@@ -54,6 +54,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 	alloc := newPorts()
 	httpc := plainHTTP()
 	s0 := takeSample(serverPID)
+	cpu := followRayCPU(h.mark, serverPID)
 	start := time.Now()
 	type done struct {
 		workers, gcsAfter, alive time.Duration
@@ -166,6 +167,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 	}
 	wg.Wait()
 	end := takeSample(serverPID)
+	ray, procs := cpu.end()
 	for _, d := range results {
 		if d.err != nil {
 			return r, d.err
@@ -175,7 +177,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 		r.polls += d.polls
 		r.restarts += d.restarts
 	}
-	r.use = since(s0, end, h.mark, serverPID)
+	r.use = since(s0, end, ray, procs)
 	return r, nil
 }
 

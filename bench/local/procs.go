@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,7 +89,7 @@ type usage struct {
 	machine time.Duration // every CPU's busy time, steal included
 	steal   time.Duration
 	server  time.Duration // the rayfleet server
-	ray     time.Duration // every Ray process of the run alive at the end
+	ray     time.Duration // every Ray process of the side, as last seen
 	bench   time.Duration // this program
 	procs   int           // Ray processes counted in ray
 }
@@ -108,20 +109,66 @@ func takeSample(serverPID int) sample {
 	return s
 }
 
-// since is the usage from a to b, with the CPU of the run's Ray processes
-// alive now. Every Ray process of a side starts after a (the round before
-// ended them all), so their whole CPU time is the round's; one that exited
-// before b is not counted and shows up as other load.
-func since(a, b sample, mark string, serverPID int) usage {
-	u := usage{wall: b.at.Sub(a.at), machine: b.machine - a.machine, steal: b.steal - a.steal,
-		server: b.server - a.server, bench: b.bench - a.bench}
-	for _, pid := range marked(mark, serverPID) {
+// rayCPU follows the CPU time of the run's Ray processes during one side
+// of a round: it looks every 500 ms and keeps each process's last figure,
+// so that a process that exits before the end (a worker whose start Ray
+// gave up on) is counted up to its last look. Every Ray process of a side
+// starts after the side does (the round before ended them all), so its
+// whole CPU time is the side's.
+type rayCPU struct {
+	mark   string
+	except int
+	mu     sync.Mutex
+	seen   map[int]time.Duration
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func followRayCPU(mark string, except int) *rayCPU {
+	c := &rayCPU{mark: mark, except: except, seen: map[int]time.Duration{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+				c.look()
+			}
+		}
+	}()
+	return c
+}
+
+func (c *rayCPU) look() {
+	for _, pid := range marked(c.mark, c.except) {
 		if d, err := benchproc.CPUTime(pid); err == nil {
-			u.ray += d
-			u.procs++
+			c.mu.Lock()
+			c.seen[pid] = max(c.seen[pid], d)
+			c.mu.Unlock()
 		}
 	}
-	return u
+}
+
+// end stops following, looks a last time, and returns the CPU time and
+// the number of processes seen.
+func (c *rayCPU) end() (time.Duration, int) {
+	close(c.stop)
+	<-c.done
+	c.look()
+	var sum time.Duration
+	for _, d := range c.seen {
+		sum += d
+	}
+	return sum, len(c.seen)
+}
+
+// since is the usage from a to b, with the Ray processes' CPU.
+func since(a, b sample, ray time.Duration, procs int) usage {
+	return usage{wall: b.at.Sub(a.at), machine: b.machine - a.machine, steal: b.steal - a.steal,
+		server: b.server - a.server, bench: b.bench - a.bench, ray: ray, procs: procs}
 }
 
 // other is the machine's busy time that none of the run's processes used:

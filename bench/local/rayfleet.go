@@ -112,7 +112,7 @@ func (s *rayfleetSide) stop() error {
 }
 
 // settle waits until the server is idle (under 2 ms of CPU in 250 ms, for
-// at most 10 s), so that the end of the previous round (deletes, temp dirs
+// at most 3 s), so that the end of the previous round (deletes, temp dirs
 // removed) is not counted in the next.
 func (s *rayfleetSide) settle(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
@@ -251,6 +251,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
 	defer cancel()
 	s0 := takeSample(s.pid())
+	cpu := followRayCPU(s.mark, s.pid())
 	start := time.Now()
 	type done struct {
 		created, running, alive, ready time.Duration
@@ -308,6 +309,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 	}
 	wg.Wait()
 	end := takeSample(s.pid())
+	ray, procs := cpu.end()
 	for _, d := range results {
 		if d.err != nil {
 			return r, d.err
@@ -315,7 +317,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 		r.created, r.running, r.alive, r.ready = max(r.created, d.created), max(r.running, d.running), max(r.alive, d.alive), max(r.ready, d.ready)
 		r.polls += d.polls
 	}
-	r.use = since(s0, end, s.mark, s.pid())
+	r.use = since(s0, end, ray, procs)
 	recs, err := s.records()
 	if err != nil {
 		return r, err

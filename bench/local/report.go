@@ -79,7 +79,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | **%.2f×** | %s |\n", s.n, s.rounds, secs(s.medianHand), secs(s.medianRF), s.ratios, s.medianRatio, met)
 	}
 	b.WriteString("\n### CPU seconds in each side of each round, by process\n\n")
-	b.WriteString("*Ray*: every Ray process of the side alive at its end (those that exited before are in *other*); ")
+	b.WriteString("*Ray*: every Ray process of the side, as last seen (the benchmark looks every 500 ms); ")
 	b.WriteString("*other*: the machine's busy time none of the run's processes used (other people's work, the steal).\n\n")
 	for _, x := range r.rounds {
 		fmt.Fprintf(&b, "- N=%d round %d, by hand: %s\n", x.n, x.rep, cpuLine(x.hand.use))
