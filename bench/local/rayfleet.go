@@ -276,18 +276,18 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 			alive := 0
 			for {
 				d.polls++
-				if d.running == 0 {
-					if cl, err = s.api.GetCluster(ctx, s.ws, res.ClusterID); err != nil {
-						d.err = err
-						return
-					}
-					switch cl.State {
-					case "Running":
-						d.running = time.Since(start)
-					case "Error":
-						d.err = fmt.Errorf("cluster %s in Error: %s", cl.ClusterID, cl.Message)
-						return
-					}
+				// Asked until the end, so that a cluster that fails after
+				// Running (a head that dies) ends the round.
+				if cl, err = s.api.GetCluster(ctx, s.ws, res.ClusterID); err != nil {
+					d.err = err
+					return
+				}
+				switch {
+				case cl.State == "Running" && d.running == 0:
+					d.running = time.Since(start)
+				case cl.State == "Error":
+					d.err = fmt.Errorf("cluster %s in Error: %s", cl.ClusterID, cl.Message)
+					return
 				}
 				if d.alive == 0 && cl.JobURL != "" && cl.SubmitToken != "" {
 					alive, qerr = aliveNodes(ctx, s.http, cl.JobURL+"/api/v0/nodes?detail=false", "ray-token", cl.SubmitToken)
