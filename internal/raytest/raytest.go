@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,9 +80,14 @@ type Process struct {
 	Marker  string // RAYFLEET_LOCAL_NODE of its environment, if any
 }
 
-// Processes lists the live processes (zombies are gone already) that belong
-// to nodes started under any of roots: a working directory under one, a
-// command line naming one, or a node marker together with either.
+// Processes lists the live processes (zombies are gone already) of local
+// nodes started under any of roots: the node marker in their environment
+// with a working directory under a root or a command line naming one, or,
+// for Ray's processes that have an environment of their own, a working
+// directory in a node's instance directory (<data>/local/clusters/...)
+// under a root, or a command line naming a node's temp directory
+// (rayfleet-<8 hex>) under a root. Other processes under the roots (a
+// server, a test Kubernetes stack) are not listed.
 func Processes(roots ...string) []Process {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -111,7 +117,13 @@ func Processes(roots ...string) []Process {
 			}
 		}
 		for _, root := range roots {
-			if root != "" && (within(p.Cwd, root) || strings.Contains(p.Cmdline, root)) {
+			if root == "" {
+				continue
+			}
+			cwdIn, named := within(p.Cwd, root), strings.Contains(p.Cmdline, root)
+			if p.Marker != "" && (cwdIn || named) ||
+				cwdIn && strings.Contains(p.Cwd, "/local/clusters/") ||
+				named && nodeTempDir.MatchString(p.Cmdline) {
 				out = append(out, p)
 				break
 			}
@@ -157,6 +169,9 @@ func Kill(roots ...string) {
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 }
+
+// nodeTempDir is the local runtime's name for a node's Ray temp directory.
+var nodeTempDir = regexp.MustCompile(`/rayfleet-[0-9a-f]{8}(/|\s|$)`)
 
 func within(path, root string) bool {
 	rel, err := filepath.Rel(root, path)
