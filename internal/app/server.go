@@ -26,7 +26,6 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
-	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -90,10 +89,6 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.closeResources()
 		}
 	}()
-	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "master.key"))
-	if err != nil {
-		return nil, err
-	}
 	switch cfg.Store {
 	case "postgres":
 		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
@@ -109,6 +104,12 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)
+	}
+	// The key is read once the store is open: whether a missing key may be
+	// created depends on what the database holds.
+	keys, err := openKeyring(ctx, filepath.Join(cfg.DataDir, "master.key"), s.Store)
+	if err != nil {
+		return nil, err
 	}
 	s.Service = &service.Service{
 		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
