@@ -181,7 +181,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			stopJobs()
 			return nil, fmt.Errorf("first-start setup: %w", err)
 		}
-		if err := s.writeCredentials(boot, getenv, stdout); err != nil {
+		if err := s.writeCredentials(ctx, boot, getenv, stdout); err != nil {
 			stopJobs()
 			return nil, err
 		}
@@ -457,7 +457,7 @@ func (s *Server) closeResources() {
 
 // writeCredentials writes the root credentials and CLI profile on the first
 // start, and on later starts keeps their endpoint pointing at this server.
-func (s *Server) writeCredentials(boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
+func (s *Server) writeCredentials(ctx context.Context, boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
 	path := filepath.Join(s.Config.DataDir, "credentials")
 	var cred Credentials
 	if boot != nil {
@@ -471,9 +471,19 @@ func (s *Server) writeCredentials(boot *service.Bootstrapped, getenv func(string
 			return fmt.Errorf("read credentials: %w", err)
 		}
 		if err := json.Unmarshal(data, &cred); err != nil {
-			return fmt.Errorf("credentials file %s is not valid JSON: %w", path, err)
-		}
-		if cred.Endpoint == s.Addr {
+			// A damaged file (a crash or a full disk while something else
+			// wrote it) must not keep the server from starting: it is
+			// written again from the database, or named in a warning.
+			damaged := err
+			if cred, err = s.rootCredentials(ctx); err != nil {
+				s.Logger.Warn("the credentials file is damaged and could not be written again; the server starts without it: "+
+					"use a CLI profile or RAYFLEET_ACCESS_KEY_ID/RAYFLEET_ACCESS_KEY_SECRET, or move the file away and restart",
+					"credentials", path, "damage", damaged.Error(), "err", err.Error())
+				return nil
+			}
+			s.Logger.Warn("the credentials file was damaged; writing it again with the root access key from the database",
+				"credentials", path, "damage", damaged.Error(), "accessKeyId", cred.AccessKeyID)
+		} else if cred.Endpoint == s.Addr {
 			return nil
 		}
 	}
@@ -521,15 +531,32 @@ func (s *Server) updateProfile(path string, cred Credentials, first bool) error 
 	return cli.SaveProfile(path, s.Config.ProfileName, old)
 }
 
+// writeFileAtomic replaces path with data: written to a temporary file,
+// synced, then renamed over it, so a crash or a full disk leaves the old
+// file or the new one, never a truncated one.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
 	}
-	return os.Rename(tmp, path)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // lockDataDir takes an exclusive lock on the data directory, so a second
