@@ -242,8 +242,13 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,
-		HostID: s.Addr, Ready: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err },
+		HostID: s.Addr,
 	}
+	ready := &readiness{read: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err }, now: time.Now}
+	if p, ok := s.Store.(writeProber); ok {
+		ready.probe = p
+	}
+	h.Ready = ready.check
 	if st, ok := s.Store.(*sqlstore.Store); ok && s.Config.Store == "postgres" {
 		// Other API processes may share the database: a nonce one of them
 		// saw is refused here too.
