@@ -339,20 +339,17 @@ type leaser interface {
 // runReconciler runs the reconciler while this process holds the store's
 // reconciler lease: on PostgreSQL, of several processes with the
 // reconciler role only one reconciles, the others stand by and one of them
-// takes over when it goes. A process that loses the lease (its database
-// session broke) stops, so that its supervisor restarts it as a standby
-// rather than have it guess whether another has taken over.
+// takes over when it goes. A standby whose database session breaks (a
+// PostgreSQL restart) has nothing in flight: it reconnects and stands by
+// again. A process that loses the lease it held stops, so that its
+// supervisor restarts it as a standby rather than have it guess whether
+// another has taken over while its actions were under way.
 func (s *Server) runReconciler(ctx context.Context) {
 	runCtx := ctx
 	if l, ok := s.Store.(leaser); ok {
-		lease, err := l.AcquireLease(ctx, "reconciler", func() {
-			s.Logger.Info("another process runs the reconciler on this database; standing by to take over")
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				s.fail(fmt.Errorf("take the reconciler lease: %w", err))
-			}
-			return
+		lease := s.standBy(ctx, l)
+		if lease == nil {
+			return // ctx ended
 		}
 		defer lease.Release()
 		var cancel context.CancelFunc
@@ -372,6 +369,42 @@ func (s *Server) runReconciler(ctx context.Context) {
 	defer s.reconciling.Store(false)
 	if err := s.Reconciler.Run(runCtx); err != nil {
 		s.Logger.Error("reconciler stopped", "err", err.Error())
+	}
+}
+
+// leaseRetry bounds how long a standby waits before it tries the database
+// again after its session broke.
+var leaseRetry = struct{ first, max time.Duration }{time.Second, 15 * time.Second}
+
+// standBy waits until this process holds the reconciler lease, through any
+// number of broken database sessions; nil means ctx ended.
+func (s *Server) standBy(ctx context.Context, l leaser) *sqlstore.Lease {
+	told := false
+	wait := leaseRetry.first
+	for {
+		began := time.Now()
+		lease, err := l.AcquireLease(ctx, "reconciler", func() {
+			if !told {
+				s.Logger.Info("another process runs the reconciler on this database; standing by to take over")
+				told = true
+			}
+		})
+		if err == nil {
+			return lease
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(began) > leaseRetry.max {
+			wait = leaseRetry.first // the session broke after a long wait, not at once again
+		}
+		s.Logger.Warn("standing by for the reconciler lease: the database session broke; reconnecting", "err", err.Error(), "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, leaseRetry.max)
 	}
 }
 
