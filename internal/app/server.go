@@ -26,7 +26,6 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
-	"github.com/rayfleet/rayfleet/internal/keyring"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -90,10 +89,6 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.closeResources()
 		}
 	}()
-	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, "master.key"))
-	if err != nil {
-		return nil, err
-	}
 	switch cfg.Store {
 	case "postgres":
 		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
@@ -109,6 +104,12 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)
+	}
+	// The key is read once the store is open: whether a missing key may be
+	// created depends on what the database holds.
+	keys, err := openKeyring(ctx, filepath.Join(cfg.DataDir, "master.key"), s.Store)
+	if err != nil {
+		return nil, err
 	}
 	s.Service = &service.Service{
 		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
@@ -180,7 +181,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			stopJobs()
 			return nil, fmt.Errorf("first-start setup: %w", err)
 		}
-		if err := s.writeCredentials(boot, getenv, stdout); err != nil {
+		if err := s.writeCredentials(ctx, boot, getenv, stdout); err != nil {
 			stopJobs()
 			return nil, err
 		}
@@ -241,8 +242,13 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,
-		HostID: s.Addr, Ready: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err },
+		HostID: s.Addr,
 	}
+	ready := &readiness{read: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err }, now: time.Now}
+	if p, ok := s.Store.(writeProber); ok {
+		ready.probe = p
+	}
+	h.Ready = ready.check
 	if st, ok := s.Store.(*sqlstore.Store); ok && s.Config.Store == "postgres" {
 		// Other API processes may share the database: a nonce one of them
 		// saw is refused here too.
@@ -333,20 +339,17 @@ type leaser interface {
 // runReconciler runs the reconciler while this process holds the store's
 // reconciler lease: on PostgreSQL, of several processes with the
 // reconciler role only one reconciles, the others stand by and one of them
-// takes over when it goes. A process that loses the lease (its database
-// session broke) stops, so that its supervisor restarts it as a standby
-// rather than have it guess whether another has taken over.
+// takes over when it goes. A standby whose database session breaks (a
+// PostgreSQL restart) has nothing in flight: it reconnects and stands by
+// again. A process that loses the lease it held stops, so that its
+// supervisor restarts it as a standby rather than have it guess whether
+// another has taken over while its actions were under way.
 func (s *Server) runReconciler(ctx context.Context) {
 	runCtx := ctx
 	if l, ok := s.Store.(leaser); ok {
-		lease, err := l.AcquireLease(ctx, "reconciler", func() {
-			s.Logger.Info("another process runs the reconciler on this database; standing by to take over")
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				s.fail(fmt.Errorf("take the reconciler lease: %w", err))
-			}
-			return
+		lease := s.standBy(ctx, l)
+		if lease == nil {
+			return // ctx ended
 		}
 		defer lease.Release()
 		var cancel context.CancelFunc
@@ -366,6 +369,42 @@ func (s *Server) runReconciler(ctx context.Context) {
 	defer s.reconciling.Store(false)
 	if err := s.Reconciler.Run(runCtx); err != nil {
 		s.Logger.Error("reconciler stopped", "err", err.Error())
+	}
+}
+
+// leaseRetry bounds how long a standby waits before it tries the database
+// again after its session broke.
+var leaseRetry = struct{ first, max time.Duration }{time.Second, 15 * time.Second}
+
+// standBy waits until this process holds the reconciler lease, through any
+// number of broken database sessions; nil means ctx ended.
+func (s *Server) standBy(ctx context.Context, l leaser) *sqlstore.Lease {
+	told := false
+	wait := leaseRetry.first
+	for {
+		began := time.Now()
+		lease, err := l.AcquireLease(ctx, "reconciler", func() {
+			if !told {
+				s.Logger.Info("another process runs the reconciler on this database; standing by to take over")
+				told = true
+			}
+		})
+		if err == nil {
+			return lease
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(began) > leaseRetry.max {
+			wait = leaseRetry.first // the session broke after a long wait, not at once again
+		}
+		s.Logger.Warn("standing by for the reconciler lease: the database session broke; reconnecting", "err", err.Error(), "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, leaseRetry.max)
 	}
 }
 
@@ -456,7 +495,7 @@ func (s *Server) closeResources() {
 
 // writeCredentials writes the root credentials and CLI profile on the first
 // start, and on later starts keeps their endpoint pointing at this server.
-func (s *Server) writeCredentials(boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
+func (s *Server) writeCredentials(ctx context.Context, boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
 	path := filepath.Join(s.Config.DataDir, "credentials")
 	var cred Credentials
 	if boot != nil {
@@ -470,9 +509,19 @@ func (s *Server) writeCredentials(boot *service.Bootstrapped, getenv func(string
 			return fmt.Errorf("read credentials: %w", err)
 		}
 		if err := json.Unmarshal(data, &cred); err != nil {
-			return fmt.Errorf("credentials file %s is not valid JSON: %w", path, err)
-		}
-		if cred.Endpoint == s.Addr {
+			// A damaged file (a crash or a full disk while something else
+			// wrote it) must not keep the server from starting: it is
+			// written again from the database, or named in a warning.
+			damaged := err
+			if cred, err = s.rootCredentials(ctx); err != nil {
+				s.Logger.Warn("the credentials file is damaged and could not be written again; the server starts without it: "+
+					"use a CLI profile or RAYFLEET_ACCESS_KEY_ID/RAYFLEET_ACCESS_KEY_SECRET, or move the file away and restart",
+					"credentials", path, "damage", damaged.Error(), "err", err.Error())
+				return nil
+			}
+			s.Logger.Warn("the credentials file was damaged; writing it again with the root access key from the database",
+				"credentials", path, "damage", damaged.Error(), "accessKeyId", cred.AccessKeyID)
+		} else if cred.Endpoint == s.Addr {
 			return nil
 		}
 	}
@@ -520,15 +569,32 @@ func (s *Server) updateProfile(path string, cred Credentials, first bool) error 
 	return cli.SaveProfile(path, s.Config.ProfileName, old)
 }
 
+// writeFileAtomic replaces path with data: written to a temporary file,
+// synced, then renamed over it, so a crash or a full disk leaves the old
+// file or the new one, never a truncated one.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
 	}
-	return os.Rename(tmp, path)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // lockDataDir takes an exclusive lock on the data directory, so a second

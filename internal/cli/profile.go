@@ -106,6 +106,12 @@ func writeProfiles(path string, pf *ProfileFile) error {
 		tmp.Close()
 		return fmt.Errorf("save profiles: %w", err)
 	}
+	// Synced before the rename, so a crash leaves the old file or the new
+	// one, never an empty one in its place.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save profiles: %w", err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save profiles: %w", err)
 	}

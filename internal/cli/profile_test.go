@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,4 +242,44 @@ func TestProfileFromServerFirstStart(t *testing.T) {
 	r := runCLI(t, map[string]string{"HOME": home}, "", "cluster", "list")
 	r.wantCode(t, 0)
 	srv.only(t)
+}
+
+// TestDamagedProfileFile: a truncated profile file does not stop a command
+// whose endpoint and credentials all come from the environment; where it
+// is needed, the error names it.
+func TestDamagedProfileFile(t *testing.T) {
+	srv := newFakeServer(t, answer(200, `{"requestId":"R","rayClusters":[]}`))
+	vars := srv.vars(t)
+	path := vars["RAYFLEET_CONFIG"]
+	if err := os.WriteFile(path, []byte(`{"current":"default","profiles":{"default":{"endpoint":"127.0.0.1:8`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, vars, "", "cluster", "list")
+	r.wantCode(t, 0)
+	if c := srv.only(t); c.KeyID != testKey {
+		t.Fatalf("signed with %s", c.KeyID)
+	}
+
+	without := func(keys ...string) map[string]string {
+		v := maps.Clone(vars)
+		for _, k := range keys {
+			delete(v, k)
+		}
+		return v
+	}
+	r = runCLI(t, without("RAYFLEET_ACCESS_KEY_SECRET"), "", "cluster", "list")
+	if r.code == 0 {
+		t.Fatal("a command that needs the damaged profile succeeded")
+	}
+	oneErrorLine(t, r)
+	contains(t, "stderr", r.stderr, path, "not valid", "fix or remove it")
+	r = runCLI(t, without("RAYFLEET_ENDPOINT"), "", "cluster", "list")
+	contains(t, "stderr", r.stderr, path, "fix or remove it")
+	r = runCLI(t, vars, "", "--profile", "default", "cluster", "list")
+	contains(t, "stderr", r.stderr, `profile "default"`, path)
+	r = runCLI(t, without("RAYFLEET_WORKSPACE"), "", "cluster", "list")
+	contains(t, "stderr", r.stderr, "no workspace", path)
+	if n := len(srv.recorded()); n != 1 {
+		t.Fatalf("server got %d calls, want only the first command's", n)
+	}
 }

@@ -379,20 +379,29 @@ func apiExitCode(e *api.Error) int {
 // environment and profile have been weighed.
 type settings struct {
 	endpoint, keyID, secret, workspace string
+	// profileErr is why the profile file could not be read, when the flags
+	// and environment gave everything without it.
+	profileErr error
 }
 
 // resolve picks the endpoint, credentials and workspace: flags, then the
 // environment, then the profile. A profile named with --profile is an explicit
 // choice on the command line, so its values beat the environment (as with
-// the AWS CLI); only --endpoint and --workspace beat it.
+// the AWS CLI); only --endpoint and --workspace beat it. A profile file that
+// cannot be read (damaged, say) matters only when a profile is named or
+// something is missing without it: a command whose endpoint and credentials
+// all come from flags and the environment runs, and the file is named only
+// where it is needed.
 func (a *app) resolve() (*settings, error) {
 	getenv := a.env.Getenv
 	path, pathErr := ProfilePath(getenv)
 	pf := &ProfileFile{Profiles: map[string]Profile{}}
+	var profileErr error
 	if pathErr == nil {
-		var err error
-		if pf, err = LoadProfiles(path); err != nil {
-			return nil, err
+		if loaded, err := LoadProfiles(path); err != nil {
+			profileErr = err
+		} else {
+			pf = loaded
 		}
 	}
 	var p Profile
@@ -400,6 +409,9 @@ func (a *app) resolve() (*settings, error) {
 	name := a.profile
 	if name == "" {
 		name = getenv("RAYFLEET_PROFILE")
+	}
+	if name != "" && profileErr != nil {
+		return nil, fmt.Errorf("profile %q: %w", name, profileErr)
 	}
 	if name != "" {
 		var ok bool
@@ -414,7 +426,7 @@ func (a *app) resolve() (*settings, error) {
 		p = pf.Profiles[pf.Current]
 	}
 
-	s := &settings{}
+	s := &settings{profileErr: profileErr}
 	envKey, envSecret := getenv("RAYFLEET_ACCESS_KEY_ID"), getenv("RAYFLEET_ACCESS_KEY_SECRET")
 	// Key id and secret travel as a pair: half from one source and half from
 	// another would never sign correctly.
@@ -429,6 +441,9 @@ func (a *app) resolve() (*settings, error) {
 	} else {
 		s.endpoint = first(a.endpoint, getenv("RAYFLEET_ENDPOINT"), p.Endpoint)
 		s.workspace = first(a.workspace, getenv("RAYFLEET_WORKSPACE"), p.WorkspaceID)
+	}
+	if profileErr != nil && (s.keyID == "" || s.secret == "" || s.endpoint == "") {
+		return nil, fmt.Errorf("%w; fix or remove it, or set RAYFLEET_ENDPOINT, RAYFLEET_ACCESS_KEY_ID and RAYFLEET_ACCESS_KEY_SECRET", profileErr)
 	}
 	if s.keyID == "" || s.secret == "" {
 		where := "a profile"
@@ -476,6 +491,9 @@ func (a *app) clientWS() (*api.Client, string, error) {
 	c, s, err := a.client()
 	if err != nil {
 		return nil, "", err
+	}
+	if s.workspace == "" && s.profileErr != nil {
+		return nil, "", usagef("no workspace: pass -w WORKSPACE_ID or set RAYFLEET_WORKSPACE (%v)", s.profileErr)
 	}
 	if s.workspace == "" {
 		return nil, "", usagef("no workspace: pass -w WORKSPACE_ID, set RAYFLEET_WORKSPACE, or save one in the profile (rayfleet profile set NAME --workspace ID); list them with \"rayfleet workspace list\"")

@@ -2,8 +2,11 @@ package keyring
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -52,5 +55,93 @@ func TestWrongSizeKeyRefused(t *testing.T) {
 	}
 	if _, err := LoadOrCreate(path); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+// TestCreateFailureLeavesNoFile: a key that cannot be written whole leaves
+// nothing behind, so the next start creates one instead of refusing a
+// short file.
+func TestCreateFailureLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "master.key")
+	full := func(f *os.File, key []byte) error {
+		if _, err := f.Write(key[:5]); err != nil {
+			return err
+		}
+		return syscall.ENOSPC
+	}
+	if _, err := create(path, full); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("create on a full disk: %v", err)
+	}
+	checkEmpty(t, dir)
+	if _, err := LoadOrCreate(path); err != nil {
+		t.Fatalf("the next start: %v", err)
+	}
+}
+
+// TestCreateOnFullDisk does the same on a real full file system (a tiny
+// tmpfs, so it needs root).
+func TestCreateOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16k"); err != nil {
+		t.Skipf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
+	fill, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fill.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	fill.Close()
+	path := filepath.Join(dir, "master.key")
+	if _, err := Create(path); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("create on a full disk: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "fill")); err != nil {
+		t.Fatal(err)
+	}
+	checkEmpty(t, dir)
+	if _, err := LoadOrCreate(path); err != nil {
+		t.Fatalf("the next start, with space: %v", err)
+	}
+}
+
+func TestCreateNeverReplaces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	k, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := k.Seal([]byte("x"))
+	if _, err := Create(path); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Create: %v", err)
+	}
+	if _, err := Load(filepath.Join(filepath.Dir(path), "other.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing key: %v", err)
+	}
+	k2, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k2.Open(sealed); err != nil {
+		t.Fatalf("the key was replaced: %v", err)
+	}
+}
+
+func checkEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("left behind: %s", e.Name())
 	}
 }

@@ -152,6 +152,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 	normalizeTimes(obs.Nodes)
 	d := plan(&c, obs, r.Now(), r.StartTimeout)
 
+	// Ending nodes can erase what the decision was made on: the exited head
+	// whose exit is the Error's why is gone once Suspend ends the instance,
+	// and a pass that then finds no node would start a new head on a cluster
+	// that still reads Running. So the status is recorded before nodes are
+	// ended, and a pass whose write fails ends nothing: the next one finds
+	// the same evidence and decides again. Apply only adds or reshapes
+	// nodes of the current instance, which the next pass observes anew, so
+	// its outcome is recorded after it, in one write.
+	if (d.Action == Suspend || d.Action == Delete) && !d.Purge {
+		recorded, err := r.record(ctx, &c, d)
+		if errors.Is(err, errStale) {
+			return 0, r.requeueNow(ref)
+		}
+		if err != nil {
+			return pollInMotion, fmt.Errorf("record the status before ending nodes (nothing was ended): %w", err)
+		}
+		c = recorded
+	}
+
 	var actErr error
 	switch d.Action {
 	case Apply:
@@ -161,9 +180,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 	case Delete:
 		actErr = r.Runtime.Delete(ctx, &c)
 	}
-	if actErr != nil {
+	if actErr != nil && d.State != rayfleet.StateError {
 		// Report it on the cluster, so its owner sees why nothing moves.
-		// When to retry is the worker's (backoff.go).
+		// When to retry is the worker's (backoff.go). An Error keeps its
+		// why: that the leftover nodes are not ended yet shows in
+		// instances[] and in the log.
 		d.Message = fmt.Sprintf("%s failed (will retry): %v", d.Action, actErr)
 	}
 	if d.Purge && actErr == nil {
@@ -173,7 +194,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 		r.Logger.Info("cluster deleted and its resources gone", "clusterId", c.ID, "workspaceId", c.WorkspaceID)
 		return 0, nil
 	}
-	if err := r.record(ctx, &c, d); errors.Is(err, errStale) {
+	if _, err := r.record(ctx, &c, d); errors.Is(err, errStale) {
 		return 0, r.requeueNow(ref)
 	} else if err != nil {
 		return pollInMotion, err
@@ -188,13 +209,14 @@ func (r *Reconciler) requeueNow(ref Ref) error {
 
 // record writes the status if it changed, and only if nobody wrote the row
 // since the pass read it: the decision was made on that row, and a write
-// from the pass's own read needs no second read.
-func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decision) error {
+// from the pass's own read needs no second read. It returns the row as it
+// now is.
+func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decision) (rayfleet.Cluster, error) {
 	if read.State == d.State && read.Message == d.Message && sameInstances(read.Instances, d.Instances) {
-		return nil
+		return *read, nil
 	}
 	now := r.Now().UTC().Truncate(time.Millisecond)
-	_, err := r.Store.UpdateClusterFrom(ctx, *read, func(c *rayfleet.Cluster) error {
+	c, err := r.Store.UpdateClusterFrom(ctx, *read, func(c *rayfleet.Cluster) error {
 		if c.State != d.State {
 			c.StateTime = now
 			r.Logger.Info("cluster state", "clusterId", c.ID, "workspaceId", c.WorkspaceID, "from", string(c.State), "to", string(d.State), "message", d.Message)
@@ -203,9 +225,9 @@ func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decis
 		return nil
 	})
 	if errors.Is(err, rayfleet.ErrConflict) {
-		return errStale
+		return c, errStale
 	}
-	return err
+	return c, err
 }
 
 // normalizeTimes brings observed times to the precision the store keeps, so

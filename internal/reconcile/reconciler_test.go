@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +25,11 @@ type fakeRuntime struct {
 	ready    bool                  // heads become ready at once
 	failure  string                // reported for every current instance
 	applyErr error
-	applies  int
-	active   map[string]int // concurrent calls per cluster, to catch overlap
-	overlap  bool
+	// suspendErr fails Suspend (and Delete) without ending anything.
+	suspendErr error
+	applies    int
+	active     map[string]int // concurrent calls per cluster, to catch overlap
+	overlap    bool
 	// onObserve, when set, runs (once) at the start of the next Observe.
 	onObserve func()
 }
@@ -34,6 +37,16 @@ type fakeRuntime struct {
 type fakeNodes struct {
 	instance string
 	workers  int
+	// headExit, when set, is the exit of the instance's head: reported as
+	// the Failure until the nodes are ended, never undone by Apply.
+	headExit string
+}
+
+// headDies makes the head of id's nodes exit with why.
+func (f *fakeRuntime) headDies(id, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nodes[id].headExit = why
 }
 
 func newFake() *fakeRuntime {
@@ -68,6 +81,9 @@ func (f *fakeRuntime) Apply(_ context.Context, c *rayfleet.Cluster) error {
 		workers += int(w.Replica)
 	}
 	f.nodes[c.ID] = &fakeNodes{instance: c.InstanceID, workers: workers}
+	if n != nil {
+		f.nodes[c.ID].headExit = n.headExit // a dead head is not restarted
+	}
 	return nil
 }
 
@@ -75,6 +91,9 @@ func (f *fakeRuntime) Suspend(_ context.Context, c *rayfleet.Cluster) error {
 	defer f.enter(c.ID)()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.suspendErr != nil {
+		return f.suspendErr
+	}
 	delete(f.nodes, c.ID)
 	return nil
 }
@@ -99,6 +118,9 @@ func (f *fakeRuntime) Observe(_ context.Context, c *rayfleet.Cluster) (Observati
 		return Observation{}, nil
 	}
 	o := Observation{Exists: true, InstanceID: n.instance, HeadReady: f.ready, DesiredWorkers: n.workers, Failure: f.failure, Progress: "booting"}
+	if n.headExit != "" {
+		o.HeadReady, o.Failure = false, n.headExit
+	}
 	o.Nodes = append(o.Nodes, rayfleet.Instance{InstanceID: c.ID + "-head", Type: "Head", Phase: "Running"})
 	for i := range n.workers {
 		o.Nodes = append(o.Nodes, rayfleet.Instance{InstanceID: fmt.Sprintf("%s-worker-%d", c.ID, i), Type: "Worker", Phase: "Running"})
@@ -330,6 +352,73 @@ func TestHeadFailure(t *testing.T) {
 	}
 	if c = e.settle(t, id); c.State != rayfleet.StateRunning || c.Message != "" {
 		t.Fatalf("after restart: %s %q", c.State, c.Message)
+	}
+}
+
+// failingWrites is the store with status writes that fail while fail is
+// set, as a full disk or a database gone read-only does.
+type failingWrites struct {
+	Store
+	fail atomic.Bool
+}
+
+func (s *failingWrites) UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error) {
+	if s.fail.Load() {
+		return rayfleet.Cluster{}, errors.New("database or disk is full")
+	}
+	return s.Store.UpdateClusterFrom(ctx, read, fn)
+}
+
+// TestHeadDeathWhileWritesFail: a head that dies while status writes fail
+// is still reported once they work again: the cluster reads Error with the
+// head's exit, and no new head was started in between.
+func TestHeadDeathWhileWritesFail(t *testing.T) {
+	e := newEnv(t)
+	st := &failingWrites{Store: e.st}
+	e.rec.Store = st
+	id := e.create(t, 1)
+	if c := e.settle(t, id); c.State != rayfleet.StateRunning {
+		t.Fatalf("after create: %s %q", c.State, c.Message)
+	}
+	ref := Ref{AccountID: e.p.AccountID, WorkspaceID: e.ws, ID: id}
+	const why = "head node exited with code 1: gcs_server [exit code=-9]"
+	e.rt.headDies(id, why)
+	st.fail.Store(true)
+	for range 3 {
+		_, _ = e.rec.Reconcile(context.Background(), ref) // fails, or finds nothing to write
+	}
+	st.fail.Store(false)
+	applies := e.rt.applies
+	c := e.settle(t, id)
+	if c.State != rayfleet.StateError || c.Message != why {
+		t.Fatalf("after writes work again: %s %q, want Error %q", c.State, c.Message, why)
+	}
+	if e.rt.has(id) || e.rt.applies != applies {
+		t.Fatalf("nodes=%v, %d Apply calls after the head died; want the nodes ended and no new head", e.rt.has(id), e.rt.applies-applies)
+	}
+}
+
+// TestErrorKeepsWhyWhenEndingFails: an Error's message stays the reason it
+// failed while its leftover nodes cannot be ended yet.
+func TestErrorKeepsWhyWhenEndingFails(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(t, 0)
+	e.settle(t, id)
+	e.rt.headDies(id, "head node exited with code 3")
+	e.rt.suspendErr = errors.New("permission denied")
+	ref := Ref{AccountID: e.p.AccountID, WorkspaceID: e.ws, ID: id}
+	for range 2 {
+		if _, err := e.rec.Reconcile(context.Background(), ref); err == nil {
+			t.Fatal("a failed Suspend reported success")
+		}
+	}
+	c, _ := e.st.GetCluster(context.Background(), e.p.AccountID, e.ws, id)
+	if c.State != rayfleet.StateError || c.Message != "head node exited with code 3" || !e.rt.has(id) {
+		t.Fatalf("state %s message %q nodes=%v", c.State, c.Message, e.rt.has(id))
+	}
+	e.rt.suspendErr = nil
+	if c = e.settle(t, id); c.State != rayfleet.StateError || c.Message != "head node exited with code 3" || e.rt.has(id) {
+		t.Fatalf("after Suspend works: state %s message %q nodes=%v", c.State, c.Message, e.rt.has(id))
 	}
 }
 
