@@ -94,22 +94,17 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	if err != nil {
 		return nil, err
 	}
+	var st *sqlstore.Store
 	switch cfg.Store {
 	case "postgres":
-		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
+		st, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
 	default:
-		var st *sqlstore.Store
 		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "rayfleet.db"))
-		if err == nil {
-			// The data directory's lock keeps every other server off this
-			// file, and nothing else writes it.
-			st.AssumeSoleWriter()
-			s.Store = st
-		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)
 	}
+	s.Store = st
 	s.Service = &service.Service{
 		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,

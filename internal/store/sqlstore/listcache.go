@@ -51,7 +51,7 @@ const defaultListCacheRows = 40_000
 // running spec and instances, which lists do not return, plus what the
 // in-memory filters compare.
 const listCols = "id, name_lower, queues, spec, desired, deleted, state, message, instance_id, token_hash, token_sealed, modified, " +
-	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version, change_seq"
+	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version"
 
 const (
 	listGenSQL     = "SELECT cluster_gen FROM workspaces WHERE account_id = ? AND id = ?"
@@ -81,9 +81,6 @@ type listRow struct {
 
 	creator, creatorName, modifier, modifierName string
 	version                                      int64
-	rev                                          int64 // change_seq
-
-	memo store.Memo // the lister's, for this version of the row
 }
 
 // compare orders rows as lists do: newest first, then by id descending.
@@ -105,12 +102,12 @@ func (r *listRow) fill(c *rayfleet.Cluster, accountID, workspaceID string) {
 	c.InstanceID, c.TokenHash, c.TokenSealed, c.Modified = r.instID, r.tokenHash, copyBlob(r.sealed), r.modified
 	c.CreateTime, c.StartTime, c.ModifiedTime, c.StateTime = fromMS(r.createTime), fromMS(r.startTime), fromMS(r.modifiedTime), fromMS(r.stateTime)
 	c.Creator, c.CreatorName, c.Modifier, c.ModifierName = r.creator, r.creatorName, r.modifier, r.modifierName
-	c.Version, c.Rev = r.version, r.rev
+	c.Version = r.version
 }
 
 // scanListRows reads rows selecting listCols. Strings that rows repeat go
 // through in, so that the rows read together share one copy.
-func scanListRows(rows *sql.Rows, in interner, decodeSpec func([]byte, *rayfleet.ClusterSpec) error) ([]*listRow, error) {
+func scanListRows(rows *sql.Rows, in interner) ([]*listRow, error) {
 	var out []*listRow
 	var spec, sealed, queues, desired, state, creator, creatorName, modifier, modifierName sql.RawBytes
 	for rows.Next() {
@@ -118,10 +115,10 @@ func scanListRows(rows *sql.Rows, in interner, decodeSpec func([]byte, *rayfleet
 		var deleted, modified int64
 		if err := rows.Scan(&r.id, &r.nameLower, &queues, &spec, &desired, &deleted, &state, &r.message, &r.instID, &r.tokenHash, &sealed,
 			&modified, &r.createTime, &r.startTime, &r.modifiedTime, &r.stateTime,
-			&creator, &creatorName, &modifier, &modifierName, &r.version, &r.rev); err != nil {
+			&creator, &creatorName, &modifier, &modifierName, &r.version); err != nil {
 			return nil, err
 		}
-		if err := decodeSpec(spec, &r.spec); err != nil {
+		if err := json.Unmarshal(spec, &r.spec); err != nil {
 			return nil, fmt.Errorf("decode spec of cluster %s: %w", r.id, err)
 		}
 		in.spec(&r.spec)
@@ -229,15 +226,6 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 			total++
 		}
 	}
-	if f.Known != nil {
-		unknown := page[:0:0]
-		for _, r := range page {
-			if !f.Known(r.id, &r.memo) {
-				unknown = append(unknown, r)
-			}
-		}
-		page = unknown
-	}
 	out := make([]rayfleet.Cluster, len(page))
 	for i, r := range page {
 		r.fill(&out[i], f.AccountID, f.WorkspaceID)
@@ -322,11 +310,8 @@ type listEntry struct {
 	refresh sync.Mutex
 	snap    atomic.Pointer[listSnapshot]
 	check   genCheck // reads of the workspace's cluster_gen
-	// checkedAt is 1 + the store's write count read before the last
-	// check that found snap up to date (0: never); see AssumeSoleWriter.
-	checkedAt atomic.Uint64
-	used      atomic.Uint64
-	rows      int // len(snap.rows) as counted in listCache.rows; under listCache.mu
+	used    atomic.Uint64
+	rows    int // len(snap.rows) as counted in listCache.rows; under listCache.mu
 }
 
 func newListCache(maxRows int) *listCache {
@@ -392,14 +377,6 @@ var errListTooBig = errors.New("workspace too big for the list cache")
 // fails with errListTooBig when the workspace must be listed through SQL.
 func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error) {
 	e := s.lists.entry(k)
-	// As sole writer, a snapshot checked since this store's last write is
-	// up to date: nobody else writes.
-	writes := s.writes.Load()
-	if s.soleWriter && e.checkedAt.Load() == writes+1 {
-		if sn := e.snap.Load(); sn != nil && !sn.tooBig {
-			return sn, nil
-		}
-	}
 	gen, found, err := e.check.get(func() (int64, bool, error) {
 		var gen int64
 		// Without a cancellable context: the SQLite driver starts a
@@ -434,9 +411,6 @@ func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error
 	if sn.tooBig {
 		return nil, errListTooBig
 	}
-	// The snapshot holds every write made before writes was read: the
-	// generation was read after.
-	e.checkedAt.Store(writes + 1)
 	return sn, nil
 }
 
@@ -507,7 +481,7 @@ func listRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*li
 		return nil, err
 	}
 	defer rows.Close()
-	return scanListRows(rows, interner{}, func(raw []byte, spec *rayfleet.ClusterSpec) error { return json.Unmarshal(raw, spec) })
+	return scanListRows(rows, interner{})
 }
 
 func liveIDs(ctx context.Context, tx *sql.Tx, query string, k wsKey) (map[string]bool, error) {
@@ -525,4 +499,21 @@ func liveIDs(ctx context.Context, tx *sql.Tx, query string, k wsKey) (map[string
 		ids[id] = true
 	}
 	return ids, rows.Err()
+}
+
+// cloneSpec deep-copies a spec, so that a cluster listed from a snapshot
+// shares nothing with it. TestCloneCoversEveryField fails when a field this
+// does not copy deeply is added to the spec types.
+func cloneSpec(s rayfleet.ClusterSpec) rayfleet.ClusterSpec {
+	s.Workers = slices.Clone(s.Workers)
+	s.VolumeIDs = slices.Clone(s.VolumeIDs)
+	if s.Head.GFTEnabled != nil {
+		v := *s.Head.GFTEnabled
+		s.Head.GFTEnabled = &v
+	}
+	if s.Head.GFTConfig != nil {
+		v := *s.Head.GFTConfig
+		s.Head.GFTConfig = &v
+	}
+	return s
 }

@@ -243,6 +243,7 @@ func testListOfRecreatedWorkspace(t *testing.T, newStores NewSharedStores) {
 			}
 		}
 		must(t, a.CreateWorkspace(ctx, w, NewQueue(w, rayfleet.RootQueue), NewNetworkService(w, rayfleet.DefaultNetworkService)))
+		must(t, a.CreateQueue(ctx, NewQueue(w, GPUQueue)))
 	}
 
 	// Listed while gone, then created again with other clusters.

@@ -45,8 +45,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateClusterRace", testUpdateClusterRace},
 		{"UpdateClusterFrom", testUpdateClusterFrom},
 		{"ListClusters", testListClusters},
-		{"ListRevisions", testListRevisions},
-		{"ListKnown", testListKnown},
 		{"ClustersAreTheCallers", testClustersAreTheCallers},
 		{"DeletedClusters", testDeletedClusters},
 		{"ClustersHoldingCapacity", testClustersHoldingCapacity},
