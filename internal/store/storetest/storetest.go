@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeletedClusters", testDeletedClusters},
 		{"ClustersHoldingCapacity", testClustersHoldingCapacity},
 		{"CapacityInUse", testCapacityInUse},
+		{"Quota", testQuota},
+		{"ClientTokens", testClientTokens},
 		{"ListClusterRefs", testListClusterRefs},
 		{"CountClustersByState", testCountClustersByState},
 		{"AccountIsolation", testAccountIsolation},
