@@ -71,8 +71,8 @@ func TestListCacheKeepsWhatDidNotChange(t *testing.T) {
 	}
 	cs, _ := listAll(t, s, f)
 	second := cachedSnapshot(s, w)
-	if second == first || second.gen <= first.gen {
-		t.Fatalf("after a write the snapshot is at generation %d, was %d", second.gen, first.gen)
+	if second == first || second.stamp.gen <= first.stamp.gen {
+		t.Fatalf("after a write the snapshot is at generation %d, was %d", second.stamp.gen, first.stamp.gen)
 	}
 	for i, r := range second.rows {
 		if r.id == storetest.ClusterID(2) {

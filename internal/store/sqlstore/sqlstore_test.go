@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -844,4 +845,64 @@ func TestMigratedRefusesOtherSchemas(t *testing.T) {
 		t.Fatalf("this binary's schema: %v", err)
 	}
 	s.Close()
+}
+
+// TestPostgresClusterWritesDoNotLockTheWorkspace holds a write of one
+// cluster open in another transaction: status writes, creates and lists of
+// the workspace's other clusters go on meanwhile, and once the held write
+// commits, after theirs, lists show it too.
+func TestPostgresClusterWritesDoNotLockTheWorkspace(t *testing.T) {
+	s := openPostgresForTest(t)
+	ctx := t.Context()
+	acc := storetest.AccountID(1)
+	w := createTestWorkspace(t, s, acc, 1)
+	for i := 1; i <= 3; i++ {
+		if err := s.CreateCluster(ctx, storetest.NewCluster(acc, w.ID, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
+	listAll(t, s, f)
+
+	held, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Rollback() }()
+	if _, err := held.ExecContext(ctx, "UPDATE clusters SET message = 'held' WHERE id = $1", storetest.ClusterID(1)); err != nil {
+		t.Fatal(err)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	read, err := s.GetClusterAny(wctx, acc, w.ID, storetest.ClusterID(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateClusterFrom(wctx, read, func(c *rayfleet.Cluster) error { c.Message = "status"; return nil }); err != nil {
+		t.Fatalf("a status write while another cluster's write is open: %v", err)
+	}
+	if err := s.CreateCluster(wctx, storetest.NewCluster(acc, w.ID, 4)); err != nil {
+		t.Fatalf("a create while another cluster's write is open: %v", err)
+	}
+	messages := func() map[string]string {
+		cs, _ := listAll(t, s, f)
+		m := map[string]string{}
+		for _, c := range cs {
+			m[c.ID] = c.Message
+		}
+		return m
+	}
+	m := messages()
+	if len(m) != 4 || m[storetest.ClusterID(2)] != "status" || m[storetest.ClusterID(1)] == "held" {
+		t.Fatalf("lists while a write is open: %v", m)
+	}
+	// The held write commits after the others, with an older transaction
+	// id than theirs: lists must see it all the same.
+	if err := held.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if m := messages(); m[storetest.ClusterID(1)] != "held" || m[storetest.ClusterID(2)] != "status" || len(m) != 4 {
+		t.Fatalf("lists after the held write committed: %v", m)
+	}
 }

@@ -153,10 +153,11 @@ func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err 
 			_ = tx.Rollback()
 		}
 	}()
-	// Lock the workspace row first, as every writer of a cluster does (the
-	// cluster_gen trigger): on PostgreSQL, a cluster written meanwhile then
-	// waits for this transaction, and no two transactions take the
-	// workspace's rows in opposite orders.
+	// Lock the workspace row first: on SQLite the cluster_gen trigger of
+	// every cluster write takes it too; on PostgreSQL a cluster inserted
+	// meanwhile either committed before the count below sees it, or its
+	// foreign key check makes the delete of the workspace row wait for it
+	// and fail.
 	if _, err := s.txExec(ctx, tx, "UPDATE workspaces SET cluster_gen = cluster_gen WHERE account_id = ? AND id = ?", accountID, id); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", id, err)
 	}
