@@ -125,11 +125,13 @@ func NewCluster(accountID, workspaceID string, n int) rayfleet.Cluster {
 			{
 				InstanceID: inst + "-head", Type: "Head", Phase: "Running",
 				ContainerState: "running", CreateTime: created.Add(1234567891), StartTime: created.Add(2345678912),
+				RayVersion: "2.47.1", PythonVersion: "3.12.11",
 			},
 			{
 				InstanceID: inst + "-gpu-0", Type: "Worker", Group: "gpu", Phase: "Pending", Message: "0/3 nodes are available",
 				Reason: "Unschedulable", ContainerState: "waiting", ContainerStateMessage: "pulling image",
 				ContainerStateReason: "ContainerCreating", ContainerExitCode: 137, CreateTime: created.Add(3456789123),
+				RayVersion: "2.47.1", PythonVersion: "3.12.11",
 			},
 		},
 		InstanceID:   inst,
