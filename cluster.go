@@ -432,11 +432,6 @@ type Cluster struct {
 
 	// Version is the optimistic-concurrency version; stores bump it on every write.
 	Version int64
-	// Rev is the store's change stamp of the row, when the store gives one
-	// (lists do): it differs after every write and, unlike Version, is never
-	// given twice, even to a cluster id used again. 0 means unknown. What is
-	// derived from a cluster can be kept by (ID, Rev).
-	Rev int64
 }
 
 // HoldsCapacity reports whether the cluster counts against its queues: from

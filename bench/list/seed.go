@@ -77,6 +77,16 @@ func seed(ctx context.Context, dataDir string, cred app.Credentials, cfg seedCon
 	wsTime := now.Add(-400 * 24 * time.Hour)
 
 	listed := wsRef{ak.AccountID, cred.WorkspaceID, root.UID, root.Nickname}
+	// The store admits every cluster against its queues: the bootstrap's
+	// root queue is given room for the thousands seeded into it.
+	q, err := st.GetQueue(ctx, ak.AccountID, cred.WorkspaceID, rayfleet.RootQueue)
+	if err != nil {
+		return res, err
+	}
+	q.MaxCU = seedQueueCU
+	if err := st.UpdateQueue(ctx, q); err != nil {
+		return res, err
+	}
 	var others []wsRef
 	for i := range cfg.OwnWorkspaces {
 		w, err := seedWorkspace(ctx, st, rng, ak.AccountID, root.UID, fmt.Sprintf("team-%d", i+1), wsTime)
@@ -160,11 +170,15 @@ func seed(ctx context.Context, dataDir string, cred app.Credentials, cfg seedCon
 	return res, nil
 }
 
+// seedQueueCU is the limit of the seeded workspaces' root queues, large
+// enough to admit every cluster seeded.
+const seedQueueCU = 1_000_000
+
 // seedWorkspace creates a workspace with its root queue and network
 // service, shaped as the service's CreateWorkspace makes them.
 func seedWorkspace(ctx context.Context, st *sqlstore.Store, rng *rand.Rand, acct, creator, name string, at time.Time) (string, error) {
 	id := "w-" + hexString(rng, 8)
-	const cu = 2000
+	const cu = seedQueueCU
 	w := rayfleet.Workspace{
 		ID: id, AccountID: acct, Name: name, CU: cu, Status: rayfleet.WorkspaceRunning,
 		OSSBucket: "oss://" + name + "-bucket", PaymentType: "PayAsYouGo", ReleaseType: "pro", CreateTime: at, Creator: creator,

@@ -89,22 +89,17 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.closeResources()
 		}
 	}()
+	var st *sqlstore.Store
 	switch cfg.Store {
 	case "postgres":
-		s.Store, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
+		st, err = sqlstore.OpenPostgres(ctx, cfg.PostgresDSN)
 	default:
-		var st *sqlstore.Store
 		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "rayfleet.db"))
-		if err == nil {
-			// The data directory's lock keeps every other server off this
-			// file, and nothing else writes it.
-			st.AssumeSoleWriter()
-			s.Store = st
-		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store, err)
 	}
+	s.Store = st
 	// The key is read once the store is open: whether a missing key may be
 	// created depends on what the database holds.
 	keys, err := openKeyring(ctx, filepath.Join(cfg.DataDir, "master.key"), s.Store)

@@ -21,26 +21,19 @@ func (h *Handler) listClusters(r *request) (any, error) {
 	out, err := h.Service.ListClusters(r.Context(), r.p, service.ListClustersInput{
 		WorkspaceID: r.PathValue("workspaceId"), PageNum: pageNum, PageSize: pageSize,
 		State: q.Get("state"), Name: q.Get("name"), Creator: q.Get("creator"), QueueName: q.Get("queueName"),
-		Render: renderSummary,
 	})
 	if err != nil {
 		return nil, err
 	}
-	// The answer is api.ListClustersResponse, written by hand (listjson.go)
-	// from each cluster's summary, which the service keeps while the
-	// cluster is unchanged: encoding/json and the copies were a large share
-	// of a list's cost.
-	w := newListWriter(service.RequestID(r.Context()), len(out.Rendered))
-	for _, b := range out.Rendered {
-		w.addRaw(b)
+	resp := &api.ListClustersResponse{
+		RequestID:   service.RequestID(r.Context()),
+		RayClusters: make([]api.ClusterSummary, len(out.Clusters)), // [] rather than null for an empty page
+		TotalCount:  out.TotalCount, PageNum: out.PageNum, PageSize: out.PageSize,
 	}
-	return w.finish(out.TotalCount, out.PageNum, out.PageSize), nil
-}
-
-// renderSummary is a cluster's summary as ListRayCluster writes it.
-func renderSummary(c *service.ClusterInfo) []byte {
-	s := toSummary(c)
-	return appendSummary(make([]byte, 0, 1024), &s)
+	for i := range out.Clusters {
+		resp.RayClusters[i] = toSummary(&out.Clusters[i])
+	}
+	return resp, nil
 }
 
 func (h *Handler) getCluster(r *request) (any, error) {

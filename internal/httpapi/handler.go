@@ -223,21 +223,15 @@ func sourceIP(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, requestID string) {
-	var body []byte
-	if pre, ok := v.(jsonBody); ok {
-		body = pre
-		defer pre.release()
-	} else {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			status = http.StatusInternalServerError
-			buf.Reset()
-			fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"Error.Internal","Message":"The response could not be encoded."}`+"\n", requestID)
-		}
-		body = buf.Bytes()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"Error.Internal","Message":"The response could not be encoded."}`+"\n", requestID)
 	}
+	body := buf.Bytes()
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("x-acs-request-id", requestID)

@@ -159,7 +159,7 @@ func (s *Service) listVisibleClusters(ctx context.Context, p rayfleet.Principal,
 	offset, limit := f.Offset, f.Limit
 	// The page is cut here, from every cluster: the store must return them
 	// all, whole.
-	f.Offset, f.Limit, f.Known = 0, 0, nil
+	f.Offset, f.Limit = 0, 0
 	all, _, err := s.Store.ListClusters(ctx, f)
 	if err != nil {
 		return nil, 0, err

@@ -62,7 +62,7 @@ func (s *Service) Bootstrap(ctx context.Context) (*Bootstrapped, error) {
 		return nil, fmt.Errorf("create root access key: %w", err)
 	}
 	p := rayfleet.Principal{AccountID: acctID, UserUID: uid, UserName: root.Name, Nickname: root.Nickname, Root: true}
-	wsID, err := s.createWorkspace(ctx, p, CreateWorkspaceInput{Name: "default", CU: DefaultWorkspaceCU, PaymentType: "PayAsYouGo", ReleaseType: "pro"})
+	wsID, err := s.createWorkspace(ctx, p, CreateWorkspaceInput{Name: "default", CU: DefaultWorkspaceCU, PaymentType: "PayAsYouGo", ReleaseType: "pro"}, noGuard)
 	if err != nil {
 		return nil, err
 	}

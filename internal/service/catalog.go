@@ -70,7 +70,7 @@ func (s *Service) CreateNetworkService(ctx context.Context, p rayfleet.Principal
 	}
 	token := in.ClientToken
 	in.ClientToken = ""
-	return s.idempotent(ctx, p, token, "CreateNetworkService", in, func() (Outcome, error) {
+	return s.idempotent(ctx, p, token, "CreateNetworkService", in, func(guard guard) (Outcome, error) {
 		id, err := s.newNetworkServiceID()
 		if err != nil {
 			return Outcome{}, err
@@ -79,12 +79,13 @@ func (s *Service) CreateNetworkService(ctx context.Context, p rayfleet.Principal
 			ID: id, AccountID: p.AccountID, WorkspaceID: in.WorkspaceID, Name: in.Name, VpcID: in.VpcID,
 			VSwitchIDs: in.VSwitchIDs, SecurityGroupID: in.SecurityGroupID, Type: in.Type, State: "running", CreateTime: s.now(),
 		}
-		if err := s.Store.CreateNetworkService(ctx, n); err != nil {
+		out := Outcome{ID: id}
+		if err := s.Store.CreateNetworkService(guard(ctx, out), n); err != nil {
 			if rayfleet.ErrorCode(err) == rayfleet.EDENIED {
 				return Outcome{}, rayfleet.Errorf(rayfleet.EDENIED, "network service %q already exists in workspace %s", in.Name, in.WorkspaceID)
 			}
 			return Outcome{}, fmt.Errorf("create network service: %w", err)
 		}
-		return Outcome{ID: id}, nil
+		return out, nil
 	})
 }

@@ -39,21 +39,11 @@ type ListClustersInput struct {
 	Name        string
 	Creator     string
 	QueueName   string
-
-	// Render, when set, turns a cluster into what the caller writes of it
-	// (ListRayCluster's JSON summary). The service keeps each rendering
-	// while the cluster is unchanged and skips the cluster's token and
-	// addresses when it has one, so Render must be a pure function of the
-	// ClusterInfo, the same on every call.
-	Render func(*ClusterInfo) []byte
 }
 
 // ListClustersOutput is a page of clusters.
 type ListClustersOutput struct {
-	// Clusters are the page's clusters; with Render, Clusters is nil and
-	// Rendered holds what Render made of each, in list order.
 	Clusters   []ClusterInfo
-	Rendered   [][]byte
 	TotalCount int
 	PageNum    int
 	PageSize   int
@@ -91,37 +81,21 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 		State: rayfleet.State(in.State), Name: in.Name, Creator: in.Creator, QueueName: in.QueueName,
 		Offset: (in.PageNum - 1) * in.PageSize, Limit: in.PageSize,
 	}
-	list := func(f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
-		cs, total, err := s.listVisibleClusters(ctx, p, f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list clusters: %w", err)
+	cs, total, err := s.listVisibleClusters(ctx, p, f)
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	// The store lists no clusters of a missing workspace or of another
+	// account's, so a cluster listed proves the workspace is the caller's;
+	// only an empty answer needs the workspace looked up, to tell an empty
+	// workspace from one that must answer ResourceNotFound.
+	if total == 0 {
+		if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+			return nil, err
 		}
-		// The store lists no clusters of a missing workspace or of another
-		// account's, so a cluster listed proves the workspace is the
-		// caller's; only an empty answer needs the workspace looked up, to
-		// tell an empty workspace from one that must answer
-		// ResourceNotFound.
-		if total == 0 {
-			if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
-				return nil, 0, err
-			}
-		}
-		return cs, total, nil
 	}
 	out := &ListClustersOutput{PageNum: in.PageNum, PageSize: in.PageSize}
 	l := s.links()
-	if in.Render != nil {
-		var err error
-		out.Rendered, out.TotalCount, err = s.listRendered(f, l, in.Render, list)
-		if err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
-	cs, total, err := list(f)
-	if err != nil {
-		return nil, err
-	}
 	// Each cluster is copied once, into its place: lists are the hot path,
 	// and copies of a cluster's large struct added up.
 	out.TotalCount, out.Clusters = total, make([]ClusterInfo, len(cs))
@@ -213,7 +187,7 @@ func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID 
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, p, clientToken, "CreateRayCluster", []any{wsID, patch}, func() (Outcome, error) {
+	return s.idempotent(ctx, p, clientToken, "CreateRayCluster", []any{wsID, patch}, func(guard guard) (Outcome, error) {
 		spec := patch.Apply(rayfleet.ClusterSpec{})
 		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
 			return Outcome{}, err
@@ -223,9 +197,6 @@ func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID 
 			return Outcome{}, err
 		}
 		defer unlock()
-		if err := s.admit(ctx, p.AccountID, wsID, "", &spec); err != nil {
-			return Outcome{}, err
-		}
 		id, err := s.newClusterID()
 		if err != nil {
 			return Outcome{}, err
@@ -239,11 +210,14 @@ func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID 
 		if err := s.startInstance(&c, now); err != nil {
 			return Outcome{}, err
 		}
-		if err := s.Store.CreateCluster(ctx, c); err != nil {
+		// The store admits it against its queues' free capacity in the
+		// transaction that writes it (QuotaExceeded otherwise).
+		out := Outcome{ClusterID: id}
+		if err := s.Store.CreateCluster(guard(ctx, out), c); err != nil {
 			return Outcome{}, fmt.Errorf("create cluster: %w", err)
 		}
 		s.wake(&c)
-		return Outcome{ClusterID: id}, nil
+		return out, nil
 	})
 }
 
@@ -413,38 +387,6 @@ func (s *Service) checkGPU(field, v string) error {
 	return rayfleet.Errorf(rayfleet.EINVALID, "%s %q is not a configured GPU type; configured: %s", field, v, strings.Join(names, ", "))
 }
 
-// admit checks that spec fits the free capacity of every queue it uses,
-// counting every other cluster of the workspace that holds capacity. The
-// caller holds the workspace lock.
-func (s *Service) admit(ctx context.Context, accountID, wsID, selfID string, spec *rayfleet.ClusterSpec) error {
-	used, err := s.Store.CapacityInUse(ctx, accountID, wsID, selfID)
-	if err != nil {
-		return fmt.Errorf("load capacity: %w", err)
-	}
-	needs := spec.Needs()
-	for _, qn := range spec.Queues() {
-		q, err := s.Store.GetQueue(ctx, accountID, wsID, qn)
-		if err != nil {
-			if rayfleet.IsNotFound(err) {
-				return rayfleet.Errorf(rayfleet.EINVALID, "queueName %q is not a queue of workspace %s", qn, wsID)
-			}
-			return fmt.Errorf("load queue: %w", err)
-		}
-		free := q.Max().Sub(used[qn])
-		if !needs[qn].Fits(free) {
-			return rayfleet.Errorf(rayfleet.EQUOTA, "queue %q cannot hold this cluster: it needs %s there, and %s of the queue's %s is free; stop or shrink other clusters, or raise the queue's limit",
-				qn, needs[qn], nonNegative(free), q.Max())
-		}
-	}
-	return nil
-}
-
-func nonNegative(r rayfleet.Resources) rayfleet.Resources {
-	r.MilliCPU = max(r.MilliCPU, 0)
-	r.MemoryBytes = max(r.MemoryBytes, 0)
-	return r
-}
-
 // UpdateCluster changes a cluster's spec. Changes a running cluster can take
 // live (worker replicas, min/max, autoscaling) are applied by the reconciler
 // at once; the rest wait for the next start and set Modified.
@@ -456,7 +398,7 @@ func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID,
 	if err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, p, clientToken, "UpdateRayCluster", []any{wsID, id, patch}, func() (Outcome, error) {
+	return s.idempotent(ctx, p, clientToken, "UpdateRayCluster", []any{wsID, id, patch}, func(guard guard) (Outcome, error) {
 		spec := patch.Apply(old.Spec)
 		if err := s.prepareSpec(ctx, p.AccountID, wsID, &spec); err != nil {
 			return Outcome{}, err
@@ -467,16 +409,14 @@ func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID,
 		}
 		defer unlock()
 		var updated rayfleet.Cluster
+		out := Outcome{ClusterID: id}
 		err = retryConflict(ctx, func() error {
 			var err error
-			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+			// A cluster that holds capacity is admitted again, with its new
+			// spec, by the store's write.
+			updated, err = s.Store.UpdateCluster(guard(ctx, out), p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
 				if c.Deleted {
 					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
-				}
-				if c.HoldsCapacity() {
-					if err := s.admit(ctx, p.AccountID, wsID, c.ID, &spec); err != nil {
-						return err
-					}
 				}
 				c.Spec = spec
 				if c.State == rayfleet.StateStarting || c.State == rayfleet.StateRunning {
@@ -493,7 +433,7 @@ func (s *Service) UpdateCluster(ctx context.Context, p rayfleet.Principal, wsID,
 			return Outcome{}, err
 		}
 		s.wake(&updated)
-		return Outcome{ClusterID: id}, nil
+		return out, nil
 	})
 }
 
@@ -506,7 +446,7 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, p, clientToken, "StartRayCluster", []any{wsID, id}, func() (Outcome, error) {
+	return s.idempotent(ctx, p, clientToken, "StartRayCluster", []any{wsID, id}, func(guard guard) (Outcome, error) {
 		unlock, err := s.lock(ctx, p.AccountID+"/"+wsID)
 		if err != nil {
 			return Outcome{}, err
@@ -517,7 +457,8 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 		err = retryConflict(ctx, func() error {
 			var err error
 			acted = false
-			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+			// The store's write admits the cluster, holding capacity again.
+			updated, err = s.Store.UpdateCluster(guard(ctx, Outcome{}), p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
 				switch {
 				case c.Deleted:
 					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
@@ -525,9 +466,6 @@ func (s *Service) StartCluster(ctx context.Context, p rayfleet.Principal, wsID, 
 					return errNoChange
 				case c.State == rayfleet.StateStopping:
 					return rayfleet.Errorf(rayfleet.EDENIED, "Ray cluster %s is Stopping; start it again once it is Stopped", id)
-				}
-				if err := s.admit(ctx, p.AccountID, wsID, c.ID, &c.Spec); err != nil {
-					return err
 				}
 				acted = true
 				c.ModifiedTime = s.now()
@@ -556,13 +494,13 @@ func (s *Service) StopCluster(ctx context.Context, p rayfleet.Principal, wsID, i
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, p, clientToken, "StopRayCluster", []any{wsID, id, instanceID}, func() (Outcome, error) {
+	return s.idempotent(ctx, p, clientToken, "StopRayCluster", []any{wsID, id, instanceID}, func(guard guard) (Outcome, error) {
 		var updated rayfleet.Cluster
 		acted := false
 		err := retryConflict(ctx, func() error {
 			var err error
 			acted = false
-			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+			updated, err = s.Store.UpdateCluster(guard(ctx, Outcome{}), p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
 				switch {
 				case c.Deleted:
 					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
@@ -605,11 +543,11 @@ func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID,
 	if _, err := s.cluster(ctx, p, wsID, id); err != nil {
 		return Outcome{}, err
 	}
-	return s.idempotent(ctx, p, clientToken, "DeleteRayCluster", []any{wsID, id}, func() (Outcome, error) {
+	return s.idempotent(ctx, p, clientToken, "DeleteRayCluster", []any{wsID, id}, func(guard guard) (Outcome, error) {
 		var updated rayfleet.Cluster
 		err := retryConflict(ctx, func() error {
 			var err error
-			updated, err = s.Store.UpdateCluster(ctx, p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
+			updated, err = s.Store.UpdateCluster(guard(ctx, Outcome{}), p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
 				if c.Deleted {
 					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
 				}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
 )
 
 // Outcome is what a mutating call returns, and what a retry with the same
@@ -38,14 +39,26 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// guard returns ctx carrying the client token of the call, if it has one,
+// with o as the outcome to remember: the store writes the two together
+// with the write made with that context (store.WithClientToken). A call
+// passes it, right before its one write, what it will answer.
+type guard func(ctx context.Context, o Outcome) context.Context
+
+// noGuard is the guard of a call without a client token.
+func noGuard(ctx context.Context, _ Outcome) context.Context { return ctx }
+
 // idempotent runs fn once per (account, client token) within the idempotency
 // window: a retry with the same token and parameters returns the first
 // outcome without acting; the same token with other parameters is refused.
-// Calls with one token are serialised, so a retry racing the first call
-// waits for it. A failed call is not remembered: retrying it acts again.
-func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, op string, params any, fn func() (Outcome, error)) (Outcome, error) {
+// The token is recorded in the transaction of fn's write (fn calls the
+// guard it is given to make that write's context), so a crash can never
+// leave the write without it and let a retry act twice. Calls with one
+// token are serialised, so a retry racing the first call waits for it. A
+// failed call is not remembered: retrying it acts again.
+func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, op string, params any, fn func(guard) (Outcome, error)) (Outcome, error) {
 	if token == "" {
-		return fn()
+		return fn(noGuard)
 	}
 	if len(token) > 64 {
 		return Outcome{}, rayfleet.Errorf(rayfleet.EINVALID, "clientToken must be at most 64 characters")
@@ -68,35 +81,66 @@ func (s *Service) idempotent(ctx context.Context, p rayfleet.Principal, token, o
 	}
 	defer unlock()
 	now := s.now()
-	prev, found, err := s.Store.GetIdempotency(ctx, p.AccountID, token, now.Add(-rayfleet.IdempotencyWindow))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("load client token: %w", err)
-	}
-	if found {
+	since := now.Add(-rayfleet.IdempotencyWindow)
+	remembered := func() (Outcome, bool, error) {
+		prev, found, err := s.Store.GetIdempotency(ctx, p.AccountID, token, since)
+		if err != nil || !found {
+			return Outcome{}, false, err
+		}
 		if prev.ParamsHash != hash {
-			return Outcome{}, rayfleet.Errorf(rayfleet.EIDEMPOTENT,
+			return Outcome{}, true, rayfleet.Errorf(rayfleet.EIDEMPOTENT,
 				"clientToken %q was already used with different parameters (by %s); use a new token for a new request", token, prev.Operation)
 		}
 		var out Outcome
 		if err := json.Unmarshal(prev.Response, &out); err != nil {
-			return Outcome{}, fmt.Errorf("decode remembered outcome: %w", err)
+			return Outcome{}, true, fmt.Errorf("decode remembered outcome: %w", err)
 		}
-		return out, nil
+		return out, true, nil
 	}
-	out, err := fn()
+	if out, found, err := remembered(); err != nil || found {
+		if err != nil && !found {
+			err = fmt.Errorf("load client token: %w", err)
+		}
+		return out, err
+	}
+	rec := rayfleet.Idempotency{AccountID: p.AccountID, Token: token, Operation: op, ParamsHash: hash, CreateTime: now}
+	var tok *store.ClientToken
+	var encodeErr error
+	out, err := fn(func(ctx context.Context, o Outcome) context.Context {
+		o.RequestID = RequestID(ctx)
+		rec.Response, encodeErr = json.Marshal(o)
+		tok = &store.ClientToken{Record: rec, Since: since}
+		return store.WithClientToken(ctx, tok)
+	})
+	if encodeErr != nil {
+		return Outcome{}, fmt.Errorf("encode outcome: %w", encodeErr)
+	}
+	if errors.Is(err, store.ErrTokenUsed) {
+		// Another process recorded the token since the read above: its
+		// call acted, this one did not.
+		out, found, err := remembered()
+		if err == nil && !found {
+			err = fmt.Errorf("client token %q: recorded and gone", token)
+		}
+		return out, err
+	}
 	if err != nil {
 		return out, err
 	}
 	out.RequestID = RequestID(ctx)
+	if tok != nil && tok.Stored() {
+		return out, nil
+	}
+	// fn wrote nothing (the call had nothing to do): remember its answer
+	// all the same.
 	resp, err := json.Marshal(out)
 	if err != nil {
 		return out, fmt.Errorf("encode outcome: %w", err)
 	}
-	if _, _, err := s.Store.PutIdempotency(ctx, rayfleet.Idempotency{
-		AccountID: p.AccountID, Token: token, Operation: op, ParamsHash: hash, Response: resp, CreateTime: now,
-	}); err != nil {
-		// The call took effect; failing it now would invite a retry that acts
-		// twice. Log and answer.
+	rec.Response = resp
+	if _, _, err := s.Store.PutIdempotency(ctx, rec); err != nil {
+		// Nothing was done, so a retry that finds no record acts no
+		// more than this call did. Log and answer.
 		if s.Logger != nil {
 			s.Logger.ErrorContext(ctx, "remember client token", "err", err)
 		}

@@ -49,7 +49,7 @@ func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID str
 }
 
 func (s *Service) usage(ctx context.Context, accountID, wsID string) (map[string]rayfleet.Resources, error) {
-	used, err := s.Store.CapacityInUse(ctx, accountID, wsID, "")
+	used, err := s.Store.CapacityInUse(ctx, accountID, wsID)
 	if err != nil {
 		return nil, fmt.Errorf("load capacity: %w", err)
 	}
@@ -81,7 +81,7 @@ func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in Queu
 	}
 	token := in.ClientToken
 	in.ClientToken = ""
-	return s.idempotent(ctx, p, token, "CreateWorkspaceQueue", in, func() (Outcome, error) {
+	return s.idempotent(ctx, p, token, "CreateWorkspaceQueue", in, func(guard guard) (Outcome, error) {
 		unlock, err := s.lock(ctx, p.AccountID+"/"+w.ID)
 		if err != nil {
 			return Outcome{}, err
@@ -97,7 +97,7 @@ func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in Queu
 		if in.Description != nil {
 			q.Description = *in.Description
 		}
-		if err := s.Store.CreateQueue(ctx, q); err != nil {
+		if err := s.Store.CreateQueue(guard(ctx, Outcome{}), q); err != nil {
 			if rayfleet.ErrorCode(err) == rayfleet.EDENIED {
 				return Outcome{}, rayfleet.Errorf(rayfleet.EDENIED, "queue %q already exists in workspace %s", in.Name, w.ID)
 			}
@@ -147,7 +147,7 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 	}
 	token := in.ClientToken
 	in.ClientToken = ""
-	return s.idempotent(ctx, p, token, "EditWorkspaceQueue", in, func() (Outcome, error) {
+	return s.idempotent(ctx, p, token, "EditWorkspaceQueue", in, func(guard guard) (Outcome, error) {
 		unlock, err := s.lock(ctx, p.AccountID+"/"+w.ID)
 		if err != nil {
 			return Outcome{}, err
@@ -177,7 +177,7 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 		if in.Description != nil {
 			q.Description = *in.Description
 		}
-		if err := s.Store.UpdateQueue(ctx, q); err != nil {
+		if err := s.Store.UpdateQueue(guard(ctx, Outcome{}), q); err != nil {
 			return Outcome{}, fmt.Errorf("update queue: %w", err)
 		}
 		return Outcome{}, nil

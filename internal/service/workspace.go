@@ -72,13 +72,13 @@ func (s *Service) CreateWorkspace(ctx context.Context, p rayfleet.Principal, in 
 	}
 	token := in.ClientToken
 	in.ClientToken = ""
-	return s.idempotent(ctx, p, token, "CreateWorkspace", in, func() (Outcome, error) {
-		id, err := s.createWorkspace(ctx, p, in)
+	return s.idempotent(ctx, p, token, "CreateWorkspace", in, func(guard guard) (Outcome, error) {
+		id, err := s.createWorkspace(ctx, p, in, guard)
 		return Outcome{WorkspaceID: id}, err
 	})
 }
 
-func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in CreateWorkspaceInput) (string, error) {
+func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in CreateWorkspaceInput, guard guard) (string, error) {
 	id, err := s.newWorkspaceID()
 	if err != nil {
 		return "", err
@@ -102,7 +102,7 @@ func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in 
 		ID: nsID, AccountID: p.AccountID, WorkspaceID: id, Name: rayfleet.DefaultNetworkService,
 		Type: "NetworkService", State: "running", CreateTime: now,
 	}
-	if err := s.Store.CreateWorkspace(ctx, w, root, ns); err != nil {
+	if err := s.Store.CreateWorkspace(guard(ctx, Outcome{WorkspaceID: id}), w, root, ns); err != nil {
 		return "", fmt.Errorf("create workspace: %w", err)
 	}
 	return id, nil

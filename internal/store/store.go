@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +100,15 @@ type Store interface {
 
 	// Clusters. Get and List never return rows marked Deleted; the
 	// reconciler sees them through ListClusterRefs and GetClusterAny.
+	//
+	// Every write of a cluster keeps its workspace's queue usage (what
+	// CapacityInUse returns) in the same transaction: a cluster holds
+	// Spec.Needs() of its queues while HoldsCapacity. A write that makes a
+	// cluster hold more of a queue than before fails, writing nothing,
+	// with rayfleet.EQUOTA when the queue would then hold more than its
+	// limit, and with rayfleet.EINVALID when the queue does not exist; so
+	// of concurrent writes that together would overfill a queue, through
+	// any stores on the database, only those that fit succeed.
 	CreateCluster(ctx context.Context, c rayfleet.Cluster) error
 	GetCluster(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Cluster, error)
 	// GetClusterAny is GetCluster that also returns rows marked Deleted.
@@ -106,9 +116,7 @@ type Store interface {
 	// ListClusters returns a page of the clusters that match f and how many
 	// match in all. The clusters are whole except for RunningSpec and
 	// Instances, which lists do not show and a store may leave zero; read
-	// a cluster with GetCluster for those. Each listed cluster carries its
-	// Rev: it differs after every write to the row, and no other state of
-	// any cluster, the same id created again included, ever had it. A list reflects every write
+	// a cluster with GetCluster for those. A list reflects every write
 	// that completed before it began, through this store or any other on
 	// the same database. A workspace that does not exist, or is another
 	// account's, lists no clusters.
@@ -136,10 +144,11 @@ type Store interface {
 	// ClustersHoldingCapacity returns the clusters of a workspace, deleted
 	// rows included, whose HoldsCapacity is true.
 	ClustersHoldingCapacity(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Cluster, error)
-	// CapacityInUse sums, by queue, Spec.Needs() of the clusters
-	// ClustersHoldingCapacity returns, leaving out the cluster exceptID
-	// ("" leaves out none): what admission counts as taken.
-	CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error)
+	// CapacityInUse is, by queue, what the clusters ClustersHoldingCapacity
+	// returns hold (the sum of their Spec.Needs()), as the cluster writes
+	// keep it: a read of the workspace's queues, whatever its number of
+	// clusters. Queues nothing holds may be absent or zero.
+	CapacityInUse(ctx context.Context, accountID, workspaceID string) (map[string]rayfleet.Resources, error)
 	// CountClusterRows counts a workspace's cluster rows, deleted ones
 	// (not yet purged) included.
 	CountClusterRows(ctx context.Context, accountID, workspaceID string) (int, error)
@@ -151,7 +160,8 @@ type Store interface {
 
 	// Idempotency records: PutIdempotency stores rec unless a record with the
 	// same (AccountID, Token) exists, in which case it returns that one and
-	// false.
+	// false. A write that should happen at most once per token carries its
+	// record instead (WithClientToken), so that the two are stored together.
 	PutIdempotency(ctx context.Context, rec rayfleet.Idempotency) (rayfleet.Idempotency, bool, error)
 	// GetIdempotency returns the record of (accountID, token) if one was
 	// created at or after since; found is false otherwise.
@@ -219,26 +229,48 @@ type ClusterFilter struct {
 	QueueName   string
 	Offset      int
 	Limit       int // 0 means no limit
-
-	// Known, when set, lets the caller keep what it derives from a listed
-	// cluster for as long as the cluster is unchanged. A store that holds
-	// listed rows in memory calls it once for each cluster of the page, in
-	// list order, with the Memo of that row: a slot the caller may fill,
-	// which the store keeps until the row is written (the next version of
-	// the row gets an empty Memo) or dropped. The clusters it returns true
-	// for are left out of the returned page (the total still counts them):
-	// the caller has what it needs of them. A store may never call it, and
-	// then returns the whole page.
-	Known func(id string, memo *Memo) bool
 }
 
-// A Memo is where a caller keeps what it derived from one version of a
-// stored row (see ClusterFilter.Known). Every value stored in a Memo must
-// have the same concrete type.
-type Memo struct{ v atomic.Value }
+// A ClientToken is the record of a call made with a client token, to be
+// stored in the same transaction as the write the call makes, so that no
+// crash can leave the one without the other: a retry either finds the
+// record, and with it the first call's write, or finds neither and acts.
+//
+// The writes that take one from their context (WithClientToken) are
+// CreateWorkspace, CreateQueue, UpdateQueue, CreateNetworkService,
+// CreateCluster and UpdateCluster. The first of them to commit with it
+// stores Record and marks it stored; later writes with the same context
+// store it no more. When a record of the token is found already (one
+// created at or after Since; an older one is replaced), nothing is written
+// and the write fails with an error wrapping ErrTokenUsed.
+type ClientToken struct {
+	Record rayfleet.Idempotency
+	Since  time.Time
+	stored atomic.Bool
+}
 
-// Load returns what was stored, or nil.
-func (m *Memo) Load() any { return m.v.Load() }
+// ErrTokenUsed says a write carried a client token that was recorded before.
+var ErrTokenUsed = errors.New("client token already used")
 
-// Store keeps v.
-func (m *Memo) Store(v any) { m.v.Store(v) }
+// MarkStored is called by a store once t's record is committed.
+func (t *ClientToken) MarkStored() { t.stored.Store(true) }
+
+// Stored reports whether a write stored t's record.
+func (t *ClientToken) Stored() bool { return t.stored.Load() }
+
+type clientTokenKey struct{}
+
+// WithClientToken returns ctx carrying t for the writes made with it.
+func WithClientToken(ctx context.Context, t *ClientToken) context.Context {
+	return context.WithValue(ctx, clientTokenKey{}, t)
+}
+
+// ClientTokenOf returns the client token ctx carries that no write has
+// stored yet, or nil.
+func ClientTokenOf(ctx context.Context) *ClientToken {
+	t, _ := ctx.Value(clientTokenKey{}).(*ClientToken)
+	if t == nil || t.Stored() {
+		return nil
+	}
+	return t
+}

@@ -46,7 +46,9 @@ func seedBench(b *testing.B, s *Store) store.ClusterFilter {
 				c.CreateTime = storetest.Epoch.Add(time.Duration(i) * 300 * time.Millisecond)
 				c.State = states[i%len(states)]
 				c.Deleted = i%100 == 99
-				if err := s.insertCluster(ctx, ex, c); err != nil {
+				// The row alone: the benchmark's workspaces have no queues
+				// to hold capacity of, and lists do not read it.
+				if _, err := s.insertCluster(ctx, ex, c); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,13 +1,13 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,65 +84,51 @@ func encodeCluster(c *rayfleet.Cluster) (encodedCluster, error) {
 	}, needs: needsByQueue}, nil
 }
 
-var jsonNull = []byte("null")
-
 // decodeJSON sets the cluster's JSON-held fields.
-func (s *Store) decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) error {
-	var err error
-	if c.Spec, err = s.specs.decode(spec); err != nil {
+func decodeJSON(c *rayfleet.Cluster, spec, running, inst []byte) error {
+	if err := json.Unmarshal(spec, &c.Spec); err != nil {
 		return fmt.Errorf("decode spec of cluster %s: %w", c.ID, err)
 	}
-	if c.RunningSpec, err = s.specs.decode(running); err != nil {
+	if err := json.Unmarshal(running, &c.RunningSpec); err != nil {
 		return fmt.Errorf("decode running spec of cluster %s: %w", c.ID, err)
 	}
 	c.Instances = nil
-	if !bytes.Equal(inst, jsonNull) {
-		if c.Instances, err = s.instances.decode(inst); err != nil {
-			return fmt.Errorf("decode instances of cluster %s: %w", c.ID, err)
-		}
+	if err := json.Unmarshal(inst, &c.Instances); err != nil {
+		return fmt.Errorf("decode instances of cluster %s: %w", c.ID, err)
 	}
 	return nil
 }
 
-// CreateCluster stores a new cluster at version 1.
+// CreateCluster stores a new cluster at version 1, with what it holds of
+// its queues.
 func (s *Store) CreateCluster(ctx context.Context, c rayfleet.Cluster) error {
-	if !s.soleWriter {
-		return s.insertCluster(ctx, s.exec, c)
-	}
-	s.rows.write.Lock()
-	defer s.rows.write.Unlock()
-	err := s.insertCluster(ctx, s.exec, c)
-	if k := (wsKey{c.AccountID, c.WorkspaceID}); err == nil {
-		s.usage.set(k, c.ID, heldBy(&c))
-	} else {
-		s.usage.drop(k)
-	}
-	return err
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		needs, err := s.insertCluster(ctx, s.inTx(tx), c)
+		if err != nil {
+			return err
+		}
+		return s.hold(ctx, tx, c.AccountID, c.WorkspaceID, nil, held(&c, needs))
+	})
 }
 
-func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Cluster) error {
+// insertCluster writes the row of a new cluster at version 1 and returns
+// its spec's needs.
+func (s *Store) insertCluster(ctx context.Context, ex execFunc, c rayfleet.Cluster) (map[string]rayfleet.Resources, error) {
 	c.Version = 1
 	enc, err := encodeCluster(&c)
 	if err != nil {
-		return err
-	}
-	if s.soleWriter {
-		// No entry can hold a row not made yet; dropping it all the same
-		// keeps the rule that every write changes its entry. Not under
-		// rows.write: ex may be a transaction's, which holds the only
-		// write connection that a write under rows.write waits for.
-		defer s.rows.drop(clusterKey{c.AccountID, c.WorkspaceID, c.ID})
+		return nil, err
 	}
 	_, err = ex(ctx, insertClusterSQL, append([]any{c.ID, c.AccountID, c.WorkspaceID}, enc.values...)...)
 	switch {
 	case s.d.isUnique(err):
-		return alreadyExists("cluster", c.ID)
+		return nil, alreadyExists("cluster", c.ID)
 	case s.d.isForeignKey(err):
-		return notFound("workspace", c.WorkspaceID)
+		return nil, notFound("workspace", c.WorkspaceID)
 	case err != nil:
-		return fmt.Errorf("create cluster %s: %w", c.ID, err)
+		return nil, fmt.Errorf("create cluster %s: %w", c.ID, err)
 	}
-	return nil
+	return enc.needs, nil
 }
 
 // GetCluster loads a cluster that is not deleted.
@@ -162,17 +148,6 @@ const (
 )
 
 func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id string, deleted bool) (rayfleet.Cluster, error) {
-	k := clusterKey{accountID, workspaceID, id}
-	var gen uint64
-	if s.soleWriter {
-		if c, ok := s.rows.get(k); ok {
-			if c.Deleted && !deleted {
-				return rayfleet.Cluster{}, notFound("cluster", id)
-			}
-			return c, nil
-		}
-		gen = s.rows.snapshot()
-	}
 	q := getClusterSQL
 	if deleted {
 		q = getClusterAnySQL
@@ -183,9 +158,6 @@ func (s *Store) getCluster(ctx context.Context, accountID, workspaceID, id strin
 	}
 	if len(cs) == 0 {
 		return rayfleet.Cluster{}, notFound("cluster", id)
-	}
-	if s.soleWriter {
-		s.rows.fill(k, cs[0], gen)
 	}
 	return cs[0], nil
 }
@@ -279,10 +251,7 @@ func (s *Store) listClustersSQL(ctx context.Context, f store.ClusterFilter) ([]r
 		return nil, 0, fmt.Errorf("list clusters: %w", err)
 	}
 	defer rows.Close()
-	read, err := scanListRows(rows, interner{}, func(raw []byte, spec *rayfleet.ClusterSpec) (err error) {
-		*spec, err = s.specs.decode(raw)
-		return err
-	})
+	read, err := scanListRows(rows, interner{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clusters: %w", err)
 	}
@@ -320,7 +289,7 @@ func (s *Store) clusters(ctx context.Context, query string, capHint int, args ..
 			&c.Creator, &c.CreatorName, &c.Modifier, &c.ModifierName, &c.Version); err != nil {
 			return nil, err
 		}
-		if err := s.decodeJSON(&c, spec, running, inst); err != nil {
+		if err := decodeJSON(&c, spec, running, inst); err != nil {
 			return nil, err
 		}
 		c.Desired = rayfleet.RunState(desired)
@@ -344,10 +313,13 @@ func (s *Store) UpdateCluster(ctx context.Context, accountID, workspaceID, id st
 		return rayfleet.Cluster{}, err
 	}
 	read := c.Version
+	// What it holds is worked out before fn, which may change the spec in
+	// place.
+	had := held(&c, c.Spec.Needs())
 	if err := fn(&c); err != nil {
 		return rayfleet.Cluster{}, err
 	}
-	return s.writeCluster(ctx, accountID, workspaceID, id, read, c)
+	return s.writeCluster(ctx, accountID, workspaceID, id, read, had, c)
 }
 
 // UpdateClusterFrom is UpdateCluster on a row the caller has read already
@@ -361,7 +333,7 @@ func (s *Store) UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn
 	if statusOnly(&read, &c) {
 		return s.writeStatus(ctx, &read, c)
 	}
-	return s.writeCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, read.Version, c)
+	return s.writeCluster(ctx, read.AccountID, read.WorkspaceID, read.ID, read.Version, held(&read, read.Spec.Needs()), c)
 }
 
 // statusOnly reports whether c differs from read in nothing but its
@@ -375,45 +347,33 @@ func statusOnly(read, c *rayfleet.Cluster) bool {
 
 // writeStatus writes c's status over the row if it is still at
 // read.Version; the rest of the row is read's, which the version
-// guarantees.
+// guarantees. A status write that leaves what the cluster holds as it was,
+// the reconciler's usual one, is one statement touching only its row.
 func (s *Store) writeStatus(ctx context.Context, read *rayfleet.Cluster, c rayfleet.Cluster) (rayfleet.Cluster, error) {
 	inst, err := json.Marshal(c.Instances)
 	if err != nil {
 		return rayfleet.Cluster{}, fmt.Errorf("encode instances of cluster %s: %w", c.ID, err)
 	}
 	c.Version = read.Version + 1
-	k := clusterKey{read.AccountID, read.WorkspaceID, read.ID}
-	if s.soleWriter {
-		s.rows.write.Lock()
-		defer s.rows.write.Unlock()
-	}
-	res, err := s.exec(ctx, updateStatusSQL, string(c.State), c.Message, string(inst), toMS(c.StateTime), c.Version,
-		read.AccountID, read.WorkspaceID, read.ID, read.Version)
-	n := int64(0)
-	if err == nil {
-		n, err = affected(res)
-	}
-	if err == nil && n == 1 {
-		// Answer with exactly what the next read returns.
-		c.Instances = nil
-		if !bytes.Equal(inst, jsonNull) {
-			c.Instances, err = s.instances.decode(inst)
+	args := []any{string(c.State), c.Message, string(inst), toMS(c.StateTime), c.Version, read.AccountID, read.WorkspaceID, read.ID, read.Version}
+	var n int64
+	if read.HoldsCapacity() == c.HoldsCapacity() && store.ClientTokenOf(ctx) == nil {
+		var res sql.Result
+		if res, err = s.exec(ctx, updateStatusSQL, args...); err == nil {
+			n, err = affected(res)
 		}
-		c.StateTime = fromMS(toMS(c.StateTime))
-		c.Rev = 0
-	}
-	if s.soleWriter {
-		if err == nil && n == 1 {
-			s.rows.wrote(k, c)
-			// Only a change of whether it holds capacity changes what it
-			// holds: the spec is read's.
-			if read.HoldsCapacity() != c.HoldsCapacity() {
-				s.usage.set(wsKey{read.AccountID, read.WorkspaceID}, read.ID, heldBy(&c))
+	} else {
+		err = s.writeTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.d.rebind(updateStatusSQL), args...)
+			if err == nil {
+				n, err = affected(res)
 			}
-		} else {
-			s.rows.drop(k)
-			s.usage.drop(wsKey{read.AccountID, read.WorkspaceID})
-		}
+			if err != nil || n == 0 {
+				return err
+			}
+			needs := read.Spec.Needs()
+			return s.hold(ctx, tx, read.AccountID, read.WorkspaceID, held(read, needs), held(&c, needs))
+		})
 	}
 	switch {
 	case err != nil:
@@ -421,85 +381,82 @@ func (s *Store) writeStatus(ctx context.Context, read *rayfleet.Cluster, c rayfl
 	case n == 0:
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", read.ID, read.Version, rayfleet.ErrConflict)
 	}
+	// Answer with exactly what the next read returns.
+	c.Instances = nil
+	if err := json.Unmarshal(inst, &c.Instances); err != nil {
+		return rayfleet.Cluster{}, fmt.Errorf("decode instances of cluster %s: %w", c.ID, err)
+	}
+	c.StateTime = fromMS(toMS(c.StateTime))
 	return c, nil
 }
 
 // writeCluster writes c over the row (accountID, workspaceID, id) if the
-// row is still at version read. c may differ from the row in anything but
-// which row it is and its version.
-func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id string, read int64, c rayfleet.Cluster) (rayfleet.Cluster, error) {
+// row is still at version read, moving what the cluster holds of its queues
+// from had, what the row held, to what c holds. c may differ from the row
+// in anything but which row it is and its version.
+func (s *Store) writeCluster(ctx context.Context, accountID, workspaceID, id string, read int64, had map[string]rayfleet.Resources, c rayfleet.Cluster) (rayfleet.Cluster, error) {
 	c.AccountID, c.WorkspaceID, c.ID = accountID, workspaceID, id
 	c.Version = read + 1
 	enc, err := encodeCluster(&c)
 	if err != nil {
 		return rayfleet.Cluster{}, err
 	}
-	k := clusterKey{accountID, workspaceID, id}
-	if s.soleWriter {
-		s.rows.write.Lock()
-		defer s.rows.write.Unlock()
-	}
-	res, err := s.exec(ctx, updateClusterSQL, append(enc.values, accountID, workspaceID, id, read)...)
-	n := int64(0)
-	if err == nil {
-		n, err = affected(res)
-	}
-	if err == nil && n == 1 {
-		// Answer with exactly what the next read returns.
-		err = s.decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances)
-		c.TokenSealed = copyBlob(c.TokenSealed)
-		c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
-		c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
-		c.Rev = 0 // reads of one cluster give none (a read from a list had one)
-	}
-	if s.soleWriter {
-		if err == nil && n == 1 {
-			s.rows.wrote(k, c)
-			held := enc.needs // computed once per write, for the needs column too
-			if !c.HoldsCapacity() {
-				held = nil
-			}
-			s.usage.set(wsKey{accountID, workspaceID}, id, held)
-		} else {
-			s.rows.drop(k)
-			s.usage.drop(wsKey{accountID, workspaceID})
+	var n int64
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(updateClusterSQL), append(enc.values, accountID, workspaceID, id, read)...)
+		if err == nil {
+			n, err = affected(res)
 		}
-	}
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.hold(ctx, tx, accountID, workspaceID, had, held(&c, enc.needs))
+	})
 	switch {
+	case rayfleet.ErrorCode(err) != "":
+		return rayfleet.Cluster{}, err
 	case err != nil:
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s: %w", id, err)
 	case n == 0:
 		return rayfleet.Cluster{}, fmt.Errorf("update cluster %s (version %d): %w", id, read, rayfleet.ErrConflict)
 	}
+	// Answer with exactly what the next read returns.
+	if err := decodeJSON(&c, enc.spec, enc.runningSpec, enc.instances); err != nil {
+		return rayfleet.Cluster{}, err
+	}
+	c.TokenSealed = copyBlob(c.TokenSealed)
+	c.CreateTime, c.StartTime = fromMS(toMS(c.CreateTime)), fromMS(toMS(c.StartTime))
+	c.ModifiedTime, c.StateTime = fromMS(toMS(c.ModifiedTime)), fromMS(toMS(c.StateTime))
 	return c, nil
 }
 
-// PurgeCluster removes a cluster row, deleted or not, for good.
+// PurgeCluster removes a cluster row, deleted or not, for good, and what it
+// held with it.
 func (s *Store) PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error {
-	if s.soleWriter {
-		s.rows.write.Lock()
-		defer s.rows.write.Unlock()
-	}
-	res, err := s.exec(ctx, "DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ?", accountID, workspaceID, id)
-	n := int64(0)
-	if err == nil {
-		n, err = affected(res)
-	}
-	if s.soleWriter {
-		s.rows.drop(clusterKey{accountID, workspaceID, id})
-		if err == nil {
-			s.usage.set(wsKey{accountID, workspaceID}, id, nil)
-		} else {
-			s.usage.drop(wsKey{accountID, workspaceID})
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var state string
+		var needs []byte
+		err := tx.QueryRowContext(ctx, s.d.rebind("DELETE FROM clusters WHERE account_id = ? AND workspace_id = ? AND id = ? RETURNING state, needs"),
+			accountID, workspaceID, id).Scan(&state, &needs)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("cluster", id)
 		}
-	}
-	switch {
-	case err != nil:
+		if err != nil {
+			return err
+		}
+		if c := (rayfleet.Cluster{State: rayfleet.State(state)}); !c.HoldsCapacity() {
+			return nil
+		}
+		had, err := decodeNeeds(needs)
+		if err != nil {
+			return fmt.Errorf("needs of cluster %s: %w", id, err)
+		}
+		return s.hold(ctx, tx, accountID, workspaceID, had, nil)
+	})
+	if err != nil && rayfleet.ErrorCode(err) == "" {
 		return fmt.Errorf("purge cluster %s: %w", id, err)
-	case n == 0:
-		return notFound("cluster", id)
 	}
-	return nil
+	return err
 }
 
 // ClustersHoldingCapacity returns a workspace's clusters, deleted ones
@@ -521,82 +478,118 @@ func (s *Store) ClustersHoldingCapacity(ctx context.Context, accountID, workspac
 	return out, nil
 }
 
-// CapacityInUse sums, by queue, what the specs of a workspace's clusters
-// that hold capacity (deleted ones included) need, leaving out exceptID.
-// It reads each such cluster's needs column, and its spec only when the
-// row was written before that column existed; a sole writer keeps what it
-// read, and what each cluster holds after every write, in memory
-// (usagecache.go).
-func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID, exceptID string) (map[string]rayfleet.Resources, error) {
-	if !s.soleWriter {
-		used := map[string]rayfleet.Resources{}
-		err := s.scanHeld(ctx, accountID, workspaceID, exceptID, func(_ string, needs map[string]rayfleet.Resources) {
-			for q, r := range needs {
-				used[q] = used[q].Add(r)
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-		return used, nil
-	}
-	k := wsKey{accountID, workspaceID}
-	if used, ok := s.usage.sum(k, exceptID); ok {
-		return used, nil
-	}
-	gen := s.usage.snapshot()
-	held := map[string]map[string]rayfleet.Resources{}
-	err := s.scanHeld(ctx, accountID, workspaceID, "", func(id string, needs map[string]rayfleet.Resources) {
-		held[id] = needs
-	})
+// CapacityInUse reads what the clusters of a workspace hold of its queues,
+// as every cluster write keeps it (hold).
+func (s *Store) CapacityInUse(ctx context.Context, accountID, workspaceID string) (map[string]rayfleet.Resources, error) {
+	rows, err := s.query(ctx, "SELECT name, used_milli_cpu, used_memory FROM queues WHERE account_id = ? AND workspace_id = ?", accountID, workspaceID)
 	if err != nil {
-		return nil, err
-	}
-	s.usage.fill(k, held, gen)
-	return sumHeld(held, exceptID), nil
-}
-
-// scanHeld calls f with the id and needs of every cluster of the workspace
-// that holds capacity, but exceptID ("" leaves out none).
-func (s *Store) scanHeld(ctx context.Context, accountID, workspaceID, exceptID string, f func(id string, needs map[string]rayfleet.Resources)) error {
-	// The SQL narrows by state (HoldsCapacity today); the check in Go keeps
-	// the answer right should HoldsCapacity ever look at more than that.
-	rows, err := s.query(ctx, "SELECT id, state, needs, CASE WHEN needs = '' THEN spec ELSE '' END FROM clusters "+
-		"WHERE account_id = ? AND workspace_id = ? AND state <> ? AND id <> ?",
-		accountID, workspaceID, string(rayfleet.StateStopped), exceptID)
-	if err != nil {
-		return fmt.Errorf("capacity in use: %w", err)
+		return nil, fmt.Errorf("capacity in use: %w", err)
 	}
 	defer rows.Close()
-	var id, state string
-	var needs, spec sql.RawBytes
+	used := map[string]rayfleet.Resources{}
 	for rows.Next() {
-		if err := rows.Scan(&id, &state, &needs, &spec); err != nil {
-			return fmt.Errorf("capacity in use: %w", err)
+		var q string
+		var r rayfleet.Resources
+		if err := rows.Scan(&q, &r.MilliCPU, &r.MemoryBytes); err != nil {
+			return nil, fmt.Errorf("capacity in use: %w", err)
 		}
-		if c := (rayfleet.Cluster{State: rayfleet.State(state)}); !c.HoldsCapacity() {
-			continue
-		}
-		if len(needs) == 0 {
-			sp, err := s.specs.decode(spec)
-			if err != nil {
-				return fmt.Errorf("capacity in use: decode spec of cluster %s: %w", id, err)
-			}
-			f(id, sp.Needs())
-			continue
-		}
-		m, err := s.needs.decode(needs)
-		if err != nil {
-			return fmt.Errorf("capacity in use: needs of cluster %s: %w", id, err)
-		}
-		byQueue := make(map[string]rayfleet.Resources, len(m))
-		for q, r := range m {
-			byQueue[q] = rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]}
-		}
-		f(id, byQueue)
+		used[q] = r
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("capacity in use: %w", err)
+		return nil, fmt.Errorf("capacity in use: %w", err)
+	}
+	return used, nil
+}
+
+// held is what c holds of its queues: needs, its spec's, while it holds
+// capacity, and nothing otherwise.
+func held(c *rayfleet.Cluster, needs map[string]rayfleet.Resources) map[string]rayfleet.Resources {
+	if !c.HoldsCapacity() {
+		return nil
+	}
+	return needs
+}
+
+// hold moves what a cluster holds of its workspace's queues from had to
+// has, in the transaction of the cluster's write. A queue it comes to hold
+// more of must then fit its limit: the update of the queue's row waits for
+// any other writer of that row, so two writes can never both take the same
+// free capacity, and the check sees what the others left. Queues are
+// updated in name order, so writers of several wait for each other rather
+// than deadlock.
+func (s *Store) hold(ctx context.Context, tx *sql.Tx, accountID, workspaceID string, had, has map[string]rayfleet.Resources) error {
+	queues := make([]string, 0, len(had)+len(has))
+	for q := range had {
+		queues = append(queues, q)
+	}
+	for q := range has {
+		if _, ok := had[q]; !ok {
+			queues = append(queues, q)
+		}
+	}
+	slices.Sort(queues)
+	for _, q := range queues {
+		d := has[q].Sub(had[q])
+		if d == (rayfleet.Resources{}) {
+			continue
+		}
+		var used rayfleet.Resources
+		var maxCU int64
+		err := tx.QueryRowContext(ctx, s.d.rebind(holdSQL), d.MilliCPU, d.MemoryBytes, accountID, workspaceID, q).Scan(&used.MilliCPU, &used.MemoryBytes, &maxCU)
+		grows := d.MilliCPU > 0 || d.MemoryBytes > 0
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && grows:
+			return rayfleet.Errorf(rayfleet.EINVALID, "queueName %q is not a queue of workspace %s", q, workspaceID)
+		case errors.Is(err, sql.ErrNoRows):
+			continue // a queue gone holds nothing
+		case err != nil:
+			return fmt.Errorf("hold capacity of queue %s: %w", q, err)
+		}
+		limit := rayfleet.CU(maxCU)
+		if grows && !used.Fits(limit) {
+			free := limit.Sub(used.Sub(has[q]))
+			return rayfleet.Errorf(rayfleet.EQUOTA, "queue %q cannot hold this cluster: it needs %s there, and %s of the queue's %s is free; stop or shrink other clusters, or raise the queue's limit",
+				q, has[q], nonNegative(free), limit)
+		}
+	}
+	return nil
+}
+
+const holdSQL = "UPDATE queues SET used_milli_cpu = used_milli_cpu + ?, used_memory = used_memory + ? " +
+	"WHERE account_id = ? AND workspace_id = ? AND name = ? RETURNING used_milli_cpu, used_memory, max_cu"
+
+func nonNegative(r rayfleet.Resources) rayfleet.Resources {
+	r.MilliCPU = max(r.MilliCPU, 0)
+	r.MemoryBytes = max(r.MemoryBytes, 0)
+	return r
+}
+
+// writeTx runs fn in a write transaction together with the client token
+// ctx carries (store.WithClientToken), if any: all of it or nothing.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	tok := store.ClientTokenOf(ctx)
+	if tok != nil {
+		if err := s.putToken(ctx, tx, tok); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if tok != nil {
+		tok.MarkStored()
 	}
 	return nil
 }
@@ -609,6 +602,19 @@ func encodeNeeds(needs map[string]rayfleet.Resources) (string, error) {
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
+}
+
+// decodeNeeds reads the needs column.
+func decodeNeeds(b []byte) (map[string]rayfleet.Resources, error) {
+	var m map[string][2]int64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	out := make(map[string]rayfleet.Resources, len(m))
+	for q, r := range m {
+		out[q] = rayfleet.Resources{MilliCPU: r[0], MemoryBytes: r[1]}
+	}
+	return out, nil
 }
 
 // ListClusterRefs returns the key of every cluster row, deleted ones

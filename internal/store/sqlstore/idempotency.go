@@ -2,12 +2,42 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/store"
 )
+
+// putTokenSQL stores a client token's record, replacing one of the same
+// token only when it is older than the given time (expired, not yet
+// removed).
+const putTokenSQL = `INSERT INTO idempotency (account_id, token, operation, params_hash, response, create_time)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (account_id, token) DO UPDATE SET operation = excluded.operation, params_hash = excluded.params_hash,
+		response = excluded.response, create_time = excluded.create_time
+	WHERE idempotency.create_time < ?`
+
+// putToken stores tok's record in tx, the transaction of the write it
+// guards; a live record of the token fails it with store.ErrTokenUsed.
+func (s *Store) putToken(ctx context.Context, tx *sql.Tx, tok *store.ClientToken) error {
+	r := tok.Record
+	res, err := tx.ExecContext(ctx, s.d.rebind(putTokenSQL),
+		r.AccountID, r.Token, r.Operation, r.ParamsHash, blob(r.Response), toMS(r.CreateTime), toMS(tok.Since))
+	if err != nil {
+		return fmt.Errorf("put client token: %w", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("put client token: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("client token %q: %w", r.Token, store.ErrTokenUsed)
+	}
+	return nil
+}
 
 // PutIdempotency stores rec unless a record with its (AccountID, Token)
 // exists; then it returns that record and false.

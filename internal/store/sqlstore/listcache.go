@@ -26,16 +26,30 @@ import (
 //
 // Freshness never depends on this process having made the writes: another
 // replica on the same PostgreSQL, or another process on the same SQLite
-// file, may write too. Triggers (migration 0002) give the workspace's
-// cluster_gen a new, higher value on every write to one of its cluster rows
-// and stamp inserted and updated rows with it (change_seq). Each
-// ListClusters reads cluster_gen, one indexed point query; when it is the
-// generation the snapshot was built at, nothing was written since and the
-// snapshot is the table. Otherwise one read transaction, a consistent view,
-// brings the snapshot up to date: the rows stamped since (those marked
-// deleted leave the list), then a count of the workspace's live rows from
-// cluster_counts. Purged rows leave no stamped row behind; when the count
-// shows some, the live ids are read and the rest dropped.
+// file, may write too. Each ListClusters reads the workspace's stamp, one
+// round trip of indexed point queries; when it shows nothing written since
+// the snapshot was built, the snapshot is the table. Otherwise one read
+// transaction, a consistent view, brings the snapshot up to date: the rows
+// stamped since (those marked deleted leave the list), then a count of the
+// workspace's live rows from cluster_counts. Purged rows leave no stamped
+// row behind; when the count shows some, the live ids are read and the
+// rest dropped.
+//
+// The stamps differ by dialect. SQLite has one writer at a time, so
+// triggers (migration 0002) give the workspace's cluster_gen a new, higher
+// value on every write to one of its cluster rows and stamp the row with it
+// (change_seq): the stamp is cluster_gen, and the rows to read are those
+// stamped above the snapshot's. On PostgreSQL that would make every write
+// of a cluster lock its workspace's row until it commits, so the trigger
+// (migration 0010) stamps a row with its writer's transaction id instead,
+// touching nothing else, and the stamp is the workspace's highest change_seq
+// with its live count and the oldest transaction still running (the xmin
+// of a snapshot). Transaction ids do not follow commit order, but every
+// writer not yet committed when a snapshot is taken has an id at or above
+// that snapshot's xmin: the rows to read are those stamped at or above the
+// xmin of the snapshot the list was built in, and a list built while a
+// writer with an id below its highest stamp was running is not trusted
+// without that read (settled).
 //
 // Snapshots are immutable once published, so lists read them without locks
 // while a refresh builds the next one.
@@ -51,7 +65,7 @@ const defaultListCacheRows = 40_000
 // running spec and instances, which lists do not return, plus what the
 // in-memory filters compare.
 const listCols = "id, name_lower, queues, spec, desired, deleted, state, message, instance_id, token_hash, token_sealed, modified, " +
-	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version, change_seq"
+	"create_time, start_time, modified_time, state_time, creator, creator_name, modifier, modifier_name, version"
 
 const (
 	listGenSQL     = "SELECT cluster_gen FROM workspaces WHERE account_id = ? AND id = ?"
@@ -59,7 +73,26 @@ const (
 	listChangesSQL = "SELECT " + listCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND change_seq > ?"
 	listLiveSQL    = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ?"
 	listLiveIDsSQL = "SELECT id FROM clusters WHERE account_id = ? AND workspace_id = ? AND deleted = 0"
+
+	// pgStampSQL is PostgreSQL's stamp: the workspace's highest change_seq,
+	// its live count, the xmin of the statement's snapshot (in a
+	// repeatable-read transaction, the transaction's) and whether the
+	// workspace exists. Its arguments are the account and workspace ids,
+	// three times.
+	pgStampSQL = "SELECT coalesce((SELECT max(change_seq) FROM clusters WHERE account_id = ? AND workspace_id = ?), 0), " +
+		"(SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cluster_counts WHERE account_id = ? AND workspace_id = ?), " +
+		"CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), " +
+		"EXISTS (SELECT 1 FROM workspaces WHERE account_id = ? AND id = ?)"
+	pgChangesSQL = "SELECT " + listCols + " FROM clusters WHERE account_id = ? AND workspace_id = ? AND change_seq >= ?"
 )
+
+// listStamp is what a list reads to learn whether its snapshot is current:
+// on SQLite gen is cluster_gen; on PostgreSQL gen is the highest change_seq,
+// live the live count and horizon the xmin (see above).
+type listStamp struct {
+	gen, live, horizon int64
+	found              bool // the workspace exists
+}
 
 // listRow is one cluster as lists return it. It is never changed once in a
 // snapshot.
@@ -81,9 +114,6 @@ type listRow struct {
 
 	creator, creatorName, modifier, modifierName string
 	version                                      int64
-	rev                                          int64 // change_seq
-
-	memo store.Memo // the lister's, for this version of the row
 }
 
 // compare orders rows as lists do: newest first, then by id descending.
@@ -105,12 +135,12 @@ func (r *listRow) fill(c *rayfleet.Cluster, accountID, workspaceID string) {
 	c.InstanceID, c.TokenHash, c.TokenSealed, c.Modified = r.instID, r.tokenHash, copyBlob(r.sealed), r.modified
 	c.CreateTime, c.StartTime, c.ModifiedTime, c.StateTime = fromMS(r.createTime), fromMS(r.startTime), fromMS(r.modifiedTime), fromMS(r.stateTime)
 	c.Creator, c.CreatorName, c.Modifier, c.ModifierName = r.creator, r.creatorName, r.modifier, r.modifierName
-	c.Version, c.Rev = r.version, r.rev
+	c.Version = r.version
 }
 
 // scanListRows reads rows selecting listCols. Strings that rows repeat go
 // through in, so that the rows read together share one copy.
-func scanListRows(rows *sql.Rows, in interner, decodeSpec func([]byte, *rayfleet.ClusterSpec) error) ([]*listRow, error) {
+func scanListRows(rows *sql.Rows, in interner) ([]*listRow, error) {
 	var out []*listRow
 	var spec, sealed, queues, desired, state, creator, creatorName, modifier, modifierName sql.RawBytes
 	for rows.Next() {
@@ -118,10 +148,10 @@ func scanListRows(rows *sql.Rows, in interner, decodeSpec func([]byte, *rayfleet
 		var deleted, modified int64
 		if err := rows.Scan(&r.id, &r.nameLower, &queues, &spec, &desired, &deleted, &state, &r.message, &r.instID, &r.tokenHash, &sealed,
 			&modified, &r.createTime, &r.startTime, &r.modifiedTime, &r.stateTime,
-			&creator, &creatorName, &modifier, &modifierName, &r.version, &r.rev); err != nil {
+			&creator, &creatorName, &modifier, &modifierName, &r.version); err != nil {
 			return nil, err
 		}
-		if err := decodeSpec(spec, &r.spec); err != nil {
+		if err := json.Unmarshal(spec, &r.spec); err != nil {
 			return nil, fmt.Errorf("decode spec of cluster %s: %w", r.id, err)
 		}
 		in.spec(&r.spec)
@@ -174,10 +204,10 @@ func (in interner) spec(sp *rayfleet.ClusterSpec) {
 	}
 }
 
-// listSnapshot is a workspace's live clusters as of generation gen, in list
-// order, or, when tooBig, the note that they were too many to hold.
+// listSnapshot is a workspace's live clusters as of stamp, in list order,
+// or, when tooBig, the note that they were too many to hold.
 type listSnapshot struct {
-	gen    int64
+	stamp  listStamp
 	rows   []*listRow
 	tooBig bool
 
@@ -229,15 +259,6 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 			total++
 		}
 	}
-	if f.Known != nil {
-		unknown := page[:0:0]
-		for _, r := range page {
-			if !f.Known(r.id, &r.memo) {
-				unknown = append(unknown, r)
-			}
-		}
-		page = unknown
-	}
 	out := make([]rayfleet.Cluster, len(page))
 	for i, r := range page {
 		r.fill(&out[i], f.AccountID, f.WorkspaceID)
@@ -245,9 +266,10 @@ func (sn *listSnapshot) list(f store.ClusterFilter) ([]rayfleet.Cluster, int) {
 	return out, total
 }
 
-// apply returns the snapshot with changed rows (read at generation gen)
-// replacing their old versions; deleted ones leave it.
-func (sn *listSnapshot) apply(gen int64, changed []*listRow) *listSnapshot {
+// apply returns the snapshot with changed rows (read at stamp) replacing
+// their old versions; deleted ones leave it. A row read again unchanged
+// replaces itself.
+func (sn *listSnapshot) apply(stamp listStamp, changed []*listRow) *listSnapshot {
 	// Where each changed row's old version is: found by its sort key when
 	// the key did not change (the usual case), else by one pass over ids.
 	drop := make([]bool, len(sn.rows))
@@ -290,7 +312,7 @@ func (sn *listSnapshot) apply(gen int64, changed []*listRow) *listSnapshot {
 		out = append(out, r)
 	}
 	out = append(out, add[j:]...)
-	return &listSnapshot{gen: gen, rows: out}
+	return &listSnapshot{stamp: stamp, rows: out}
 }
 
 // keep returns the snapshot without the rows whose ids are not in live.
@@ -301,7 +323,7 @@ func (sn *listSnapshot) keep(live map[string]bool) *listSnapshot {
 			out = append(out, r)
 		}
 	}
-	return &listSnapshot{gen: sn.gen, rows: out}
+	return &listSnapshot{stamp: sn.stamp, rows: out}
 }
 
 type wsKey struct{ accountID, workspaceID string }
@@ -321,12 +343,9 @@ type listEntry struct {
 	// the others wait and mostly find it done.
 	refresh sync.Mutex
 	snap    atomic.Pointer[listSnapshot]
-	check   genCheck // reads of the workspace's cluster_gen
-	// checkedAt is 1 + the store's write count read before the last
-	// check that found snap up to date (0: never); see AssumeSoleWriter.
-	checkedAt atomic.Uint64
-	used      atomic.Uint64
-	rows      int // len(snap.rows) as counted in listCache.rows; under listCache.mu
+	check   genCheck // reads of the workspace's stamp
+	used    atomic.Uint64
+	rows    int // len(snap.rows) as counted in listCache.rows; under listCache.mu
 }
 
 func newListCache(maxRows int) *listCache {
@@ -392,35 +411,25 @@ var errListTooBig = errors.New("workspace too big for the list cache")
 // fails with errListTooBig when the workspace must be listed through SQL.
 func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error) {
 	e := s.lists.entry(k)
-	// As sole writer, a snapshot checked since this store's last write is
-	// up to date: nobody else writes.
-	writes := s.writes.Load()
-	if s.soleWriter && e.checkedAt.Load() == writes+1 {
-		if sn := e.snap.Load(); sn != nil && !sn.tooBig {
-			return sn, nil
-		}
-	}
-	gen, found, err := e.check.get(func() (int64, bool, error) {
-		var gen int64
+	stamp, err := e.check.get(func() (listStamp, error) {
 		// Without a cancellable context: the SQLite driver starts a
 		// goroutine to watch one for every statement, which cost more
 		// than this point query itself. The read is shared by the lists
 		// waiting for it, so no one list's context should end it.
-		found, err := s.row(context.WithoutCancel(ctx), listGenSQL, []any{k.accountID, k.workspaceID}, &gen)
-		return gen, found, err
+		return s.readStamp(context.WithoutCancel(ctx), nil, k)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	if !stamp.found {
 		s.lists.drop(k)
 		return nil, nil
 	}
 	sn := e.snap.Load()
-	if sn == nil || sn.gen != gen {
+	if !s.current(sn, stamp) {
 		e.refresh.Lock()
 		defer e.refresh.Unlock()
-		if sn = e.snap.Load(); sn == nil || sn.gen != gen { // else brought up to date while we waited
+		if sn = e.snap.Load(); !s.current(sn, stamp) { // else brought up to date while we waited
 			if sn, err = s.loadList(ctx, k, sn); err != nil {
 				return nil, err
 			}
@@ -434,16 +443,60 @@ func (s *Store) listSnapshot(ctx context.Context, k wsKey) (*listSnapshot, error
 	if sn.tooBig {
 		return nil, errListTooBig
 	}
-	// The snapshot holds every write made before writes was read: the
-	// generation was read after.
-	e.checkedAt.Store(writes + 1)
 	return sn, nil
+}
+
+// readStamp reads a workspace's stamp, in tx or, when tx is nil, through
+// the store's prepared statements.
+func (s *Store) readStamp(ctx context.Context, tx *sql.Tx, k wsKey) (listStamp, error) {
+	query, args := listGenSQL, []any{k.accountID, k.workspaceID}
+	if s.d.name == "postgres" {
+		query, args = pgStampSQL, []any{k.accountID, k.workspaceID, k.accountID, k.workspaceID, k.accountID, k.workspaceID}
+	}
+	var row *sql.Row
+	if tx != nil {
+		row = tx.QueryRowContext(ctx, s.d.rebind(query), args...)
+	} else {
+		st, err := s.stmt(ctx, s.read, query)
+		if err != nil {
+			return listStamp{}, err
+		}
+		row = st.QueryRowContext(ctx, args...)
+	}
+	var st listStamp
+	if s.d.name == "postgres" {
+		err := row.Scan(&st.gen, &st.live, &st.horizon, &st.found)
+		return st, err
+	}
+	err := row.Scan(&st.gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	st.found = err == nil
+	return st, err
+}
+
+// current reports whether sn, when a list read stamp, holds every write
+// that completed before that read.
+func (s *Store) current(sn *listSnapshot, stamp listStamp) bool {
+	switch {
+	case sn == nil:
+		return false
+	case s.d.name != "postgres":
+		return sn.stamp.gen == stamp.gen
+	}
+	// No writer running when sn was built can commit a row stamped at
+	// or below its highest stamp (settled), and any that commits later
+	// raises the highest stamp, or lowers the live count by a purge.
+	settled := sn.stamp.horizon > sn.stamp.gen
+	return settled && sn.stamp.gen == stamp.gen && sn.stamp.live == stamp.live
 }
 
 // loadList reads a workspace's snapshot in one read transaction: old
 // brought up to date, or from scratch when there is no old to start from
-// (none, too big, or ahead of the database: the workspace was deleted and
-// created again since). It returns nil when the workspace is gone.
+// (none, too big, or, on SQLite, ahead of the database: the workspace was
+// deleted and created again since). It returns nil when the workspace is
+// gone.
 func (s *Store) loadList(ctx context.Context, k wsKey, old *listSnapshot) (*listSnapshot, error) {
 	// SQLite's read transactions see one snapshot whatever the level;
 	// PostgreSQL's default level would give each statement its own.
@@ -452,25 +505,40 @@ func (s *Store) loadList(ctx context.Context, k wsKey, old *listSnapshot) (*list
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var gen, live int64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(listGenSQL), k.accountID, k.workspaceID).Scan(&gen); errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
+	// On PostgreSQL the first statement takes the transaction's snapshot,
+	// whose xmin the stamp holds.
+	stamp, err := s.readStamp(ctx, tx, k)
+	if err != nil || !stamp.found {
 		return nil, err
 	}
-	if err := tx.QueryRowContext(ctx, s.d.rebind(listLiveSQL), k.accountID, k.workspaceID).Scan(&live); err != nil {
-		return nil, err
+	live := stamp.live
+	if s.d.name != "postgres" {
+		if err := tx.QueryRowContext(ctx, s.d.rebind(listLiveSQL), k.accountID, k.workspaceID).Scan(&live); err != nil {
+			return nil, err
+		}
+		stamp.live = live
 	}
 	if live > int64(s.lists.maxRows) {
-		return &listSnapshot{gen: gen, tooBig: true}, nil
+		return &listSnapshot{stamp: stamp, tooBig: true}, nil
 	}
 	var sn *listSnapshot
-	if old != nil && !old.tooBig && old.gen <= gen {
-		changed, err := listRows(ctx, tx, s.d.rebind(listChangesSQL), k.accountID, k.workspaceID, old.gen)
+	changes, since := listChangesSQL, int64(0)
+	incremental := old != nil && !old.tooBig
+	if s.d.name == "postgres" {
+		changes = pgChangesSQL
+		if incremental {
+			since = old.stamp.horizon
+		}
+	} else if incremental {
+		since = old.stamp.gen
+		incremental = old.stamp.gen <= stamp.gen
+	}
+	if incremental {
+		changed, err := listRows(ctx, tx, s.d.rebind(changes), k.accountID, k.workspaceID, since)
 		if err != nil {
 			return nil, err
 		}
-		sn = old.apply(gen, changed)
+		sn = old.apply(stamp, changed)
 		if int64(len(sn.rows)) != live {
 			// Rows were purged since old: drop those no longer there.
 			ids, err := liveIDs(ctx, tx, s.d.rebind(listLiveIDsSQL), k)
@@ -491,7 +559,7 @@ func (s *Store) loadList(ctx context.Context, k wsKey, old *listSnapshot) (*list
 		if err != nil {
 			return nil, err
 		}
-		sn = &listSnapshot{gen: gen, rows: all}
+		sn = &listSnapshot{stamp: stamp, rows: all}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -507,7 +575,7 @@ func listRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*li
 		return nil, err
 	}
 	defer rows.Close()
-	return scanListRows(rows, interner{}, func(raw []byte, spec *rayfleet.ClusterSpec) error { return json.Unmarshal(raw, spec) })
+	return scanListRows(rows, interner{})
 }
 
 func liveIDs(ctx context.Context, tx *sql.Tx, query string, k wsKey) (map[string]bool, error) {
@@ -525,4 +593,21 @@ func liveIDs(ctx context.Context, tx *sql.Tx, query string, k wsKey) (map[string
 		ids[id] = true
 	}
 	return ids, rows.Err()
+}
+
+// cloneSpec deep-copies a spec, so that a cluster listed from a snapshot
+// shares nothing with it. TestCloneCoversEveryField fails when a field this
+// does not copy deeply is added to the spec types.
+func cloneSpec(s rayfleet.ClusterSpec) rayfleet.ClusterSpec {
+	s.Workers = slices.Clone(s.Workers)
+	s.VolumeIDs = slices.Clone(s.VolumeIDs)
+	if s.Head.GFTEnabled != nil {
+		v := *s.Head.GFTEnabled
+		s.Head.GFTEnabled = &v
+	}
+	if s.Head.GFTConfig != nil {
+		v := *s.Head.GFTConfig
+		s.Head.GFTConfig = &v
+	}
+	return s
 }

@@ -19,6 +19,9 @@ func createTestWorkspace(t *testing.T, s *Store, acc string, n int) rayfleet.Wor
 	if err := s.CreateWorkspace(t.Context(), w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.CreateQueue(t.Context(), storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
+		t.Fatal(err)
+	}
 	return w
 }
 
@@ -68,8 +71,8 @@ func TestListCacheKeepsWhatDidNotChange(t *testing.T) {
 	}
 	cs, _ := listAll(t, s, f)
 	second := cachedSnapshot(s, w)
-	if second == first || second.gen <= first.gen {
-		t.Fatalf("after a write the snapshot is at generation %d, was %d", second.gen, first.gen)
+	if second == first || second.stamp.gen <= first.stamp.gen {
+		t.Fatalf("after a write the snapshot is at generation %d, was %d", second.stamp.gen, first.stamp.gen)
 	}
 	for i, r := range second.rows {
 		if r.id == storetest.ClusterID(2) {
@@ -233,41 +236,5 @@ func testListCacheMatchesSQL(t *testing.T, a, b *Store) {
 				}
 			}
 		}
-	}
-}
-
-// TestSoleWriterSkipsTheCheck shows what AssumeSoleWriter trades: lists of
-// a sole writer read nothing from the database until it writes, so a
-// write by another store on the same file (which the data directory's lock
-// rules out in a server) goes unseen until then.
-func TestSoleWriterSkipsTheCheck(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rayfleet.db")
-	sole, other := openSQLitePath(t, path), openSQLitePath(t, path)
-	sole.AssumeSoleWriter()
-	acc := storetest.AccountID(1)
-	w := createTestWorkspace(t, sole, acc, 1)
-	if err := sole.CreateCluster(t.Context(), storetest.NewCluster(acc, w.ID, 1)); err != nil {
-		t.Fatal(err)
-	}
-	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
-	if _, total := listAll(t, sole, f); total != 1 {
-		t.Fatalf("the sole writer lists %d clusters after its own create, want 1", total)
-	}
-	if err := other.CreateCluster(t.Context(), storetest.NewCluster(acc, w.ID, 2)); err != nil {
-		t.Fatal(err)
-	}
-	if _, total := listAll(t, sole, f); total != 1 {
-		t.Fatalf("the sole writer lists %d clusters: it read the database though it wrote nothing", total)
-	}
-	// Any write of its own makes it look again.
-	if err := sole.CreateCluster(t.Context(), storetest.NewCluster(acc, w.ID, 3)); err != nil {
-		t.Fatal(err)
-	}
-	if _, total := listAll(t, sole, f); total != 3 {
-		t.Fatalf("after a write of its own the sole writer lists %d clusters, want 3", total)
-	}
-	// A store not told so sees the other's writes at once.
-	if _, total := listAll(t, other, f); total != 3 {
-		t.Fatalf("the other store lists %d clusters, want 3", total)
 	}
 }

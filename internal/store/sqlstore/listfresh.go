@@ -15,14 +15,13 @@ type genCheck struct {
 
 	// The last finished read: its number and result.
 	done  uint64
-	gen   int64
-	found bool
+	stamp listStamp
 	err   error
 }
 
-// get returns the generation as read by a read that started after the call
-// did. read is the query.
-func (g *genCheck) get(read func() (gen int64, found bool, err error)) (int64, bool, error) {
+// get returns the stamp as read by a read that started after the call did.
+// read is the query.
+func (g *genCheck) get(read func() (listStamp, error)) (listStamp, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cond.L == nil {
@@ -40,11 +39,11 @@ func (g *genCheck) get(read func() (gen int64, found bool, err error)) (int64, b
 		g.started++
 		n := g.started
 		g.mu.Unlock()
-		gen, found, err := read()
+		stamp, err := read()
 		g.mu.Lock()
 		g.running = false
-		g.done, g.gen, g.found, g.err = n, gen, found, err
+		g.done, g.stamp, g.err = n, stamp, err
 		g.cond.Broadcast()
 	}
-	return g.gen, g.found, g.err
+	return g.stamp, g.err
 }

@@ -15,11 +15,11 @@ func TestGenCheckNeverStale(t *testing.T) {
 	var g genCheck
 	var db atomic.Int64
 	var reads atomic.Int64
-	read := func() (int64, bool, error) {
+	read := func() (listStamp, error) {
 		reads.Add(1)
 		v := db.Load()
 		time.Sleep(200 * time.Microsecond) // a read takes a while; writes go on meanwhile
-		return v, true, nil
+		return listStamp{gen: v, found: true}, nil
 	}
 	stop := make(chan struct{})
 	var writers sync.WaitGroup
@@ -41,13 +41,13 @@ func TestGenCheckNeverStale(t *testing.T) {
 			for range 200 {
 				before := db.Load() // every write up to here has completed
 				calls.Add(1)
-				got, found, err := g.get(read)
-				if err != nil || !found {
-					t.Errorf("get: %d %v %v", got, found, err)
+				got, err := g.get(read)
+				if err != nil || !got.found {
+					t.Errorf("get: %+v %v", got, err)
 					return
 				}
-				if got < before {
-					t.Errorf("stale: got generation %d, but %d was written before the call", got, before)
+				if got.gen < before {
+					t.Errorf("stale: got generation %d, but %d was written before the call", got.gen, before)
 					return
 				}
 			}
@@ -68,11 +68,11 @@ func TestGenCheckNeverStale(t *testing.T) {
 func TestGenCheckError(t *testing.T) {
 	var g genCheck
 	boom := errors.New("boom")
-	if _, _, err := g.get(func() (int64, bool, error) { return 0, false, boom }); !errors.Is(err, boom) {
+	if _, err := g.get(func() (listStamp, error) { return listStamp{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
-	gen, found, err := g.get(func() (int64, bool, error) { return 7, true, nil })
-	if gen != 7 || !found || err != nil {
-		t.Fatalf("after an error: %d %v %v", gen, found, err)
+	got, err := g.get(func() (listStamp, error) { return listStamp{gen: 7, found: true}, nil })
+	if got.gen != 7 || !got.found || err != nil {
+		t.Fatalf("after an error: %+v %v", got, err)
 	}
 }

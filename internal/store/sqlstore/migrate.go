@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/rayfleet/rayfleet"
 )
 
 // Each dialect has its own directory of migrations, NNNN_name.sql, numbered
@@ -103,6 +106,11 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: apply %04d_%s: %w", m.version, m.name, err)
 		}
+		if fill := migrationFills[m.version]; fill != nil {
+			if err := fill(ctx, s, tx); err != nil {
+				return fmt.Errorf("migrate: fill %04d_%s: %w", m.version, m.name, err)
+			}
+		}
 		if _, err := s.txExec(ctx, tx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.version, m.name); err != nil {
 			return fmt.Errorf("migrate: record %04d_%s: %w", m.version, m.name, err)
 		}
@@ -145,6 +153,68 @@ func (s *Store) checkSchema(ctx context.Context, want int) error {
 		return fmt.Errorf("the database has schema version %d and this rayfleet needs %d: start `rayfleet server` of this version on it first (it migrates the schema)", have, want)
 	case have > want:
 		return fmt.Errorf("the database has schema version %d but this rayfleet knows only up to %d; run a newer rayfleet", have, want)
+	}
+	return nil
+}
+
+// migrationFills compute, for the migrations that need it, what SQL alone
+// cannot: values derived from the JSON a row holds, by the domain's rules.
+// They run in the migration's transaction, right after its SQL.
+var migrationFills = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
+	9: fillQueueUsage,
+}
+
+// fillQueueUsage sets what every queue's clusters hold (migration 0009),
+// and the needs column of rows written before it existed.
+func fillQueueUsage(ctx context.Context, s *Store, tx *sql.Tx) error {
+	type queueKey struct{ account, workspace, queue string }
+	used := map[queueKey]rayfleet.Resources{}
+	var noNeeds []rayfleet.Cluster
+	rows, err := tx.QueryContext(ctx, "SELECT id, account_id, workspace_id, state, needs, spec FROM clusters")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c rayfleet.Cluster
+		var state string
+		var needs, spec []byte
+		if err := rows.Scan(&c.ID, &c.AccountID, &c.WorkspaceID, &state, &needs, &spec); err != nil {
+			return err
+		}
+		c.State = rayfleet.State(state)
+		var m map[string]rayfleet.Resources
+		if len(needs) == 0 {
+			if err := json.Unmarshal(spec, &c.Spec); err != nil {
+				return fmt.Errorf("decode spec of cluster %s: %w", c.ID, err)
+			}
+			m = c.Spec.Needs()
+			noNeeds = append(noNeeds, c)
+		} else if m, err = decodeNeeds(needs); err != nil {
+			return fmt.Errorf("needs of cluster %s: %w", c.ID, err)
+		}
+		for q, r := range held(&c, m) {
+			k := queueKey{c.AccountID, c.WorkspaceID, q}
+			used[k] = used[k].Add(r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range noNeeds {
+		needs, err := encodeNeeds(c.Spec.Needs())
+		if err != nil {
+			return err
+		}
+		if _, err := s.txExec(ctx, tx, "UPDATE clusters SET needs = ? WHERE id = ?", needs, c.ID); err != nil {
+			return err
+		}
+	}
+	for k, r := range used {
+		if _, err := s.txExec(ctx, tx, "UPDATE queues SET used_milli_cpu = ?, used_memory = ? WHERE account_id = ? AND workspace_id = ? AND name = ?",
+			r.MilliCPU, r.MemoryBytes, k.account, k.workspace, k.queue); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 // CreateNetworkService stores a new network service in an existing
 // workspace; its name is its key there.
 func (s *Store) CreateNetworkService(ctx context.Context, n rayfleet.NetworkService) error {
-	return s.insertNetworkService(ctx, s.exec, n)
+	return s.writeOne(ctx, func(ex execFunc) error { return s.insertNetworkService(ctx, ex, n) })
 }
 
 func (s *Store) insertNetworkService(ctx context.Context, ex execFunc, n rayfleet.NetworkService) error {

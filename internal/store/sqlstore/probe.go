@@ -9,7 +9,7 @@ import (
 // ProbeWrite writes one small row (name, at) and commits it, to tell
 // whether the database takes writes now: a full disk, a database gone
 // read-only or a standby PostgreSQL fail it while reads still work. It
-// does not count as a write for the caches: nothing they hold changed.
+// touches no cluster, so the list snapshot does not see it.
 func (s *Store) ProbeWrite(ctx context.Context, name string, at time.Time) error {
 	st, err := s.stmt(ctx, s.write, `INSERT INTO write_probes (name, at) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET at = excluded.at`)

@@ -9,7 +9,7 @@ import (
 
 // CreateQueue stores a new queue in an existing workspace.
 func (s *Store) CreateQueue(ctx context.Context, q rayfleet.Queue) error {
-	return s.insertQueue(ctx, s.exec, q)
+	return s.writeOne(ctx, func(ex execFunc) error { return s.insertQueue(ctx, ex, q) })
 }
 
 func (s *Store) insertQueue(ctx context.Context, ex execFunc, q rayfleet.Queue) error {
@@ -81,19 +81,21 @@ func (s *Store) queues(ctx context.Context, query string, args ...any) ([]rayfle
 // UpdateQueue writes a queue's settings: MaxCU, Category and Description.
 // Its key, CreateTime and Creator are not the caller's to change.
 func (s *Store) UpdateQueue(ctx context.Context, q rayfleet.Queue) error {
-	res, err := s.exec(ctx, "UPDATE queues SET max_cu = ?, category = ?, description = ? WHERE account_id = ? AND workspace_id = ? AND name = ?",
-		q.MaxCU, q.Category, q.Description, q.AccountID, q.WorkspaceID, q.Name)
-	if err != nil {
-		return fmt.Errorf("update queue %s: %w", q.Name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update queue %s: %w", q.Name, err)
-	}
-	if n == 0 {
-		return notFound("queue", q.Name)
-	}
-	return nil
+	return s.writeOne(ctx, func(ex execFunc) error {
+		res, err := ex(ctx, "UPDATE queues SET max_cu = ?, category = ?, description = ? WHERE account_id = ? AND workspace_id = ? AND name = ?",
+			q.MaxCU, q.Category, q.Description, q.AccountID, q.WorkspaceID, q.Name)
+		if err != nil {
+			return fmt.Errorf("update queue %s: %w", q.Name, err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return fmt.Errorf("update queue %s: %w", q.Name, err)
+		}
+		if n == 0 {
+			return notFound("queue", q.Name)
+		}
+		return nil
+	})
 }
 
 // DeleteQueue removes a queue. Whether clusters still use it is the

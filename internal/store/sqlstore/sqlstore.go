@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,32 +42,10 @@ type Store struct {
 	clusterList  [clusterFilterCombos]string
 	clusterCount [clusterFilterCombos]string
 
-	// specs and instances spare reads of clusters (GetCluster, UpdateCluster,
-	// ClustersHoldingCapacity, the reconciler) most of their decoding of
-	// what was read shortly before. They are small, about 4,000 specs and
-	// 1,000 clusters' instances (a few MB decoded): lists, which read
-	// thousands of clusters, have their own cache (listcache.go), and more
-	// would mostly hold what a reconciler going over every cluster read
-	// last, at a cost to the server's memory.
-	specs     *jsonCache[rayfleet.ClusterSpec]
-	instances *jsonCache[[]rayfleet.Instance]
-	// needs spares CapacityInUse the decoding of each cluster's needs
-	// column: a workspace's clusters mostly share a handful of values.
-	needs *jsonCache[map[string][2]int64]
-
-	// lists holds the clusters of recently listed workspaces (listcache.go).
+	// lists holds the clusters of recently listed workspaces (listcache.go),
+	// the store's one cache.
 	lists *listCache
-	// rows holds the clusters last read or written, and usage what the
-	// clusters of recently admitted workspaces hold; only a sole writer
-	// uses them (rowcache.go, usagecache.go).
-	rows  *rowCache
-	usage *usageCache
 
-	// soleWriter says that nothing but this Store writes the database
-	// (AssumeSoleWriter), and writes counts the writes it made: every
-	// statement or transaction on write ends with wrote().
-	soleWriter bool
-	writes     atomic.Uint64
 	// noMigrate: the schema must already be this binary's (Migrated).
 	noMigrate bool
 	// pg is the parsed DSN, for the lock pools (PostgreSQL only).
@@ -95,22 +71,6 @@ func (s *Store) apply(opts []Option) {
 		o(s)
 	}
 }
-
-// AssumeSoleWriter tells the store that nothing but itself writes the
-// database, as when the caller holds an exclusive lock on the directory of
-// an SQLite file: lists then learn of writes from this Store's own count
-// and skip the database read that otherwise checks a list is up to date,
-// and reads of one cluster (GetCluster, GetClusterAny, UpdateCluster's
-// read) answer from the row this Store last read or wrote, and
-// CapacityInUse from what it read and wrote since. Call it before
-// the store is used. Another process writing the database after this
-// would go unseen by lists until this Store writes, and by reads of a
-// cluster until this Store writes that cluster.
-func (s *Store) AssumeSoleWriter() { s.soleWriter = true }
-
-// wrote counts a write (or an attempt: the count only has to move when
-// something may have changed). It must run after the write ended.
-func (s *Store) wrote() { s.writes.Add(1) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -216,19 +176,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	return s, nil
 }
 
-// defaultRowCacheRows bounds the sole writer's cluster rows (rowcache.go):
-// a few KB each, so some tens of MB at most.
-const defaultRowCacheRows = 10000
-
 func newStore(d dialect, write, read *sql.DB) *Store {
 	s := &Store{
 		d: d, write: write, read: read,
-		specs:     newJSONCache(2<<20, cloneSpec),
-		instances: newJSONCache(1<<20, cloneInstances),
-		needs:     newJSONCache(256<<10, maps.Clone[map[string][2]int64]),
-		lists:     newListCache(defaultListCacheRows),
-		rows:      newRowCache(defaultRowCacheRows),
-		usage:     newUsageCache(256),
+		lists: newListCache(defaultListCacheRows),
 	}
 	s.buildClusterQueries()
 	return s
@@ -294,7 +245,6 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (preparedStm
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	defer s.wrote()
 	st, err := s.stmt(ctx, s.write, query)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -134,15 +135,6 @@ func TestSQLite(t *testing.T) {
 	t.Run("Uncached", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store { return uncached(openSQLiteForTest(t)) })
 	})
-	// A store told it is the only writer keeps every promise but the one
-	// about other stores' writes.
-	t.Run("SoleWriter", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s := openSQLiteForTest(t)
-			s.AssumeSoleWriter()
-			return s
-		})
-	})
 }
 
 func TestPostgres(t *testing.T) {
@@ -188,53 +180,50 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatalf("CreateCluster in another account's workspace: %v, want ResourceNotFound", err)
 		}
 	})
-	// Rows written before the needs column have it empty: their capacity
-	// is read from their spec, and the next write of the row fills it.
-	t.Run("CapacityOfRowsWithoutNeeds", func(t *testing.T) {
+	// Migration 0009 sets what the queues' clusters hold from the rows
+	// there, those written before the needs column included.
+	t.Run("MigrationFillsQueueUsage", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		acc := storetest.AccountID(1)
-		w := storetest.NewWorkspace(acc, 1)
-		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
-			t.Fatal(err)
-		}
-		for i := 1; i <= 3; i++ {
-			if err := s.CreateCluster(ctx, storetest.NewCluster(acc, w.ID, i)); err != nil {
+		w := createTestWorkspace(t, s, acc, 1)
+		for i := 1; i <= 4; i++ {
+			c := storetest.NewCluster(acc, w.ID, i)
+			if i == 3 {
+				c.State = rayfleet.StateStopped
+			}
+			if err := s.CreateCluster(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		want, err := s.CapacityInUse(ctx, acc, w.ID, "")
-		if err != nil || len(want) == 0 {
-			t.Fatalf("CapacityInUse = %v, %v; want some", want, err)
+		one := storetest.NewCluster(acc, w.ID, 1).Spec
+		want, err := s.CapacityInUse(ctx, acc, w.ID)
+		if err != nil || want[rayfleet.RootQueue] != one.Needs()[rayfleet.RootQueue].Scale(3) {
+			t.Fatalf("CapacityInUse = %v, %v; want three clusters' worth", want, err)
+		}
+		// The database as an older rayfleet left it.
+		if _, err := s.exec(ctx, "UPDATE queues SET used_milli_cpu = 0, used_memory = 0"); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := s.exec(ctx, "UPDATE clusters SET needs = '' WHERE id <> ?", storetest.ClusterID(2)); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.CapacityInUse(ctx, acc, w.ID, "")
-		if err != nil || !maps.Equal(got, want) {
-			t.Fatalf("CapacityInUse with rows without needs = %v, %v; want %v", got, err, want)
-		}
-		if _, err := s.UpdateCluster(ctx, acc, w.ID, storetest.ClusterID(1), func(*rayfleet.Cluster) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-		var needs string
-		rows, err := s.query(ctx, "SELECT needs FROM clusters WHERE id = ?", storetest.ClusterID(1))
+		tx, err := s.write.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := rows.Scan(&needs); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := fillQueueUsage(ctx, s, tx); err != nil {
+			_ = tx.Rollback()
 			t.Fatal(err)
 		}
-		if needs == "" {
-			t.Fatal("UpdateCluster left the needs column empty")
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
 		}
-		if got, err := s.CapacityInUse(ctx, acc, w.ID, ""); err != nil || !maps.Equal(got, want) {
-			t.Fatalf("CapacityInUse after the write = %v, %v; want %v", got, err, want)
+		if got, err := s.CapacityInUse(ctx, acc, w.ID); err != nil || !maps.Equal(got, want) {
+			t.Fatalf("CapacityInUse after the fill = %v, %v; want %v", got, err, want)
+		}
+		var empty int
+		if err := s.write.QueryRowContext(ctx, "SELECT count(*) FROM clusters WHERE needs = ''").Scan(&empty); err != nil || empty != 0 {
+			t.Fatalf("the fill left %d rows without needs (%v)", empty, err)
 		}
 	})
 	t.Run("CreateWorkspaceChecksChildren", func(t *testing.T) {
@@ -256,6 +245,9 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
+			t.Fatal(err)
+		}
 		for i := range 3 {
 			if err := s.CreateCluster(ctx, storetest.NewCluster(acc, w.ID, i)); err != nil {
 				t.Fatal(err)
@@ -271,6 +263,9 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 		acc := storetest.AccountID(1)
 		w := storetest.NewWorkspace(acc, 1)
 		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
 			t.Fatal(err)
 		}
 		c := storetest.NewCluster(acc, w.ID, 1)
@@ -296,6 +291,9 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 		for i := range 2 {
 			w := storetest.NewWorkspace(acc, i)
 			if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
 				t.Fatal(err)
 			}
 			ws = append(ws, w)
@@ -380,6 +378,9 @@ func testExtras(t *testing.T, open func(t *testing.T) *Store) {
 		acc := storetest.AccountID(1)
 		w := storetest.NewWorkspace(acc, 1)
 		if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
 			t.Fatal(err)
 		}
 		const writers, rounds = 6, 20
@@ -534,6 +535,7 @@ func TestSQLiteReopen(t *testing.T) {
 		b.CreateUser(ctx, user),
 		a.CreateAccessKey(ctx, key),
 		b.CreateWorkspace(ctx, w, root, ns),
+		b.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)),
 		a.CreateCluster(ctx, c),
 	} {
 		if err != nil {
@@ -574,7 +576,7 @@ func TestSQLiteReopen(t *testing.T) {
 	gotW, err := s.GetWorkspace(ctx, acc, w.ID)
 	check("workspace", gotW, w, err)
 	gotQueues, err := s.ListQueues(ctx, acc, w.ID)
-	check("queues", gotQueues, []rayfleet.Queue{root}, err)
+	check("queues", gotQueues, []rayfleet.Queue{storetest.NewQueue(w, storetest.GPUQueue), root}, err)
 	gotNS, err := s.ListNetworkServices(ctx, acc, w.ID)
 	check("network services", gotNS, []rayfleet.NetworkService{ns}, err)
 	gotC, err := s.GetCluster(ctx, acc, w.ID, c.ID)
@@ -626,6 +628,9 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	acc := storetest.AccountID(1)
 	w := storetest.NewWorkspace(acc, 1)
 	if err := a.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, "vpc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateQueue(ctx, storetest.NewQueue(w, storetest.GPUQueue)); err != nil {
 		t.Fatal(err)
 	}
 	shared := storetest.NewCluster(acc, w.ID, 0)
@@ -840,4 +845,64 @@ func TestMigratedRefusesOtherSchemas(t *testing.T) {
 		t.Fatalf("this binary's schema: %v", err)
 	}
 	s.Close()
+}
+
+// TestPostgresClusterWritesDoNotLockTheWorkspace holds a write of one
+// cluster open in another transaction: status writes, creates and lists of
+// the workspace's other clusters go on meanwhile, and once the held write
+// commits, after theirs, lists show it too.
+func TestPostgresClusterWritesDoNotLockTheWorkspace(t *testing.T) {
+	s := openPostgresForTest(t)
+	ctx := t.Context()
+	acc := storetest.AccountID(1)
+	w := createTestWorkspace(t, s, acc, 1)
+	for i := 1; i <= 3; i++ {
+		if err := s.CreateCluster(ctx, storetest.NewCluster(acc, w.ID, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := store.ClusterFilter{AccountID: acc, WorkspaceID: w.ID}
+	listAll(t, s, f)
+
+	held, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Rollback() }()
+	if _, err := held.ExecContext(ctx, "UPDATE clusters SET message = 'held' WHERE id = $1", storetest.ClusterID(1)); err != nil {
+		t.Fatal(err)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	read, err := s.GetClusterAny(wctx, acc, w.ID, storetest.ClusterID(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateClusterFrom(wctx, read, func(c *rayfleet.Cluster) error { c.Message = "status"; return nil }); err != nil {
+		t.Fatalf("a status write while another cluster's write is open: %v", err)
+	}
+	if err := s.CreateCluster(wctx, storetest.NewCluster(acc, w.ID, 4)); err != nil {
+		t.Fatalf("a create while another cluster's write is open: %v", err)
+	}
+	messages := func() map[string]string {
+		cs, _ := listAll(t, s, f)
+		m := map[string]string{}
+		for _, c := range cs {
+			m[c.ID] = c.Message
+		}
+		return m
+	}
+	m := messages()
+	if len(m) != 4 || m[storetest.ClusterID(2)] != "status" || m[storetest.ClusterID(1)] == "held" {
+		t.Fatalf("lists while a write is open: %v", m)
+	}
+	// The held write commits after the others, with an older transaction
+	// id than theirs: lists must see it all the same.
+	if err := held.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if m := messages(); m[storetest.ClusterID(1)] != "held" || m[storetest.ClusterID(2)] != "status" || len(m) != 4 {
+		t.Fatalf("lists after the held write committed: %v", m)
+	}
 }

@@ -20,45 +20,44 @@ func (s *Store) inTx(tx *sql.Tx) execFunc {
 	}
 }
 
+// writeOne runs a write of one statement, in a transaction with the client
+// token ctx carries when it carries one (store.WithClientToken).
+func (s *Store) writeOne(ctx context.Context, fn func(ex execFunc) error) error {
+	if store.ClientTokenOf(ctx) == nil {
+		return fn(s.exec)
+	}
+	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(s.inTx(tx)) })
+}
+
 // CreateWorkspace stores a workspace with its root queue and first network
 // service, all or nothing.
-func (s *Store) CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) (err error) {
-	defer s.wrote()
+func (s *Store) CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) error {
 	if err := belongs(w, root.AccountID, root.WorkspaceID); err != nil {
 		return fmt.Errorf("create workspace: queue %s: %w", root.Name, err)
 	}
 	if err := belongs(w, ns.AccountID, ns.WorkspaceID); err != nil {
 		return fmt.Errorf("create workspace: network service %s: %w", ns.Name, err)
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create workspace %s: %w", w.ID, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		ex := s.inTx(tx)
+		_, err := ex(ctx, `INSERT INTO workspaces (id, account_id, name, name_lower, cu, status, oss_bucket, payment_type, release_type, create_time, creator)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.AccountID, w.Name, strings.ToLower(w.Name), w.CU, w.Status, w.OSSBucket, w.PaymentType, w.ReleaseType, toMS(w.CreateTime), w.Creator)
+		switch {
+		case s.d.isUnique(err):
+			return alreadyExists("workspace", w.ID)
+		case err != nil:
+			return err
 		}
-	}()
-	ex := s.inTx(tx)
-	_, err = ex(ctx, `INSERT INTO workspaces (id, account_id, name, name_lower, cu, status, oss_bucket, payment_type, release_type, create_time, creator)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.ID, w.AccountID, w.Name, strings.ToLower(w.Name), w.CU, w.Status, w.OSSBucket, w.PaymentType, w.ReleaseType, toMS(w.CreateTime), w.Creator)
-	switch {
-	case s.d.isUnique(err):
-		return alreadyExists("workspace", w.ID)
-	case err != nil:
+		if err := s.insertQueue(ctx, ex, root); err != nil {
+			return err
+		}
+		return s.insertNetworkService(ctx, ex, ns)
+	})
+	if err != nil && rayfleet.ErrorCode(err) == "" {
 		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
-	if err := s.insertQueue(ctx, ex, root); err != nil {
-		return err
-	}
-	if err := s.insertNetworkService(ctx, ex, ns); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create workspace %s: commit: %w", w.ID, err)
-	}
-	return nil
+	return err
 }
 
 // belongs checks that a child created with a workspace names that workspace.
@@ -145,7 +144,6 @@ func (s *Store) ListWorkspaces(ctx context.Context, f store.WorkspaceFilter) ([]
 // DeleteWorkspace removes a workspace with its queues and network services,
 // all or nothing, unless cluster rows of it remain.
 func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err error) {
-	defer s.wrote()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete workspace %s: %w", id, err)
@@ -155,10 +153,11 @@ func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err 
 			_ = tx.Rollback()
 		}
 	}()
-	// Lock the workspace row first, as every writer of a cluster does (the
-	// cluster_gen trigger): on PostgreSQL, a cluster written meanwhile then
-	// waits for this transaction, and no two transactions take the
-	// workspace's rows in opposite orders.
+	// Lock the workspace row first: on SQLite the cluster_gen trigger of
+	// every cluster write takes it too; on PostgreSQL a cluster inserted
+	// meanwhile either committed before the count below sees it, or its
+	// foreign key check makes the delete of the workspace row wait for it
+	// and fail.
 	if _, err := s.txExec(ctx, tx, "UPDATE workspaces SET cluster_gen = cluster_gen WHERE account_id = ? AND id = ?", accountID, id); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", id, err)
 	}

@@ -22,10 +22,8 @@ func stored(c rayfleet.Cluster) rayfleet.Cluster {
 
 // listed is c as ListClusters may return it: a store may leave out the
 // running spec and the instances, which lists do not show.
-// Rev, which lists give and other reads need not, is left out too: the
-// ListRevisions test checks it.
 func listed(c rayfleet.Cluster) rayfleet.Cluster {
-	c.RunningSpec, c.Instances, c.Rev = rayfleet.ClusterSpec{}, nil, 0
+	c.RunningSpec, c.Instances = rayfleet.ClusterSpec{}, nil
 	return c
 }
 
@@ -409,6 +407,8 @@ func testListClusters(t *testing.T, newStore NewStore) {
 	wB := createWorkspace(ctx, t, s, AccountID(2), 3)
 
 	states := []rayfleet.State{rayfleet.StateRunning, rayfleet.StateStopped, rayfleet.StateStarting, rayfleet.StateError, rayfleet.StateRunning, rayfleet.StateStopping}
+	must(t, s.CreateQueue(ctx, NewQueue(w, "q_a")))
+	must(t, s.CreateQueue(ctx, NewQueue(w, "q-b")))
 	names := []string{"Train-GPU", "etl_daily", "train-cpu", "50%-off", "notebook", "GPU-batch", "etlXdaily"}
 	var all []rayfleet.Cluster
 	for i := range 15 {
@@ -470,10 +470,10 @@ func testListClusters(t *testing.T, newStore NewStore) {
 		{QueueName: "qXa"}, // '_' is no wildcard here either
 		{QueueName: "q"},   // a whole queue name, not a part of one
 		{QueueName: "q-b"},
-		{QueueName: "gpu-queue"},
+		{QueueName: GPUQueue},
 		{QueueName: rayfleet.RootQueue},
 		{State: rayfleet.StateRunning, Name: "train", Creator: UserUID(0)},
-		{State: rayfleet.StateRunning, QueueName: "gpu-queue", Name: "-"},
+		{State: rayfleet.StateRunning, QueueName: GPUQueue, Name: "-"},
 	} {
 		f.AccountID, f.WorkspaceID = acc, w.ID
 		checkPages(t, fmt.Sprintf("ListClusters(%+v)", f), listedAll(match(f)), func(offset, limit int) ([]rayfleet.Cluster, int, error) {
@@ -695,22 +695,27 @@ func testCapacityInUse(t *testing.T, newStore NewStore) {
 	acc := AccountID(1)
 	w := createWorkspace(ctx, t, s, acc, 1)
 	w2 := createWorkspace(ctx, t, s, acc, 2)
+	for _, ws := range []rayfleet.Workspace{w, w2} {
+		must(t, s.CreateQueue(ctx, NewQueue(ws, "qa")))
+		must(t, s.CreateQueue(ctx, NewQueue(ws, "qb")))
+	}
 	spec := func(headQueue, workerQueue string, workers int32) rayfleet.ClusterSpec {
 		sp := fixtureSpec(1)
 		sp.Head = rayfleet.HeadSpec{QueueName: headQueue, CPU: "2", Memory: "8Gi"}
 		sp.Workers = []rayfleet.WorkerSpec{{GroupName: "g", Replica: workers, QueueName: workerQueue, CPU: "500m", Memory: "1Gi"}}
 		return sp
 	}
-	check := func(except string, want map[string]rayfleet.Resources) {
+	check := func(want map[string]rayfleet.Resources) {
 		t.Helper()
-		got, err := s.CapacityInUse(ctx, acc, w.ID, except)
+		got, err := s.CapacityInUse(ctx, acc, w.ID)
 		must(t, err)
+		maps.DeleteFunc(got, func(_ string, r rayfleet.Resources) bool { return r == rayfleet.Resources{} })
 		if !maps.Equal(got, want) {
-			t.Fatalf("CapacityInUse(except %q) = %v, want %v", except, got, want)
+			t.Fatalf("CapacityInUse = %v, want %v", got, want)
 		}
 	}
 	gib := rayfleet.GiB
-	check("", map[string]rayfleet.Resources{})
+	check(map[string]rayfleet.Resources{})
 
 	c1 := NewCluster(acc, w.ID, 1)
 	c1.Spec = spec("qa", "qb", 3)
@@ -726,9 +731,7 @@ func testCapacityInUse(t *testing.T, newStore NewStore) {
 	must(t, s.CreateCluster(ctx, other))
 
 	// c1: qa 2 CPU 8 GiB, qb 3 × (0.5 CPU, 1 GiB); c2: qb 2 CPU 8 GiB + 0.5 CPU 1 GiB.
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 4000, MemoryBytes: 12 * gib}})
-	check(c1.ID, map[string]rayfleet.Resources{"qb": {MilliCPU: 2500, MemoryBytes: 9 * gib}})
-	check(c2.ID, map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 1500, MemoryBytes: 3 * gib}})
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 4000, MemoryBytes: 12 * gib}})
 
 	// The spec counts, not the running spec; a change of it counts at once.
 	_, err := s.UpdateCluster(ctx, acc, w.ID, c1.ID, func(c *rayfleet.Cluster) error {
@@ -737,18 +740,33 @@ func testCapacityInUse(t *testing.T, newStore NewStore) {
 		return nil
 	})
 	must(t, err)
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3000, MemoryBytes: 10 * gib}})
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3000, MemoryBytes: 10 * gib}})
+	// A change of the spec in place counts as well as a new one.
+	_, err = s.UpdateCluster(ctx, acc, w.ID, c1.ID, func(c *rayfleet.Cluster) error {
+		c.Spec.Workers[0].Replica = 2
+		return nil
+	})
+	must(t, err)
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3500, MemoryBytes: 11 * gib}})
 
 	// A deleted cluster holds its capacity until it stops; a stopped one
-	// holds none, and a started one holds it again.
+	// holds none, and a started one holds it again, whichever update
+	// writes it.
 	markDeleted(ctx, t, s, c2)
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3000, MemoryBytes: 10 * gib}})
-	_, err = s.UpdateCluster(ctx, acc, w.ID, c2.ID, func(c *rayfleet.Cluster) error { c.State = rayfleet.StateStopped; return nil })
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 3500, MemoryBytes: 11 * gib}})
+	read, err := s.GetClusterAny(ctx, acc, w.ID, c2.ID)
 	must(t, err)
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
+	_, err = s.UpdateClusterFrom(ctx, read, func(c *rayfleet.Cluster) error { c.State = rayfleet.StateStopped; return nil })
+	must(t, err)
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 1000, MemoryBytes: 2 * gib}})
 	_, err = s.UpdateCluster(ctx, acc, w.ID, stopped.ID, func(c *rayfleet.Cluster) error { c.State = rayfleet.StateStarting; return nil })
 	must(t, err)
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 9000, MemoryBytes: 26 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 9000, MemoryBytes: 26 * gib}, "qb": {MilliCPU: 1000, MemoryBytes: 2 * gib}})
+	// A status write that keeps it holding changes nothing.
+	read, err = s.GetClusterAny(ctx, acc, w.ID, stopped.ID)
+	must(t, err)
+	_, err = s.UpdateClusterFrom(ctx, read, func(c *rayfleet.Cluster) error { c.State, c.Message = rayfleet.StateRunning, "up"; return nil })
+	must(t, err)
 
 	// It is what ClustersHoldingCapacity's clusters need, summed.
 	holding, err := s.ClustersHoldingCapacity(ctx, acc, w.ID)
@@ -759,11 +777,14 @@ func testCapacityInUse(t *testing.T, newStore NewStore) {
 			sum[q] = sum[q].Add(r)
 		}
 	}
-	check("", sum)
+	check(sum)
 
+	// Purging frees what the row held; purging one that held none (c2,
+	// stopped) changes nothing.
 	must(t, s.PurgeCluster(ctx, acc, w.ID, stopped.ID))
-	check("", map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 500, MemoryBytes: 1 * gib}})
-	got, err := s.CapacityInUse(ctx, AccountID(2), w.ID, "")
+	must(t, s.PurgeCluster(ctx, acc, w.ID, c2.ID))
+	check(map[string]rayfleet.Resources{"qa": {MilliCPU: 2000, MemoryBytes: 8 * gib}, "qb": {MilliCPU: 1000, MemoryBytes: 2 * gib}})
+	got, err := s.CapacityInUse(ctx, AccountID(2), w.ID)
 	must(t, err)
 	if len(got) != 0 {
 		t.Fatalf("CapacityInUse of another account's workspace = %v, want nothing", got)

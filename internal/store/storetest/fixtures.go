@@ -84,7 +84,7 @@ func NewWorkspace(accountID string, n int) rayfleet.Workspace {
 // NewQueue returns a queue of a workspace.
 func NewQueue(w rayfleet.Workspace, name string) rayfleet.Queue {
 	return rayfleet.Queue{
-		AccountID: w.AccountID, WorkspaceID: w.ID, Name: name, MaxCU: 40, Category: "dev",
+		AccountID: w.AccountID, WorkspaceID: w.ID, Name: name, MaxCU: 100_000, Category: "dev",
 		Description: "queue " + name, CreateTime: w.CreateTime.Add(time.Second), Creator: w.Creator,
 	}
 }
@@ -97,6 +97,10 @@ func NewNetworkService(w rayfleet.Workspace, name string) rayfleet.NetworkServic
 		State: "Available", CreateTime: w.CreateTime.Add(time.Second),
 	}
 }
+
+// GPUQueue is the second queue of the fixture clusters (NewCluster), whose
+// GPU workers use it; the first is the root queue.
+const GPUQueue = "gpu-queue"
 
 // NewCluster returns fixture cluster n of a workspace, with every field set
 // (Deleted is false and Version 0, as for a cluster about to be created), so
@@ -121,6 +125,7 @@ func NewCluster(accountID, workspaceID string, n int) rayfleet.Cluster {
 			{
 				InstanceID: inst + "-head", Type: "Head", Phase: "Running",
 				ContainerState: "running", CreateTime: created.Add(1234567891), StartTime: created.Add(2345678912),
+				RayVersion: "2.47.1", PythonVersion: "3.12.11",
 			},
 			{
 				InstanceID: inst + "-gpu-0", Type: "Worker", Group: "gpu", Phase: "Pending", Message: "0/3 nodes are available",
@@ -168,7 +173,7 @@ func fixtureSpec(n int) rayfleet.ClusterSpec {
 			},
 			{
 				GroupName: "gpu", WorkerType: "gpu", Replica: 1, MinReplica: 1, MaxReplica: 2,
-				QueueName: "gpu-queue", CPU: "16", Memory: "64Gi", GPUSpec: "A10",
+				QueueName: GPUQueue, CPU: "16", Memory: "64Gi", GPUSpec: "A10",
 			},
 		},
 		ExtraParam: `{"priority":"high","tags":["a","b"]}`,

@@ -66,7 +66,7 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	must(t, err)
 	holding, err := s.ClustersHoldingCapacity(ctx, b, wA.ID)
 	must(t, err)
-	used, err := s.CapacityInUse(ctx, b, wA.ID, "")
+	used, err := s.CapacityInUse(ctx, b, wA.ID)
 	must(t, err)
 	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used) != 0 {
 		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v; want none",

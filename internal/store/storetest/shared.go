@@ -21,7 +21,8 @@ type NewSharedStores func(t *testing.T) (a, b store.Store)
 
 // RunShared checks what the contract promises to stores sharing a
 // database: whatever one of them caches, a read through either reflects
-// every write completed before it through either.
+// every write completed before it through either, and admission holds
+// across them.
 func RunShared(t *testing.T, newStores NewSharedStores) {
 	tests := []struct {
 		name string
@@ -29,6 +30,7 @@ func RunShared(t *testing.T, newStores NewSharedStores) {
 	}{
 		{"ListSeesOtherStoresWrites", testListSeesOtherStoresWrites},
 		{"ListOfRecreatedWorkspace", testListOfRecreatedWorkspace},
+		{"QuotaOneWinner", testQuotaOneWinner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStores) })
@@ -243,6 +245,7 @@ func testListOfRecreatedWorkspace(t *testing.T, newStores NewSharedStores) {
 			}
 		}
 		must(t, a.CreateWorkspace(ctx, w, NewQueue(w, rayfleet.RootQueue), NewNetworkService(w, rayfleet.DefaultNetworkService)))
+		must(t, a.CreateQueue(ctx, NewQueue(w, GPUQueue)))
 	}
 
 	// Listed while gone, then created again with other clusters.

@@ -14,11 +14,13 @@ import (
 )
 
 // createWorkspace stores fixture workspace n of an account with its root
-// queue and default network service.
+// queue and default network service, and the GPU queue the fixture
+// clusters use too.
 func createWorkspace(ctx context.Context, t *testing.T, s store.Store, accountID string, n int) rayfleet.Workspace {
 	t.Helper()
 	w := NewWorkspace(accountID, n)
 	must(t, s.CreateWorkspace(ctx, w, NewQueue(w, rayfleet.RootQueue), NewNetworkService(w, rayfleet.DefaultNetworkService)))
+	must(t, s.CreateQueue(ctx, NewQueue(w, GPUQueue)))
 	return w
 }
 
@@ -148,8 +150,8 @@ func testDeleteWorkspace(t *testing.T, newStore NewStore) {
 	must(t, err)
 	qs, err := s.ListQueues(ctx, acc, w.ID)
 	must(t, err)
-	if len(qs) != 2 {
-		t.Fatalf("a refused DeleteWorkspace left %d queues, want 2", len(qs))
+	if len(qs) != 3 {
+		t.Fatalf("a refused DeleteWorkspace left %d queues, want 3", len(qs))
 	}
 
 	must(t, s.PurgeCluster(ctx, acc, w.ID, c.ID))
@@ -173,8 +175,9 @@ func testDeleteWorkspace(t *testing.T, newStore NewStore) {
 func testQueues(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), t.Context()
 	acc := AccountID(1)
-	w := createWorkspace(ctx, t, s, acc, 1)
+	w := NewWorkspace(acc, 1)
 	root := NewQueue(w, rayfleet.RootQueue)
+	must(t, s.CreateWorkspace(ctx, w, root, NewNetworkService(w, rayfleet.DefaultNetworkService)))
 	q := NewQueue(w, "gpu.queue-1")
 	q.CreateTime = root.CreateTime.Add(time.Minute)
 	must(t, s.CreateQueue(ctx, q))

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -37,22 +36,20 @@ func references(t reflect.Type, seen map[reflect.Type]bool, out *[]string) {
 }
 
 // TestCloneCoversEveryField fails when a field that a shallow copy would
-// share is added to the spec or instance types: cloneSpec and
-// cloneInstances must learn to copy it, or cached values would leak between
-// callers.
+// share is added to the spec types: cloneSpec must learn to copy it, or
+// clusters listed from a snapshot would share memory with it.
 func TestCloneCoversEveryField(t *testing.T) {
 	for _, tc := range []struct {
 		typ  reflect.Type
 		want []string
 	}{
 		{reflect.TypeFor[rayfleet.ClusterSpec](), []string{"ClusterSpec.VolumeIDs", "ClusterSpec.Workers", "HeadSpec.GFTConfig", "HeadSpec.GFTEnabled"}},
-		{reflect.TypeFor[rayfleet.Instance](), nil},
 	} {
 		var got []string
 		references(tc.typ, map[reflect.Type]bool{}, &got)
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s holds references %v; the clone functions copy %v: update them and this test", tc.typ, got, tc.want)
+			t.Errorf("%s holds references %v; cloneSpec copies %v: update it and this test", tc.typ, got, tc.want)
 		}
 	}
 }
@@ -71,44 +68,5 @@ func TestCloneSpecIsDeep(t *testing.T) {
 	empty.Workers = []rayfleet.WorkerSpec{}
 	if got := cloneSpec(empty); got.Workers == nil || got.VolumeIDs != nil {
 		t.Fatal("cloneSpec does not keep nil and empty lists apart")
-	}
-}
-
-func TestJSONCache(t *testing.T) {
-	c := newJSONCache(64*1024, cloneSpec)
-	spec := storetest.NewCluster("a", "w", 1).Spec
-	raw, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := c.decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Workers[0].Replica = 99 // must not reach the cache
-	second, err := c.decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(second, spec) {
-		t.Fatalf("second decode from the cache:\n got %+v\nwant %+v", second, spec)
-	}
-	if len(c.m) != 1 {
-		t.Fatalf("cache holds %d entries, want 1", len(c.m))
-	}
-	// Filling it past its size starts it over instead of growing.
-	for i := range 200 {
-		s := spec
-		s.Name = string(rune('a'+i%26)) + string(rune('a'+i/26))
-		b, _ := json.Marshal(s)
-		if _, err := c.decode(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if c.bytes > c.max {
-		t.Fatalf("cache holds %d bytes, more than its %d", c.bytes, c.max)
-	}
-	if _, err := c.decode([]byte("{not json")); err == nil {
-		t.Fatal("decoding invalid JSON succeeded")
 	}
 }
