@@ -71,7 +71,7 @@ func TestClientConnLimit(t *testing.T) {
 	head := newFakeHead(t, "A")
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.addr()})
 	cfg := Config{Lookup: f.lookup(), Logger: testLogger(t), MaxClientConns: 2}
-	addr := strings.TrimPrefix(serveFast(t, cfg), "http://")
+	addr := strings.TrimPrefix(serve(t, cfg), "http://")
 	request := "GET /workspace/" + c.ws + "/raycluster/" + c.id + "/api/version HTTP/1.1\r\nHost: gw\r\nRay-Token: " + tokenA + "\r\n\r\n"
 
 	// ask sends the request on conn and reads the status line, waiting at
