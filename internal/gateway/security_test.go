@@ -10,8 +10,9 @@ import (
 )
 
 // Hop-by-hop headers (RFC 9110 7.6.1, and those the request's Connection
-// header names) and every credential meant for the gateway or for Ray stop
-// at the gateway; other headers and cookies go on.
+// header names), every credential meant for the gateway or for Ray, and the
+// client's forwarding headers stop at the gateway; other headers and
+// cookies go on.
 func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	req, err := http.NewRequest("GET", e.jobURL(e.a)+"/api/version", nil)
@@ -31,6 +32,11 @@ func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 		"X-Ray-Authorization": "Bearer someone-elses",
 		"Cookie":              sessionCookie + "=forged; other=kept; " + rayAuthCookie + "=stolen",
 		"X-Request-Kept":      "yes",
+		"X-Forwarded-For":     "10.0.0.1",
+		"X-Forwarded-Host":    "forged.example",
+		"X-Forwarded-Proto":   "https",
+		"X-Real-Ip":           "10.0.0.1",
+		"Forwarded":           "for=10.0.0.1",
 	} {
 		req.Header.Set(k, v)
 	}
@@ -50,6 +56,12 @@ func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 	for _, k := range []string{"X-Hop-Secret", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer"} {
 		if v := h.Values(k); len(v) > 0 {
 			t.Errorf("the head got hop-by-hop header %s: %q", k, v)
+		}
+	}
+	// What a client says of where it is, it could say of anywhere.
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded"} {
+		if v := h.Values(k); len(v) > 0 {
+			t.Errorf("the head got the client's %s: %q", k, v)
 		}
 	}
 	if v := h.Get("Connection"); strings.Contains(strings.ToLower(v), "x-hop-secret") {
