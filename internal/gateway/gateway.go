@@ -36,13 +36,13 @@ type Lookup interface {
 	UpstreamToken(ctx context.Context, workspaceID, clusterID string) (string, error)
 }
 
-// Accounts is what a Lookup may also implement: the account a workspace
+// Accounts is what a Lookup may also implement: the account a cluster
 // belongs to, so that the in-flight slots are shared between accounts (see
 // Config.MaxConns). It is asked once per lookup, beside Upstream. A Lookup
 // without it has each workspace count as an account of its own, which
 // shares the slots between workspaces instead.
 type Accounts interface {
-	Account(ctx context.Context, workspaceID string) (accountID string, err error)
+	Account(ctx context.Context, workspaceID, clusterID string) (accountID string, err error)
 }
 
 // Defaults of the Config fields left zero.
@@ -374,11 +374,11 @@ func (l *limiter) release(account string, k clusterKey) {
 	}
 }
 
-// accountOf is the account the in-flight slots of workspace ws count
+// accountOf is the account the in-flight slots of cluster ws/id count
 // against: the one Lookup names when it implements Accounts, else ws.
-func accountOf(ctx context.Context, l Lookup, ws string) (string, error) {
+func accountOf(ctx context.Context, l Lookup, ws, id string) (string, error) {
 	if a, ok := l.(Accounts); ok {
-		return a.Account(ctx, ws)
+		return a.Account(ctx, ws, id)
 	}
 	return ws, nil
 }

@@ -151,7 +151,7 @@ func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) 
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil
 	}
-	if cr.account, err = accountOf(ctx, g.cfg.Lookup, ws); err != nil {
+	if cr.account, err = accountOf(ctx, g.cfg.Lookup, ws, id); err != nil {
 		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", ws, "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil

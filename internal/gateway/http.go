@@ -196,7 +196,7 @@ func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (
 		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
 		return v, source, nil, refuseLookup
 	}
-	if cr.account, err = accountOf(ctx, g.cfg.Lookup, rt.ws); err != nil {
+	if cr.account, err = accountOf(ctx, g.cfg.Lookup, rt.ws, rt.id); err != nil {
 		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", rt.ws, "err", err)
 		return v, source, nil, refuseLookup
 	}

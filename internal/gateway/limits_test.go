@@ -105,7 +105,7 @@ type accountsLookup struct {
 	accounts map[string]string // workspace → account
 }
 
-func (l accountsLookup) Account(_ context.Context, ws string) (string, error) {
+func (l accountsLookup) Account(_ context.Context, ws, _ string) (string, error) {
 	return l.accounts[ws], nil
 }
 
