@@ -84,7 +84,7 @@ const gatewayCacheTTL = time.Second
 
 // gatewayServers are the gateway's two listeners.
 type gatewayServers struct {
-	http               *gateway.HTTPServer
+	http               *http.Server
 	grpc               *http.Server
 	httpLn, grpcLn     net.Listener
 	httpAddr, grpcAddr string

@@ -228,12 +228,6 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 			}
 			return 0
 		}))
-	if s.gateway != nil {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "rayfleet_gateway_handoffs_total",
-			Help: "Gateway HTTP connections handed from its fast path to net/http: other methods than GET and HEAD, bodies, WebSockets, HTTP/1.0 and the like.",
-		}, func() float64 { return float64(s.gateway.http.Handoffs()) }))
-	}
 	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,

@@ -21,7 +21,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	f := newFleet()
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
 	cfg := Config{Lookup: f.lookup(), LookupCacheTTL: time.Hour}
-	url := serveFast(b, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
+	url := serve(b, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id + "/api/version"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}

@@ -71,7 +71,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	f := newFleet()
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.Listener.Addr().String()})
 	cfg := Config{Lookup: f.lookup(), Logger: testLogger(t)}
-	base := serveFast(t, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id
+	base := serve(t, cfg) + "/workspace/" + c.ws + "/raycluster/" + c.id
 	dashboardURL := base + "/dashboard/?token=" + tokenA
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

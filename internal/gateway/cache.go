@@ -55,6 +55,7 @@ type clusterRoute struct {
 	tokenHash         string // "" when the cluster is unknown or stopped
 	dashboard, client string
 	rayToken          string
+	account           string // what the in-flight slots are shared by (accountOf)
 	expires           time.Time
 }
 

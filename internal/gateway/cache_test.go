@@ -214,8 +214,7 @@ func TestRevokeDuringLookup(t *testing.T) {
 }
 
 // With Revocations, what is open with a revoked token is cut at once: a
-// WebSocket (handed to net/http) and a log stream (the fast path), while
-// another cluster's stream goes on.
+// WebSocket and a log stream, while another cluster's stream goes on.
 func TestRevocationsCutOpenHTTPStreams(t *testing.T) {
 	rev := NewRevocations()
 	e := newEnv(t, Config{LookupCacheTTL: time.Hour, Revocations: rev})

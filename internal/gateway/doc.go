@@ -8,21 +8,21 @@
 // dashboard (which also serves the job API) with the prefix stripped; NewGRPC
 // routes each HTTP/2 stream by its ray-token metadata to the head's Ray client
 // server. Both check the token before anything reaches a head, never forward
-// the token, the gateway's cookie or the caller's Authorization header, inject
+// the token, the gateway's cookie, the caller's Authorization header or its
+// forwarding headers (X-Forwarded-*, X-Real-IP, Forwarded), inject
 // Ray's own token when Ray's token authentication is on, stream bodies both
 // ways without buffering them, and bound bodies and concurrent requests;
 // LimitListener bounds the client connections a listener holds.
 //
-// NewHTTPServer serves the HTTP side. The gateway remembers a running
-// cluster's token hash and head for Config.LookupCacheTTL instead of asking
-// Lookup each time (cache.go). Bodiless GETs and HEADs on kept-alive
-// HTTP/1.1 connections, nearly all of the traffic, take a fast path of its
-// own (front.go, front_head.go, front_proxy.go) that parses the request
-// head in place and passes the head's answer on over a synchronous
-// keep-alive pool (transport.go); anything else, and any head it is not
-// sure to read as net/http would, goes with its connection to net/http and
-// NewHTTP's handler, which decide who passes through the same code
-// (httpGateway.admit). bench/README.md has the figures.
+// NewHTTPServer is the HTTP side: one net/http server, and
+// httputil.ReverseProxy over the standard library's transport to the
+// heads, whose kept connections refuse bytes a head sends before it is
+// asked (upstream.go). The gateway remembers a running cluster's token
+// hash and head for Config.LookupCacheTTL instead of asking Lookup each
+// time (cache.go). The in-flight slots are shared between accounts (see
+// Config.MaxConns and Accounts); a client that hangs up gives its slot
+// back at once, since net/http cancels its request. bench/README.md has
+// the figures.
 //
 // What the clients send, and so what this package relies on (read in Ray's
 // sources, python/ray/...):

@@ -365,7 +365,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		cfg.Lookup = e.fleet.lookup()
 	}
 	cfg.Logger = testLogger(t)
-	e.url = serveFast(t, cfg)
+	e.url = serve(t, cfg)
 	e.client = &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -451,14 +451,14 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// serveFast serves the gateway's HTTP side as rayfleet does
-// (NewHTTPServer on a LimitListener) on loopback, and returns its URL.
-func serveFast(t testing.TB, cfg Config) string {
-	_, url := startFast(t, cfg)
+// serve serves the gateway's HTTP side as rayfleet does (NewHTTPServer on
+// a LimitListener) on loopback, and returns its URL.
+func serve(t testing.TB, cfg Config) string {
+	_, url := startServer(t, cfg)
 	return url
 }
 
-func startFast(t testing.TB, cfg Config) (*HTTPServer, string) {
+func startServer(t testing.TB, cfg Config) (*http.Server, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -473,23 +473,3 @@ func startFast(t testing.TB, cfg Config) (*HTTPServer, string) {
 	t.Cleanup(func() { srv.Close() })
 	return srv, "http://" + l.Addr().String()
 }
-
-// serveFull serves NewHTTP's handler with net/http alone: what the fast
-// path hands its connections to.
-func serveFull(t testing.TB, cfg Config) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := fullServer(cfg, NewHTTP(cfg))
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String()
-}
-
-// servers are both ways of serving, for tests of what each must do alike.
-var servers = []struct {
-	name  string
-	serve func(testing.TB, Config) string
-}{{"fast", serveFast}, {"full", serveFull}}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +36,15 @@ type Lookup interface {
 	UpstreamToken(ctx context.Context, workspaceID, clusterID string) (string, error)
 }
 
+// Accounts is what a Lookup may also implement: the account a cluster
+// belongs to, so that the in-flight slots are shared between accounts (see
+// Config.MaxConns). It is asked once per lookup, beside Upstream. A Lookup
+// without it has each workspace count as an account of its own, which
+// shares the slots between workspaces instead.
+type Accounts interface {
+	Account(ctx context.Context, workspaceID, clusterID string) (accountID string, err error)
+}
+
 // Defaults of the Config fields left zero.
 const (
 	DefaultMaxBodyBytes          = 512 << 20
@@ -59,7 +67,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxConns bounds the proxied requests and streams in flight through one
 	// handler, MaxConnsPerCluster those to one cluster. A WebSocket or a log
-	// tail holds its slot until it ends. Beyond them: 503 (gRPC:
+	// tail holds its slot until it ends. One account holds at most as many
+	// slots as are left free (so at most half of MaxConns when it is alone):
+	// the rest stays for other accounts. Beyond them: 503 (gRPC:
 	// RESOURCE_EXHAUSTED).
 	MaxConns           int
 	MaxConnsPerCluster int
@@ -183,12 +193,16 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// fullServer returns the net/http server for NewHTTP's handler, with the
-// timeouts NewHTTPServer describes.
-func fullServer(cfg Config, h http.Handler) *http.Server {
+// NewHTTPServer returns the gateway's HTTP server: NewHTTP's handler, with
+// headers to arrive within ReadHeaderTimeout (a connection silent before
+// its first request is closed then too), idle keep-alive connections
+// closed after IdleTimeout, and nothing else timed, since uploads, log
+// tails and WebSockets last as long as they last. Serve it on a
+// LimitListener.
+func NewHTTPServer(cfg Config) *http.Server {
 	cfg = cfg.withDefaults()
 	return &http.Server{
-		Handler:           h,
+		Handler:           newHTTPGateway(cfg),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -227,6 +241,9 @@ func GRPCServer(cfg Config, h http.Handler) *http.Server {
 	}
 }
 
+// maxResponseHeaderBytes bounds a head's response headers.
+const maxResponseHeaderBytes = 1 << 20
+
 // dialer returns the DialContext of the upstream transports.
 func dialer(cfg Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
@@ -249,6 +266,7 @@ const (
 	msgMissingGRPCToken  = "Missing ray-token metadata. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)])."
 	msgTooManyConns      = "Too many connections through the gateway. Retry later."
 	msgTooManyConnsClstr = "Too many connections to this cluster through the gateway. Close some (log tails, dashboards, Ray clients) or retry later."
+	msgTooManyConnsAcct  = "Too many connections to this account's clusters through the gateway. Close some (log tails, dashboards, Ray clients) or retry later."
 	msgNotRunning        = "The cluster's head is not running yet (or any more). Check its state with GetRayCluster and retry once it is Running."
 	msgBadGateway        = "The cluster's head did not answer. Retry; if it persists, check the cluster's state."
 )
@@ -302,47 +320,65 @@ func appendJSONString(b []byte, s string) []byte {
 // does not allocate.
 type clusterKey struct{ ws, id string }
 
-// limiter counts proxied requests in flight, in total and per cluster.
+// limiter counts the proxied requests and streams in flight: in total, per
+// cluster and per account. An account may take a slot only while it holds
+// fewer than are still free, so however many clusters one account keeps
+// busy (log tails and WebSockets hold their slots for hours) it leaves at
+// least as many slots free as it holds, and an account that comes later is
+// served: k accounts that all want more share the slots about evenly, each
+// held to a k+1-th of them.
 type limiter struct {
-	max, perCluster int64
-	total           atomic.Int64
-	mu              sync.Mutex
-	clusters        map[clusterKey]int64
+	max, perCluster int
+
+	mu       sync.Mutex
+	total    int
+	clusters map[clusterKey]int
+	accounts map[string]int
 }
 
 func newLimiter(max, perCluster int) *limiter {
-	return &limiter{max: int64(max), perCluster: int64(perCluster), clusters: make(map[clusterKey]int64)}
+	return &limiter{max: max, perCluster: perCluster, clusters: make(map[clusterKey]int), accounts: make(map[string]int)}
 }
 
-// acquireTotal takes a slot of the total; false when none is free.
-func (l *limiter) acquireTotal() bool {
-	if l.total.Add(1) > l.max {
-		l.total.Add(-1)
-		return false
-	}
-	return true
-}
-
-func (l *limiter) releaseTotal() { l.total.Add(-1) }
-
-// acquireCluster takes a slot of k's; false when none is free.
-func (l *limiter) acquireCluster(k clusterKey) bool {
+// acquire takes a slot for a request to cluster k of account; nil when it
+// did, else the refusal to answer with. release gives the slot back.
+func (l *limiter) acquire(account string, k clusterKey) *refusal {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := l.clusters[k]
-	if n >= l.perCluster {
-		return false
+	free := l.max - l.total
+	switch {
+	case free <= 0:
+		return refuseTooMany
+	case l.clusters[k] >= l.perCluster:
+		return refuseTooManyCluster
+	case l.accounts[account] >= free:
+		return refuseTooManyAccount
 	}
-	l.clusters[k] = n + 1
-	return true
+	l.total++
+	l.clusters[k]++
+	l.accounts[account]++
+	return nil
 }
 
-func (l *limiter) releaseCluster(k clusterKey) {
+func (l *limiter) release(account string, k clusterKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := l.clusters[k] - 1; n > 0 {
-		l.clusters[k] = n
-	} else {
-		delete(l.clusters, k) // so clusters long gone leave nothing behind
+	l.total--
+	// Entries at zero go, so that clusters and accounts long gone leave
+	// nothing behind.
+	if l.clusters[k]--; l.clusters[k] <= 0 {
+		delete(l.clusters, k)
 	}
+	if l.accounts[account]--; l.accounts[account] <= 0 {
+		delete(l.accounts, account)
+	}
+}
+
+// accountOf is the account the in-flight slots of cluster ws/id count
+// against: the one Lookup names when it implements Accounts, else ws.
+func accountOf(ctx context.Context, l Lookup, ws, id string) (string, error) {
+	if a, ok := l.(Accounts); ok {
+		return a.Account(ctx, ws, id)
+	}
+	return ws, nil
 }

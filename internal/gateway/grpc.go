@@ -92,12 +92,6 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedProtocol", "This listener speaks the Ray client protocol (gRPC over HTTP/2): connect with ray.init(\"ray://...\", _metadata=[(\"ray-token\", submitToken)]).")
 		return
 	}
-	if !g.lim.acquireTotal() {
-		grpcError(w, grpcResourceExhausted, msgTooManyConns)
-		return
-	}
-	defer g.lim.releaseTotal()
-
 	ctx := r.Context()
 	token := r.Header.Get(tokenHeader)
 	if token == "" {
@@ -119,11 +113,11 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.cache.put(cr, gen, now)
 	}
 	key := clusterKey{cr.ws, cr.id}
-	if !g.lim.acquireCluster(key) {
-		grpcError(w, grpcResourceExhausted, msgTooManyConnsClstr)
+	if ref := g.lim.acquire(cr.account, key); ref != nil {
+		grpcError(w, grpcResourceExhausted, ref.msg)
 		return
 	}
-	defer g.lim.releaseCluster(key)
+	defer g.lim.release(cr.account, key)
 	ctx, done := g.live.addRequest(ctx, key, r.Body)
 	defer done()
 	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken}
@@ -154,6 +148,11 @@ func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) 
 	}
 	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, ws, id); err != nil {
 		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", ws, "cluster", id, "err", err)
+		grpcError(w, grpcUnavailable, msgInternal)
+		return nil
+	}
+	if cr.account, err = accountOf(ctx, g.cfg.Lookup, ws, id); err != nil {
+		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", ws, "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil
 	}

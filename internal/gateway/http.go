@@ -19,7 +19,6 @@ type httpGateway struct {
 	log   *slog.Logger
 	lim   *limiter
 	cache *routeCache
-	heads *headTransport // the keep-alive pool of both paths to the heads
 	live  *flights
 	proxy *httputil.ReverseProxy
 }
@@ -52,7 +51,7 @@ func targetOf(ctx context.Context) *target {
 // redirects to the same URL without the token, so it leaves the address bar
 // and the browser history. Anything else is 401 and reaches no head.
 //
-// NewHTTPServer serves it, most requests on a faster path of its own.
+// NewHTTPServer serves it.
 func NewHTTP(cfg Config) http.Handler { return newHTTPGateway(cfg) }
 
 func newHTTPGateway(cfg Config) *httpGateway {
@@ -60,27 +59,9 @@ func newHTTPGateway(cfg Config) *httpGateway {
 	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
 	cfg.Revocations.add(g.cache)
 	g.live = newFlights(cfg.Revocations)
-	transport := &http.Transport{
-		Proxy:        nil, // heads are reached directly, whatever HTTP_PROXY says
-		DialContext:  dialer(cfg),
-		MaxIdleConns: 1024,
-		// As many as one cluster may have requests in flight, so that a busy
-		// head is not reconnected to on every request.
-		MaxIdleConnsPerHost:    cfg.MaxConnsPerCluster,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  cfg.UpstreamHeaderTimeout,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-		ExpectContinueTimeout:  time.Second,
-		// Pass Accept-Encoding and compressed bodies through untouched.
-		DisableCompression: true,
-	}
-	g.heads = &headTransport{
-		fallback: transport, dial: dialer(cfg), headerTimeout: cfg.UpstreamHeaderTimeout,
-		idleTimeout: transport.IdleConnTimeout, maxIdle: cfg.MaxConnsPerCluster, idle: map[string][]*headConn{},
-	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
-		Transport:      g.heads,
+		Transport:      headTransport(cfg),
 		FlushInterval:  -1, // log tails and streams reach the client as they come
 		BufferPool:     buffers,
 		ModifyResponse: g.modifyResponse,
@@ -107,12 +88,6 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		redirect(w, loc)
 		return
 	}
-	if !g.lim.acquireTotal() {
-		writeError(w, http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConns)
-		return
-	}
-	defer g.lim.releaseTotal()
-
 	ctx := r.Context()
 	key := clusterKey{rt.ws, rt.id}
 	v, source, cr, ref := g.admit(ctx, &rt, credentialsOf(r))
@@ -135,11 +110,11 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))
 		return
 	}
-	if !g.lim.acquireCluster(key) {
-		writeError(w, http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsClstr)
+	if ref := g.lim.acquire(cr.account, key); ref != nil {
+		writeError(w, ref.status, ref.code, ref.msg)
 		return
 	}
-	defer g.lim.releaseCluster(key)
+	defer g.lim.release(cr.account, key)
 	if r.Body != nil && r.Body != http.NoBody {
 		// Streamed to the head as it comes, never held. A body of
 		// undeclared length that runs past the limit fails the request
@@ -149,7 +124,7 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, done := g.live.addRequest(ctx, key, r.Body)
 	defer done()
 	t := &target{rt: rt, addr: cr.dashboard, rayToken: cr.rayToken}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(withHeadTrace(ctx), targetKey{}, t)))
 }
 
 // credentials are what a request presents to open a cluster.
@@ -174,16 +149,18 @@ type refusal struct {
 }
 
 var (
-	refuseLookup     = &refusal{http.StatusInternalServerError, codeInternal, msgInternal}
-	refuseNotRunning = &refusal{http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning}
+	refuseLookup         = &refusal{http.StatusInternalServerError, codeInternal, msgInternal}
+	refuseNotRunning     = &refusal{http.StatusServiceUnavailable, codeClusterNotReady, msgNotRunning}
+	refuseTooMany        = &refusal{http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConns}
+	refuseTooManyCluster = &refusal{http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsClstr}
+	refuseTooManyAccount = &refusal{http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsAcct}
 )
 
 // admit checks creds against the cluster rt names, from what the cache
 // remembers or else from Lookup. A request that passes gets the cluster's
 // head and Ray token too; one that starts a session gets the token hash
 // its cookie is made from. When Lookup fails or the head is not running,
-// the refusal says what to answer. Both the full server and the fast path
-// (front.go) decide through it.
+// the refusal says what to answer.
 func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (verdict, string, *clusterRoute, *refusal) {
 	key := clusterKey{rt.ws, rt.id}
 	now := time.Now()
@@ -217,6 +194,10 @@ func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (
 	var err error
 	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
 		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		return v, source, nil, refuseLookup
+	}
+	if cr.account, err = accountOf(ctx, g.cfg.Lookup, rt.ws, rt.id); err != nil {
+		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", rt.ws, "err", err)
 		return v, source, nil, refuseLookup
 	}
 	g.cache.put(cr, gen, now)
@@ -323,6 +304,10 @@ func (g *httpGateway) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.RawQuery, _, _ = takeParam(out.URL.RawQuery, tokenParam)
 	scrubCredentials(out.Header, t.rayToken)
 	dropCookies(out.Header)
+	// The proxy has dropped the client's X-Forwarded-*; these say the
+	// same and are as easily forged.
+	out.Header.Del("Forwarded")
+	out.Header.Del("X-Real-Ip")
 }
 
 // setPath sets u's path from an escaped path.

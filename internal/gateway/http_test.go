@@ -528,7 +528,7 @@ func TestHeadNotRunning(t *testing.T) {
 // A client that never finishes its headers is cut off.
 func TestReadHeaderTimeout(t *testing.T) {
 	cfg := Config{Lookup: newFleet().lookup(), ReadHeaderTimeout: 100 * time.Millisecond}
-	conn, err := net.Dial("tcp", strings.TrimPrefix(serveFast(t, cfg), "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(serve(t, cfg), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // Hop-by-hop headers (RFC 9110 7.6.1, and those the request's Connection
-// header names) and every credential meant for the gateway or for Ray stop
-// at the gateway; other headers and cookies go on.
+// header names), every credential meant for the gateway or for Ray, and the
+// client's forwarding headers stop at the gateway; other headers and
+// cookies go on.
 func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	req, err := http.NewRequest("GET", e.jobURL(e.a)+"/api/version", nil)
@@ -31,6 +32,11 @@ func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 		"X-Ray-Authorization": "Bearer someone-elses",
 		"Cookie":              sessionCookie + "=forged; other=kept; " + rayAuthCookie + "=stolen",
 		"X-Request-Kept":      "yes",
+		"X-Forwarded-For":     "10.0.0.1",
+		"X-Forwarded-Host":    "forged.example",
+		"X-Forwarded-Proto":   "https",
+		"X-Real-Ip":           "10.0.0.1",
+		"Forwarded":           "for=10.0.0.1",
 	} {
 		req.Header.Set(k, v)
 	}
@@ -52,6 +58,12 @@ func TestHopByHopAndCredentialHeadersNotForwarded(t *testing.T) {
 			t.Errorf("the head got hop-by-hop header %s: %q", k, v)
 		}
 	}
+	// What a client says of where it is, it could say of anywhere.
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded"} {
+		if v := h.Values(k); len(v) > 0 {
+			t.Errorf("the head got the client's %s: %q", k, v)
+		}
+	}
 	if v := h.Get("Connection"); strings.Contains(strings.ToLower(v), "x-hop-secret") {
 		t.Errorf("the head got Connection %q", v)
 	}
@@ -71,7 +83,7 @@ func TestClientConnLimit(t *testing.T) {
 	head := newFakeHead(t, "A")
 	c := f.add(&fakeCluster{ws: "w-aaaaaaaaaaaaaaaa", id: "ray-aaaaaaaaaaaaaaaa", token: tokenA, dashboard: head.addr()})
 	cfg := Config{Lookup: f.lookup(), Logger: testLogger(t), MaxClientConns: 2}
-	addr := strings.TrimPrefix(serveFast(t, cfg), "http://")
+	addr := strings.TrimPrefix(serve(t, cfg), "http://")
 	request := "GET /workspace/" + c.ws + "/raycluster/" + c.id + "/api/version HTTP/1.1\r\nHost: gw\r\nRay-Token: " + tokenA + "\r\n\r\n"
 
 	// ask sends the request on conn and reads the status line, waiting at
