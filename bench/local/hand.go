@@ -159,7 +159,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 					return
 				}
 				if err := sleep(ctx, h.opts.poll); err != nil {
-					d.err = fmt.Errorf("cluster %d: %d of %d nodes ALIVE (last answer: %v): %w", i, alive, nodesPerCluster, qerr, err)
+					d.err = fmt.Errorf("cluster %d: %d of %d nodes ALIVE (last answer: %w): %w", i, alive, nodesPerCluster, qerr, err)
 					return
 				}
 			}

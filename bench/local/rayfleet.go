@@ -300,7 +300,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 					return
 				}
 				if err := sleep(ctx, s.opts.poll); err != nil {
-					d.err = fmt.Errorf("cluster %s %s (%s), %d of %d nodes ALIVE (last answer: %v): %w",
+					d.err = fmt.Errorf("cluster %s %s (%s), %d of %d nodes ALIVE (last answer: %w): %w",
 						cl.ClusterID, cl.State, cl.Message, alive, nodesPerCluster, qerr, err)
 					return
 				}
