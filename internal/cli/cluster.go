@@ -188,15 +188,7 @@ func (a *app) clusterGet() *cobra.Command {
   rayfleet cluster get ray-k7nm8ahl5te4tg91 -o json | jq -r .submitToken`,
 		Args: exactArgs("ID"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			c, ws, err := a.clientWS()
-			if err != nil {
-				return err
-			}
-			id, err := resolveCluster(cmd.Context(), c, ws, args[0])
-			if err != nil {
-				return err
-			}
-			cl, err := c.GetCluster(cmd.Context(), ws, id)
+			cl, err := a.getCluster(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -223,15 +215,7 @@ output as a secret.`,
   ray job submit --working-dir . -- python script.py`,
 		Args: exactArgs("ID"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			c, ws, err := a.clientWS()
-			if err != nil {
-				return err
-			}
-			id, err := resolveCluster(cmd.Context(), c, ws, args[0])
-			if err != nil {
-				return err
-			}
-			cl, err := c.GetCluster(cmd.Context(), ws, id)
+			cl, err := a.getCluster(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -248,6 +232,19 @@ output as a secret.`,
 			return nil
 		}),
 	}
+}
+
+// getCluster calls GetRayCluster for a cluster given by id or name.
+func (a *app) getCluster(ctx context.Context, arg string) (*api.Cluster, error) {
+	c, ws, err := a.clientWS()
+	if err != nil {
+		return nil, err
+	}
+	id, err := resolveCluster(ctx, c, ws, arg)
+	if err != nil {
+		return nil, err
+	}
+	return c.GetCluster(ctx, ws, id)
 }
 
 // clusterIDPattern is what a cluster id looks like; anything else names a
