@@ -11,8 +11,10 @@
 #   5. every Go test, with the race detector, then the Python SDK suite
 #
 # Each step is skipped when what it makes is already there. With every step
-# done nothing skips: RAYFLEET_TEST_REQUIRE_KUBE and RAYFLEET_TEST_REQUIRE_RAY
-# make a missing stack or Ray a failure. Steps 1 and 3 need root (they start
+# done nothing skips: RAYFLEET_TEST_REQUIRE_KUBE, RAYFLEET_TEST_REQUIRE_RAY and
+# (as root) RAYFLEET_TEST_REQUIRE_ROOT make a missing stack, Ray, Chromium or
+# root's tmpfs mount a failure; PostgreSQL's tests fail without their DSN
+# once RAYFLEET_TEST_POSTGRES is set. Steps 1 and 3 need root (they start
 # a system service and install a package); without root they are skipped with
 # a message and the tests that need them skip (or fail where required).
 #
@@ -54,6 +56,11 @@ step "4/5 the Python environment (real Ray, the product's SDK, pytest; about a m
 RAYFLEET_TEST_PYENV="$(scripts/pyenv.sh | tail -n 1)"
 export RAYFLEET_TEST_PYENV RAYFLEET_TEST_REQUIRE_RAY=1
 echo "   $RAYFLEET_TEST_PYENV ($("$RAYFLEET_TEST_PYENV/bin/ray" --version))" >&2
+
+# As root (CI is) the tests that mount a small tmpfs (a full disk) must run.
+if [[ $(id -u) -eq 0 ]]; then
+	export RAYFLEET_TEST_REQUIRE_ROOT=1
+fi
 
 step "5/5 the tests (setup took $((SECONDS - started)) s)"
 # The Go packages run one at a time (-p 1): the end-to-end tests start real

@@ -37,7 +37,7 @@ func TestWatcherWakesOnceTheGCSAnswers(t *testing.T) {
 
 	l, err = net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
+		t.Fatalf("listen again on %s, free a moment ago: %v", addr, err)
 	}
 	defer l.Close()
 	select {
