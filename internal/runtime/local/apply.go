@@ -198,7 +198,7 @@ func (r *Runtime) setWaiting(cs *clusterState, msg string) {
 func (r *Runtime) setRayProblem(cs *clusterState, instance, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cs.rayMissing = msg
+	cs.rayProblem = msg
 	if msg != "" {
 		cs.failureInstance = instance
 	}

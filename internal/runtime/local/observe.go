@@ -37,7 +37,7 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 	if cs := r.clusters[c.ID]; cs != nil && cs.failureInstance == c.InstanceID {
 		failure = cs.specFailure
 		if failure == "" {
-			failure = cs.rayMissing
+			failure = cs.rayProblem
 		}
 	}
 	r.mu.Unlock()
@@ -101,9 +101,10 @@ func (r *Runtime) Observe(ctx context.Context, c *rayfleet.Cluster) (reconcile.O
 		dash := dashboardAddr(head)
 		var rayVersion string
 		obs.HeadReady, rayVersion = r.probeDashboard(ctx, dash, head.AuthToken)
-		// `ray start` goes on after the head node registers (agents, the
-		// log monitor) and fails the node if its GCS dies meanwhile; it is
-		// ready once it says so.
+		// The dashboard answers before `ray start` is done (the head's
+		// raylet may not have registered yet, and a GCS that dies then fails
+		// the node with "timed out during startup"): the head is ready once
+		// `ray start` says the runtime started.
 		if obs.HeadReady && !r.saidStarted(head) {
 			obs.HeadReady = false
 		}
@@ -164,48 +165,22 @@ func dashboardAddr(head *record) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(head.Ports.Dashboard))
 }
 
-// probeDashboard reports whether the head is ready, and the Ray version
-// its dashboard reports. The dashboard answers GET /api/version before the
-// head's raylet has registered (and before `ray start` says "Ray runtime
-// started"), so ready also takes the head node ALIVE in Ray's state API:
-// then tasks can be scheduled. Both requests carry the instance's token.
+// probeDashboard reports whether the head's dashboard answers GET
+// /api/version (with the instance's token), and the Ray version it reports.
 func (r *Runtime) probeDashboard(ctx context.Context, addr, token string) (bool, string) {
 	var v struct {
 		RayVersion string `json:"ray_version"`
 	}
-	if !r.getJSON(ctx, "http://"+addr+"/api/version", token, &v) {
-		return false, ""
-	}
-	var nodes struct {
-		Data struct {
-			Result struct {
-				Result []struct {
-					IsHead bool   `json:"is_head_node"`
-					State  string `json:"state"`
-				} `json:"result"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if !r.getJSON(ctx, "http://"+addr+"/api/v0/nodes?detail=false&limit=1000", token, &nodes) {
-		return false, v.RayVersion
-	}
-	for _, n := range nodes.Data.Result.Result {
-		if n.IsHead && n.State == "ALIVE" {
-			return true, v.RayVersion
-		}
-	}
-	return false, v.RayVersion
+	ok := r.getJSON(ctx, "http://"+addr+"/api/version", token, &v)
+	return ok, v.RayVersion
 }
 
 // saidStarted reports whether the node's `ray start` printed "Ray runtime
-// started." (Ray's scripts.py, once every process of the node is up),
-// remembering it so that the log is read until then only.
+// started." (Ray's scripts.py, once Node() has started every process of the
+// node and its raylet has registered with the GCS). It is read from the
+// node's log until then, and recorded in the node's record after.
 func (r *Runtime) saidStarted(rec *record) bool {
-	key := rec.Cluster + "/" + rec.key()
-	r.mu.Lock()
-	ok := r.started[key]
-	r.mu.Unlock()
-	if ok {
+	if rec.RayStarted {
 		return true
 	}
 	f, err := os.Open(rec.Log)
@@ -219,8 +194,13 @@ func (r *Runtime) saidStarted(rec *record) bool {
 		return false
 	}
 	r.mu.Lock()
-	r.started[key] = true
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if cs := r.clusters[rec.Cluster]; cs != nil {
+		if live := cs.nodes[rec.key()]; live != nil && live.PID == rec.PID {
+			live.RayStarted = true
+			r.saveLocked(live)
+		}
+	}
 	return true
 }
 

@@ -71,10 +71,6 @@ type Runtime struct {
 	versions versionCache
 	envs     *releaseEnvs // nil unless Config.ReleaseEnvs
 
-	// started remembers the nodes whose log said "Ray runtime started.";
-	// guarded by mu.
-	started map[string]bool
-
 	mu       sync.Mutex
 	clusters map[string]*clusterState // by cluster id
 	closed   bool
@@ -94,10 +90,11 @@ type clusterState struct {
 
 	// The fields below are guarded by Runtime.mu.
 	nodes map[string]*record // by record.key()
-	// rayMissing and specFailure say why the instance failureInstance
-	// cannot start: no ray executable, a spec Ray cannot take. They are not
+	// rayProblem and specFailure say why the instance failureInstance
+	// cannot start: no ray executable, or one of another Ray version than
+	// its release, or a spec Ray cannot take. They are not
 	// persisted: Apply finds them again after a restart.
-	rayMissing, specFailure, failureInstance string
+	rayProblem, specFailure, failureInstance string
 	// waiting is what the current instance waits for before its head can
 	// start (a release environment being made); not persisted either.
 	waiting string
@@ -145,7 +142,6 @@ func New(cfg Config) (*Runtime, error) {
 		// alone; idle connections would only pile up.
 		probe:    &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 		clusters: map[string]*clusterState{},
-		started:  map[string]bool{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}

@@ -82,6 +82,8 @@ type record struct {
 	AuthToken     string `json:"authToken,omitempty"`
 	RayVersion    string `json:"rayVersion,omitempty"`
 	PythonVersion string `json:"pythonVersion,omitempty"`
+	// RayStarted is set once the node's log says "Ray runtime started.".
+	RayStarted bool `json:"rayStarted,omitempty"`
 
 	PID       int       `json:"pid,omitempty"`
 	PGID      int       `json:"pgid,omitempty"`

@@ -89,7 +89,7 @@ func (r *Runtime) end(c *rayfleet.Cluster, purge bool) error {
 		}
 		delete(cs.nodes, key)
 	}
-	cs.rayMissing, cs.specFailure, cs.failureInstance = "", "", ""
+	cs.rayProblem, cs.specFailure, cs.failureInstance = "", "", ""
 	if purge && len(errs) == 0 {
 		delete(r.clusters, c.ID)
 	}

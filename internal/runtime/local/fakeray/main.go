@@ -184,14 +184,6 @@ func startHead(flags map[string]string) error {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"version":"fake","ray_version":"2.60.0","ray_commit":"fake"}`)
 	})
-	mux.HandleFunc("GET /api/v0/nodes", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path)
-		if !authed(w, r) {
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"result":true,"data":{"result":{"result":[{"is_head_node":true,"state":"ALIVE"}]}}}`)
-	})
 	mux.HandleFunc("GET /api/jobs/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("fakeray: dashboard request %s %s\n", r.Method, r.URL.Path)
 		if !authed(w, r) {
