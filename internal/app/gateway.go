@@ -75,6 +75,18 @@ func (g gatewayLookup) UpstreamToken(ctx context.Context, ws, id string) (string
 	return g.runtime.HeadToken(&c), nil
 }
 
+// Account is the account that owns the cluster (gateway.Accounts), so that
+// the gateway shares its in-flight slots between accounts, not workspaces.
+func (g gatewayLookup) Account(ctx context.Context, ws, id string) (string, error) {
+	c, err := g.store.ClusterForGateway(ctx, ws, id)
+	if err != nil {
+		return "", err
+	}
+	return c.AccountID, nil
+}
+
+var _ gateway.Accounts = gatewayLookup{}
+
 // gatewayCacheTTL is how long a gateway remembers a running cluster's
 // token and head by default (--gateway-cache-ttl) instead of asking the
 // store and the runtime on every request. A gateway in the API's process
