@@ -123,6 +123,9 @@ func checkLeader(rec *record, bootID string) (leaderState, syscall.WaitStatus) {
 	// status; otherwise its parent will, and the status is not ours to know.
 	var ws syscall.WaitStatus
 	pid, err := syscall.Wait4(rec.PID, &ws, syscall.WNOHANG, nil)
+	for errors.Is(err, syscall.EINTR) { // a signal came in: the child is still there to reap
+		pid, err = syscall.Wait4(rec.PID, &ws, syscall.WNOHANG, nil)
+	}
 	if err == nil && pid == rec.PID {
 		return leaderReaped, ws
 	}
