@@ -68,6 +68,11 @@ type Config struct {
 	// what to do) or "pip" (it makes the release's environment under the
 	// data directory, once, and runs it).
 	RayEnvs string `yaml:"rayEnvs"`
+	// LocalClaimHome lets this server reconcile the local runtime on a
+	// shared PostgreSQL database although another data directory is
+	// recorded as where its nodes run and clusters may still have nodes
+	// there: for when that machine is gone for good, with its nodes.
+	LocalClaimHome bool `yaml:"localClaimHome"`
 	// StartTimeout is how long a cluster may stay Starting before Error.
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
@@ -303,6 +308,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
 	}
 	workers := fs.String("reconcile-workers", "", "clusters reconciled at once (env RAYFLEET_RECONCILE_WORKERS)")
+	claimHome := fs.Bool("local-claim-home", false, "reconcile the local runtime from this data directory although another is recorded as where its nodes run (that machine is gone for good) (env RAYFLEET_LOCAL_CLAIM_HOME)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
 		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
@@ -335,6 +341,15 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
+	if set["local-claim-home"] {
+		c.LocalClaimHome = *claimHome
+	} else if v := getenv("RAYFLEET_LOCAL_CLAIM_HOME"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("RAYFLEET_LOCAL_CLAIM_HOME: %q is not true or false", v))
+		}
+		c.LocalClaimHome = b
+	}
 	for i, f := range durFlags {
 		v := getenv(f.env)
 		if set[f.name] {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,6 +82,40 @@ func (p *serverProcess) stop() {
 	}
 }
 
+// waitExit waits until the server exits by itself, failing after d.
+func (p *serverProcess) waitExit(d time.Duration) {
+	p.t.Helper()
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		p.t.Fatalf("the server did not exit within %s", d)
+	}
+}
+
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// rayfleetBinary builds cmd/rayfleet once per test binary and returns its
+// path.
+func rayfleetBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		built.bin = filepath.Join(testRoot, "rayfleet")
+		if out, err := exec.Command("go", "build", "-o", built.bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -100,10 +135,7 @@ func TestKill9Converges(t *testing.T) {
 		t.Fatal("ray nodes are already running")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rayfleet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rayfleetBinary(t)
 	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t)}
 	t.Cleanup(func() {
 		srv.stop()

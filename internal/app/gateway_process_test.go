@@ -33,10 +33,7 @@ import (
 // file the server has open and locked), and PostgreSQL when
 // RAYFLEET_TEST_POSTGRES is set.
 func TestGatewayProcess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "rayfleet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rayfleetBinary(t)
 	t.Run("SQLite", func(t *testing.T) {
 		srv, cred := testServer(t)
 		testGatewayProcess(t, bin, srv, cred, nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,10 +31,7 @@ func TestKubeRayKill9Converges(t *testing.T) {
 	stack := kubetest.Need(t)
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rayfleet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rayfleetBinary(t)
 	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t),
 		args: []string{"--runtime", "kuberay", "--kubeconfig", stack.Kubeconfig, "--log-level", "info"}}
 	kube := kubeClient(t, stack)

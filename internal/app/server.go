@@ -340,7 +340,30 @@ func (s *Server) runReconciler(ctx context.Context) {
 		if lease == nil {
 			return // ctx ended
 		}
-		defer lease.Release()
+		defer func() { lease.Release() }()
+		said := ""
+		for {
+			ok, refused, err := s.mayReconcile(ctx)
+			if ok {
+				break
+			}
+			lease.Release() // the server whose home it is may take it
+			switch {
+			case err != nil:
+				s.Logger.Warn("standing by: could not read where the local runtime's nodes run", "err", err.Error())
+			case refused != said:
+				s.Logger.Warn("standing by: " + refused)
+				said = refused
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(homeRetry):
+			}
+			if lease = s.standBy(ctx, l); lease == nil {
+				return
+			}
+		}
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithCancel(ctx)
 		defer cancel()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -24,10 +23,7 @@ import (
 func TestKill9RetriedCreates(t *testing.T) {
 	const kills = 40
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rayfleet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rayfleetBinary(t)
 	// The API alone: no reconciler, so no nodes to start or clean up.
 	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t), args: []string{"--roles", "api"}}
 	t.Cleanup(func() {

@@ -66,6 +66,7 @@ type Runtime struct {
 	cfg    Config
 	files  layout
 	bootID string
+	homeID string // see Home
 	probe  *http.Client
 
 	versions versionCache
@@ -149,6 +150,10 @@ func New(cfg Config) (*Runtime, error) {
 		r.envs = &releaseEnvs{root: filepath.Join(cfg.DataDir, "ray-envs"), now: cfg.Now, waker: cfg.Waker, logger: cfg.Logger, make: pipEnv}
 	}
 	if err := os.MkdirAll(r.files.clustersDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("local runtime: %w", err)
+	}
+	var err error
+	if r.homeID, err = readHome(r.files.root); err != nil {
 		return nil, fmt.Errorf("local runtime: %w", err)
 	}
 	if err := r.adopt(); err != nil {
