@@ -32,6 +32,7 @@ type grpcTarget struct {
 	ws, id   string
 	addr     string
 	rayToken string
+	stream   *headStream
 }
 
 type grpcTargetKey struct{}
@@ -60,7 +61,7 @@ func NewGRPC(cfg Config) http.Handler {
 	transport := &http.Transport{
 		Protocols:              &h2c,
 		Proxy:                  nil,
-		DialContext:            dialer(cfg),
+		DialContext:            watchedDialer(dialer(cfg)),
 		IdleConnTimeout:        90 * time.Second,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
@@ -80,7 +81,7 @@ func NewGRPC(cfg Config) http.Handler {
 		// and an empty end of stream, and clients would see no status.
 		FlushInterval:  0,
 		BufferPool:     buffers,
-		ModifyResponse: markTrailersOnly,
+		ModifyResponse: modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
@@ -120,8 +121,9 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.lim.release(cr.account, key)
 	ctx, done := g.live.addRequest(ctx, key, r.Body)
 	defer done()
-	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, grpcTargetKey{}, t)))
+	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken, stream: newHeadStream()}
+	defer close(t.stream.ended)
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(t.stream.trace(ctx), grpcTargetKey{}, t)))
 }
 
 // load asks Lookup for the running cluster whose token hashes to hash. On
@@ -177,6 +179,15 @@ func markTrailersOnly(res *http.Response) error {
 		res.ContentLength = 0
 	}
 	return nil
+}
+
+// modifyResponse prepares a head's answer to a stream for the client: see
+// markTrailersOnly and headStream.
+func modifyResponse(res *http.Response) error {
+	if t, _ := res.Request.Context().Value(grpcTargetKey{}).(*grpcTarget); t != nil && res.ContentLength != 0 {
+		t.stream.follow(res)
+	}
+	return markTrailersOnly(res)
 }
 
 func (g *grpcGateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ type seenCall struct {
 type fakeClientServer struct {
 	name string
 	addr string
+	srv  *grpc.Server
 
 	mu    sync.Mutex
 	calls []seenCall
@@ -84,7 +86,7 @@ func newFakeClientServer(t *testing.T, name string) *fakeClientServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.addr = l.Addr().String()
+	s.addr, s.srv = l.Addr().String(), srv
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
 	return s
@@ -217,6 +219,38 @@ func TestGRPCUnaryAndStatus(t *testing.T) {
 	if s := status.Convert(err); s.Code() != codes.FailedPrecondition || s.Message() != "A was told to fail" {
 		t.Fatalf("status %v, want the head's FailedPrecondition", err)
 	}
+}
+
+// When a head's client server dies, the gateway lets go of its connection
+// to it at once, and an open stream through it ends with UNAVAILABLE.
+func TestGRPCDeadHeadLetGo(t *testing.T) {
+	e := newGRPCEnv(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "ray-token", tokenA)
+	stream, err := e.conn.NewStream(ctx, bidi, "/ray.rpc.RayletDriver/Datapath", grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := []byte("hello"), []byte(nil)
+	if err := stream.SendMsg(&in); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.RecvMsg(&out); err != nil || string(out) != "A echo: hello" {
+		t.Fatalf("first message %q, %v", out, err)
+	}
+	if n := socketsTo(t, e.srvA.addr); n != 1 {
+		t.Fatalf("%d gateway connections to the head, want 1", n)
+	}
+	e.srvA.srv.Stop() // the head dies: its connections close
+	eventually(t, "the gateway to close its connection to the dead head", func() bool { return socketsTo(t, e.srvA.addr) == 0 })
+	if err := stream.RecvMsg(&out); status.Code(err) != codes.Unavailable {
+		t.Fatalf("the open stream got %v, want UNAVAILABLE", err)
+	}
+	eventually(t, "the stream's copy of the client's messages to end", func() bool {
+		buf := make([]byte, 1<<20)
+		return !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("writeRequestBody"))
+	})
 }
 
 // No token, a wrong one, a revoked one: UNAUTHENTICATED, and no head sees

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -265,4 +266,84 @@ func TestUnsolicitedHeadBytesReachNoOtherRequest(t *testing.T) {
 	if n := wrong.Load(); n > 0 {
 		t.Fatalf("%d of 800 requests got an answer that was not theirs", n)
 	}
+}
+
+// When a head dies, the gateway lets go of its sockets to it at once, with
+// no request to find them broken: the kept-alive ones and an upgraded
+// (WebSocket) tunnel, whose client is told by its connection closing.
+func TestDeadHeadSocketsLetGo(t *testing.T) {
+	release := make(chan struct{})
+	head := newRawHead(t, func(w *bufio.Writer, req *http.Request, n int64) bool {
+		if req.Header.Get("Upgrade") == "websocket" {
+			fmt.Fprint(w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			_ = w.Flush()
+			<-release // a tunnel that stays open until the head dies
+			return false
+		}
+		if req.URL.Path == "/api/slow" {
+			time.Sleep(100 * time.Millisecond) // the requests overlap: several kept connections
+		}
+		fmt.Fprint(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	base, _ := gatewayTo(t, head.addr(), serve)
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { get(t, hc, "GET", base+"/api/slow") })
+	}
+	wg.Wait()
+	tunnel, err := net.Dial("tcp", strings.TrimPrefix(strings.SplitN(base, "/workspace/", 2)[0], "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tunnel.Close()
+	path := "/workspace/" + strings.SplitN(base, "/workspace/", 2)[1] + "/api/jobs/x/logs/tail"
+	fmt.Fprintf(tunnel, "GET %s HTTP/1.1\r\nHost: gw\r\nray-token: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, tokenA)
+	br := bufio.NewReader(tunnel)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	if n := socketsTo(t, head.addr()); n < 2 {
+		t.Fatalf("%d gateway sockets to the head before it dies, want the kept ones and the tunnel", n)
+	}
+
+	// The head dies: every connection of its closes, the listener too.
+	head.l.Close()
+	close(release)
+	head.mu.Lock()
+	for _, c := range head.open {
+		c.Close()
+	}
+	head.mu.Unlock()
+
+	eventually(t, "the gateway to close every socket to the dead head", func() bool { return socketsTo(t, head.addr()) == 0 })
+	_ = tunnel.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the tunnel's client reads %v, want the end of the connection", err)
+	}
+}
+
+// socketsTo counts this process's TCP sockets connected to addr (an IPv4
+// loopback host:port) that are not closed on our side yet: established,
+// or closed by the peer and waiting for us (CLOSE_WAIT).
+func socketsTo(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(addr)
+	var p int
+	fmt.Sscan(port, &p)
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("no /proc/net/tcp: %v", err)
+	}
+	want := fmt.Sprintf("0100007F:%04X", p)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[2] == want && (f[3] == "01" || f[3] == "08") {
+			n++
+		}
+	}
+	return n
 }
