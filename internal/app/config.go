@@ -47,6 +47,14 @@ type Config struct {
 		CacheTTL    time.Duration `yaml:"cacheTTL"`
 	} `yaml:"gateway"`
 
+	// TLS, when set (both files), is served by the API and by the
+	// gateway's HTTP and gRPC doors; the files are read again when they
+	// change.
+	TLS struct {
+		CertFile string `yaml:"certFile"`
+		KeyFile  string `yaml:"keyFile"`
+	} `yaml:"tls"`
+
 	// ImageRegistry, when set, prefixes every release version's image
 	// (a mirror such as registry.example.com/mirror).
 	ImageRegistry   string                     `yaml:"imageRegistry"`
@@ -132,6 +140,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls-cert-file and tls-key-file: give both, or neither"))
 	}
 	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
 		errs = append(errs, fmt.Errorf("api-addr: %q is not host:port", c.APIAddr))
@@ -284,6 +295,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl); default http://<gateway-listen>", &c.Gateway.URL},
 		{"gateway-inner-url", "RAYFLEET_GATEWAY_INNER_URL", "internal base URL of the gateway (jobUrlInner)", &c.Gateway.InnerURL},
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
+		{"tls-cert-file", "RAYFLEET_TLS_CERT_FILE", "PEM certificate (chain) to serve TLS with on the API and the gateway's doors; read again when it changes", &c.TLS.CertFile},
+		{"tls-key-file", "RAYFLEET_TLS_KEY_FILE", "PEM private key of --tls-cert-file", &c.TLS.KeyFile},
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},
 		{"profile-name", "RAYFLEET_PROFILE_NAME", "CLI profile the first start writes", &c.ProfileName},
 		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local (ray processes here) or kuberay (Kubernetes)", &c.Runtime},

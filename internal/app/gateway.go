@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
@@ -106,12 +107,15 @@ type gatewayServers struct {
 // The session key lives in the data directory so dashboard sessions
 // survive a restart. rev, if not nil, is how the API in the same process
 // tells the gateway of revoked tokens.
-func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, logger *slog.Logger) (*gatewayServers, error) {
+func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, certs *certFiles, logger *slog.Logger) (*gatewayServers, error) {
 	key, err := loadOrCreateKey(cfg.DataDir + "/gateway-session.key")
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: cfg.Gateway.CacheTTL, Revocations: rev}
+	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: cfg.Gateway.CacheTTL, Revocations: rev,
+		// Behind a TLS proxy the gateway sees plain HTTP: the public URL
+		// says whether browsers reach it over https.
+		CookieSecure: strings.HasPrefix(strings.ToLower(cfg.Gateway.URL), "https://")}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -125,6 +129,11 @@ func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, 
 	}
 	g.httpAddr, g.grpcAddr = g.httpLn.Addr().String(), g.grpcLn.Addr().String()
 	g.httpLn, g.grpcLn = gateway.LimitListener(gcfg, g.httpLn), gateway.LimitListener(gcfg, g.grpcLn)
+	if certs != nil {
+		// HTTP/1.1 on the HTTP door: dashboards' WebSockets and the job
+		// API's log tails upgrade HTTP/1.1 connections. gRPC is HTTP/2.
+		g.httpLn, g.grpcLn = certs.listener(g.httpLn, "http/1.1"), certs.listener(g.grpcLn, "h2")
+	}
 	g.http = gateway.NewHTTPServer(gcfg)
 	g.grpc = gateway.GRPCServer(gcfg, gateway.NewGRPC(gcfg))
 	return g, nil

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -234,7 +235,13 @@ func TestGatewayCacheTTLFlag(t *testing.T) {
 // token, waiting at most d.
 func rayClientCall(ctx context.Context, t *testing.T, addr string) func(token string, d time.Duration) error {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return rayClientCallOver(ctx, t, addr, insecure.NewCredentials())
+}
+
+// rayClientCallOver is rayClientCall over creds (TLS, say).
+func rayClientCallOver(ctx context.Context, t *testing.T, addr string, creds credentials.TransportCredentials) func(token string, d time.Duration) error {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}

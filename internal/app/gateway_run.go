@@ -92,7 +92,11 @@ func StartGateway(ctx context.Context, cfg Config, stderr io.Writer) (_ *Gateway
 		heads = local.DiskHeads{DataDir: cfg.DataDir}
 	}
 
-	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads}, nil, g.Logger); err != nil {
+	certs, err := serverCerts(cfg, g.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads}, nil, certs, g.Logger); err != nil {
 		return nil, err
 	}
 	g.HTTPAddr, g.GRPCAddr = g.servers.httpAddr, g.servers.grpcAddr

@@ -20,11 +20,14 @@ type sdk struct {
 	client *openapi.Client
 }
 
-func newSDK(t *testing.T, endpoint, ak, secret string, legacy bool) *sdk {
+func newSDK(t *testing.T, endpoint, ak, secret string, legacy bool, opts ...func(*openapi.Config)) *sdk {
 	t.Helper()
 	cfg := &openapi.Config{
 		AccessKeyId: dara.String(ak), AccessKeySecret: dara.String(secret),
 		Endpoint: dara.String(endpoint), Protocol: dara.String("http"),
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	if legacy {
 		// The official client signs ROA calls with the legacy HMAC-SHA1

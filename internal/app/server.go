@@ -58,6 +58,7 @@ type Server struct {
 	http     *http.Server
 	jobs     sync.WaitGroup
 	listener net.Listener
+	certs    *certFiles // nil without TLS
 	lock     *os.File
 	done     chan struct{}
 	serveErr error
@@ -149,19 +150,25 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	// Without the api role there is no API listener, and no first-start
 	// setup: the root credentials it writes name the API's address.
 	withAPI := cfg.HasRole("api")
+	if s.certs, err = serverCerts(cfg, logger); err != nil {
+		return nil, err
+	}
 	if withAPI {
 		s.listener, err = net.Listen("tcp", cfg.APIAddr)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
 		}
 		s.Addr = s.listener.Addr().String()
+		if s.certs != nil {
+			s.listener = s.certs.listener(s.listener, "http/1.1")
+		}
 	}
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
 		// The service tells the gateway of the tokens it revokes, so a
 		// stopped or deleted cluster's token is refused at once.
 		rev := gateway.NewRevocations()
-		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, rev, logger); err != nil {
+		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, rev, s.certs, logger); err != nil {
 			return nil, err
 		}
 		s.Service.Revoker = rev
@@ -269,6 +276,9 @@ func endpoints(cfg Config, httpAddr, grpcAddr string) service.Endpoints {
 	e := service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress}
 	if e.URL == "" {
 		e.URL = "http://" + httpAddr
+		if cfg.TLS.CertFile != "" {
+			e.URL = "https://" + httpAddr
+		}
 	}
 	if e.InnerURL == "" {
 		e.InnerURL = e.URL
@@ -505,6 +515,15 @@ func (s *Server) closeResources() {
 	}
 }
 
+// endpoint is the API's address as clients take it: host:port, or with
+// TLS https://host:port.
+func (s *Server) endpoint() string {
+	if s.certs != nil {
+		return "https://" + s.Addr
+	}
+	return s.Addr
+}
+
 // writeCredentials writes the root credentials and CLI profile on the first
 // start, and on later starts keeps their endpoint pointing at this server.
 func (s *Server) writeCredentials(ctx context.Context, boot *service.Bootstrapped, getenv func(string) string, stdout io.Writer) error {
@@ -533,11 +552,11 @@ func (s *Server) writeCredentials(ctx context.Context, boot *service.Bootstrappe
 			}
 			s.Logger.Warn("the credentials file was damaged; writing it again with the root access key from the database",
 				"credentials", path, "damage", damaged.Error(), "accessKeyId", cred.AccessKeyID)
-		} else if cred.Endpoint == s.Addr {
+		} else if cred.Endpoint == s.endpoint() {
 			return nil
 		}
 	}
-	cred.Endpoint = s.Addr
+	cred.Endpoint = s.endpoint()
 	data, _ := json.MarshalIndent(cred, "", "  ")
 	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write credentials: %w", err)
