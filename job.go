@@ -250,8 +250,31 @@ func (s *JobSpec) Validate() error {
 	if _, err := s.EntrypointNeeds(); err != nil {
 		return err
 	}
-	if err := jsonObject("runtimeEnvJson", s.RuntimeEnvJSON, nil); err != nil {
+	var env struct {
+		WorkingDir any `json:"working_dir"`
+		PyModules  any `json:"py_modules"`
+	}
+	if err := jsonObject("runtimeEnvJson", s.RuntimeEnvJSON, &env); err != nil {
 		return err
+	}
+	// A local path would name a directory on rayfleet's or the head's
+	// machine, not the submitter's: local directories are uploaded first
+	// (the CLI does, as ray job submit does) and named by their URI.
+	if s.WorkingDir != "" && !isURI(s.WorkingDir) {
+		return Errorf(EINVALID, "workingDir must be a URI, such as gcs://_ray_pkg_<hash>.zip or https://host/code.zip, got %q; a local directory is uploaded first (the rayfleet CLI does that)", s.WorkingDir)
+	}
+	if d, ok := env.WorkingDir.(string); env.WorkingDir != nil && (!ok || !isURI(d)) {
+		return Errorf(EINVALID, "runtimeEnvJson working_dir must be a URI, such as gcs://_ray_pkg_<hash>.zip; a local directory is uploaded first")
+	}
+	if mods, ok := env.PyModules.([]any); env.PyModules != nil {
+		for _, m := range mods {
+			if d, isString := m.(string); !isString || !isURI(d) {
+				ok = false
+			}
+		}
+		if !ok {
+			return Errorf(EINVALID, "runtimeEnvJson py_modules must be a list of URIs; local modules are uploaded first")
+		}
 	}
 	// Ray's job metadata is a map of strings to strings.
 	var meta map[string]string
@@ -303,6 +326,21 @@ func jsonObject(field, s string, into any) error {
 		}
 	}
 	return nil
+}
+
+// isURI reports whether s is scheme://rest, the form Ray gives remote and
+// uploaded packages.
+func isURI(s string) bool {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" || rest == "" {
+		return false
+	}
+	for i, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // TemporaryCluster is the spec of the cluster made for a job that names no

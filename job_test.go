@@ -126,6 +126,16 @@ func TestJobSpecValidate(t *testing.T) {
 		{"extraParam not JSON", func(s *JobSpec) { s.ExtraParam = "{" }, EINVALID, "extraParam"},
 		{"negative deadline", func(s *JobSpec) { s.ActiveDeadlineSeconds = -1 }, EINVALID, "activeDeadlineSeconds"},
 		{"negative ttl", func(s *JobSpec) { s.TTLSecondsAfterFinished = -1 }, EINVALID, "ttlSecondsAfterFinished"},
+		{"a working dir URI", func(s *JobSpec) { s.WorkingDir = "gcs://_ray_pkg_0123456789abcdef.zip" }, "", ""},
+		{"a working dir on a server", func(s *JobSpec) { s.WorkingDir = "https://example.com/code.zip" }, "", ""},
+		{"a local working dir", func(s *JobSpec) { s.WorkingDir = "/etc" }, EINVALID, "workingDir"},
+		{"a relative working dir", func(s *JobSpec) { s.WorkingDir = "./src" }, EINVALID, "workingDir"},
+		{"a runtime env with a URI working dir", func(s *JobSpec) {
+			s.RuntimeEnvJSON = `{"working_dir":"s3://bucket/code.zip","py_modules":["gcs://_ray_pkg_1.zip"]}`
+		}, "", ""},
+		{"a runtime env with a local working dir", func(s *JobSpec) { s.RuntimeEnvJSON = `{"working_dir":"/root"}` }, EINVALID, "working_dir"},
+		{"a runtime env with local modules", func(s *JobSpec) { s.RuntimeEnvJSON = `{"py_modules":["gcs://_ray_pkg_1.zip","/opt/mod"]}` }, EINVALID, "py_modules"},
+		{"a runtime env with modules not a list", func(s *JobSpec) { s.RuntimeEnvJSON = `{"py_modules":"/opt/mod"}` }, EINVALID, "py_modules"},
 		{"empty tag key", func(s *JobSpec) { s.Tags = []Tag{{Value: "v"}} }, EINVALID, "tags[0]"},
 	} {
 		s := validJobSpec()
