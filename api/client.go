@@ -112,8 +112,12 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
-func clusterPath(ws string, rest ...string) string {
-	p := "/api/v1/workspaces/" + url.PathEscape(ws) + "/rayCluster"
+func clusterPath(ws string, rest ...string) string { return workspacePath(ws, "rayCluster", rest) }
+
+// workspacePath is the path of a workspace's resource of kind (rayCluster,
+// rayJob), with rest after it, each segment escaped.
+func workspacePath(ws, kind string, rest []string) string {
+	p := "/api/v1/workspaces/" + url.PathEscape(ws) + "/" + kind
 	for _, r := range rest {
 		p += "/" + url.PathEscape(r)
 	}

@@ -83,8 +83,9 @@ type Store interface {
 	CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) error
 	GetWorkspace(ctx context.Context, accountID, id string) (rayfleet.Workspace, error)
 	ListWorkspaces(ctx context.Context, f WorkspaceFilter) ([]rayfleet.Workspace, int, error)
-	// DeleteWorkspace removes the workspace with its queues and network
-	// services; it fails with EDENIED while any cluster row of it remains.
+	// DeleteWorkspace removes the workspace with its queues, network
+	// services and jobs; it fails with EDENIED while any cluster row of it
+	// remains.
 	DeleteWorkspace(ctx context.Context, accountID, id string) error
 
 	// Queues.
@@ -157,6 +158,42 @@ type Store interface {
 	ListClusterRefs(ctx context.Context) ([]ClusterRef, error)
 	// CountClustersByState counts cluster rows that are not deleted, by state.
 	CountClustersByState(ctx context.Context) (map[rayfleet.State]int, error)
+
+	// Ray jobs. A job's ID is the submission id rayfleet chose and gives
+	// Ray; it is unique across accounts. Every read and write is scoped by
+	// account and workspace, like a cluster's.
+	//
+	// CreateJob stores a new job at version 1: EDENIED when the id exists,
+	// ENOTFOUND when the workspace does not (or is another account's).
+	CreateJob(ctx context.Context, j rayfleet.Job) error
+	GetJob(ctx context.Context, accountID, workspaceID, id string) (rayfleet.Job, error)
+	// ListJobs returns a page of the jobs that match f, newest first
+	// (SubmitTime descending, then ID descending), and how many match in
+	// all. A workspace that does not exist, or is another account's, lists
+	// no jobs.
+	ListJobs(ctx context.Context, f JobFilter) ([]rayfleet.Job, int, error)
+	// UpdateJob reads the job, calls fn on it and writes the result if its
+	// Version is still the one read, bumping it; a lost race returns an
+	// error wrapping rayfleet.ErrConflict. A status fn changes must be one
+	// the read status CanBecome, or nothing is written and the error wraps
+	// ErrStatusBackwards. When fn returns an error nothing is written and
+	// that error is returned. fn must not change the job's keys.
+	UpdateJob(ctx context.Context, accountID, workspaceID, id string, fn func(*rayfleet.Job) error) (rayfleet.Job, error)
+	// SetJobStatus writes u over the job in one statement, without a read
+	// first, if the job's status at that moment CanBecome u.Status; so
+	// writers that race, or one that acts on what it read long ago, can
+	// only move a job forward, and a final job stays as it ended. It
+	// returns the job as it is after the call and whether u was written.
+	SetJobStatus(ctx context.Context, accountID, workspaceID, id string, u JobStatusUpdate) (rayfleet.Job, bool, error)
+	// ListUnfinishedJobs returns the jobs of a cluster whose status is not
+	// final, in the order they were created (CreateJob's order, not
+	// SubmitTime's): the queue the reconciler hands out the cluster's job
+	// slots from.
+	ListUnfinishedJobs(ctx context.Context, c ClusterRef) ([]rayfleet.Job, error)
+	// ListUnfinishedJobClusters returns, once each, the clusters of every
+	// account that have an unfinished job (whether or not the cluster row
+	// still exists): the reconciler's resync of jobs.
+	ListUnfinishedJobClusters(ctx context.Context) ([]ClusterRef, error)
 
 	// Idempotency records: PutIdempotency stores rec unless a record with the
 	// same (AccountID, Token) exists, in which case it returns that one and
@@ -231,6 +268,35 @@ type ClusterFilter struct {
 	Limit       int // 0 means no limit
 }
 
+// JobFilter selects the jobs of one workspace, as ListRayJob's query does:
+// Name, ID (the submissionId) and TaskBizID match exactly; SubmittedFrom
+// and SubmittedUntil bound SubmitTime, both inclusive, the zero time
+// leaving that side open.
+type JobFilter struct {
+	AccountID      string
+	WorkspaceID    string
+	Name           string
+	ID             string
+	TaskBizID      string
+	SubmittedFrom  time.Time
+	SubmittedUntil time.Time
+	Offset         int
+	Limit          int // 0 means no limit
+}
+
+// JobStatusUpdate is what SetJobStatus writes: the status and message, and
+// the start and end times when not zero (zero keeps the stored ones).
+type JobStatusUpdate struct {
+	Status    rayfleet.JobStatus
+	Message   string
+	StartTime time.Time
+	EndTime   time.Time
+}
+
+// ErrStatusBackwards says an UpdateJob would have moved a job's status to
+// one it cannot become (rayfleet.JobStatus.CanBecome).
+var ErrStatusBackwards = errors.New("a job's status cannot go back, nor leave a final status")
+
 // A ClientToken is the record of a call made with a client token, to be
 // stored in the same transaction as the write the call makes, so that no
 // crash can leave the one without the other: a retry either finds the
@@ -238,9 +304,9 @@ type ClusterFilter struct {
 //
 // The writes that take one from their context (WithClientToken) are
 // CreateWorkspace, CreateQueue, UpdateQueue, CreateNetworkService,
-// CreateCluster and UpdateCluster. The first of them to commit with it
-// stores Record and marks it stored; later writes with the same context
-// store it no more. When a record of the token is found already (one
+// CreateCluster, UpdateCluster and CreateJob. The first of them to commit
+// with it stores Record and marks it stored; later writes with the same
+// context store it no more. When a record of the token is found already (one
 // created at or after Since; an older one is replaced), nothing is written
 // and the write fails with an error wrapping ErrTokenUsed.
 type ClientToken struct {

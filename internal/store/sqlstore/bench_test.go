@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -136,4 +137,119 @@ func BenchmarkListClusters(b *testing.B) {
 // RAYFLEET_TEST_POSTGRES is set.
 func BenchmarkListClustersPostgres(b *testing.B) {
 	benchListClusters(b, openPostgresForTest(b))
+}
+
+// benchJobs is how many jobs the job benchmarks' workspace holds.
+const benchJobs = 100_000
+
+// seedJobs fills s with benchJobs jobs in one workspace, 20 a second, a
+// tenth of them named alike and sharing a task, in one transaction, and
+// returns that workspace's filter.
+func seedJobs(b *testing.B, s *Store) store.JobFilter {
+	b.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	acc := storetest.AccountID(1)
+	w := storetest.NewWorkspace(acc, 1)
+	if err := s.CreateWorkspace(ctx, w, storetest.NewQueue(w, rayfleet.RootQueue), storetest.NewNetworkService(w, rayfleet.DefaultNetworkService)); err != nil {
+		b.Fatal(err)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex := s.inTx(tx)
+	for i := range benchJobs {
+		j := storetest.NewJob(acc, w.ID, storetest.ClusterID(i%50), i)
+		j.SubmitTime = storetest.Epoch.Add(time.Duration(i) * 50 * time.Millisecond)
+		j.Spec.Name, j.TaskBizID = fmt.Sprintf("job-%d", i%10_000), fmt.Sprintf("TSK-%d", i%10)
+		if i < benchJobs-200 {
+			j.Status = rayfleet.JobSucceeded
+		}
+		j.Version = 1
+		vals, _, err := jobValues(&j)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ex(ctx, insertJobSQL, append([]any{j.ID, j.AccountID, j.WorkspaceID}, vals...)...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if s.d.name == "postgres" {
+		if _, err := s.write.ExecContext(ctx, "VACUUM ANALYZE jobs"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded %d jobs in %v", benchJobs, time.Since(start).Round(time.Millisecond))
+	return store.JobFilter{AccountID: acc, WorkspaceID: w.ID}
+}
+
+// benchListJobs measures ListJobs as ListRayJob uses it, one caller and
+// GOMAXPROCS callers at once.
+func benchListJobs(b *testing.B, s *Store) {
+	base := seedJobs(b, s)
+	ctx := context.Background()
+	mid := storetest.Epoch.Add(benchJobs / 2 * 50 * time.Millisecond)
+	for _, tc := range []struct {
+		name string
+		edit func(*store.JobFilter)
+	}{
+		{"page 1", func(f *store.JobFilter) {}},
+		{"page 500", func(f *store.JobFilter) { f.Offset = 499 * 20 }},
+		{"by name", func(f *store.JobFilter) { f.Name = "job-42" }},
+		{"by task", func(f *store.JobFilter) { f.TaskBizID = "TSK-3" }},
+		{"by id", func(f *store.JobFilter) { f.ID = storetest.JobID(77_777) }},
+		{"an hour of submit time", func(f *store.JobFilter) { f.SubmittedFrom, f.SubmittedUntil = mid, mid.Add(time.Hour) }},
+	} {
+		f := base
+		f.Limit = 20
+		tc.edit(&f)
+		list := func(b *testing.B) {
+			js, total, err := s.ListJobs(ctx, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(js) == 0 || total == 0 {
+				b.Fatalf("listed %d of %d", len(js), total)
+			}
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				list(b)
+			}
+		})
+		b.Run(tc.name+",parallel", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					list(b)
+				}
+			})
+		})
+	}
+	b.Run("unfinished of a cluster", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.ListUnfinishedJobs(ctx, store.ClusterRef{AccountID: base.AccountID, WorkspaceID: base.WorkspaceID, ID: storetest.ClusterID(7)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkListJobs lists pages of a workspace of 100,000 jobs on SQLite.
+func BenchmarkListJobs(b *testing.B) {
+	s, err := OpenSQLite(context.Background(), b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchListJobs(b, s)
+}
+
+// BenchmarkListJobsPostgres is the same on PostgreSQL, when
+// RAYFLEET_TEST_POSTGRES is set.
+func BenchmarkListJobsPostgres(b *testing.B) {
+	benchListJobs(b, openPostgresForTest(b))
 }

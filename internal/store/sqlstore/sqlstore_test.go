@@ -733,6 +733,48 @@ func TestSQLiteQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.want)
 		}
 	}
+	// ListRayJob: every filter walks an index in list order, and counts
+	// need no table rows.
+	for _, tc := range jobPlanCases {
+		list, count, args := jobListSQL(tc.f)
+		if p := plan(list, append(args, int64(20), int64(0))...); !strings.Contains(p, tc.sqlite) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("list jobs %s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.sqlite)
+		}
+		if p := plan(count, args...); !strings.Contains(p, tc.sqliteCount) {
+			t.Errorf("count jobs %s: plan\n%swant %q", tc.name, p, tc.sqliteCount)
+		}
+	}
+	for _, tc := range []struct{ name, query, want string }{
+		{"unfinished jobs", unfinishedJobsSQL, "USING INDEX jobs_unfinished"},
+		{"clusters with unfinished jobs", unfinishedJobClustersSQL, "USING COVERING INDEX jobs_unfinished"},
+		{"get job", getJobSQL, "USING INDEX sqlite_autoindex_jobs_1"},
+	} {
+		if p := plan(tc.query, "a", "w", "c"); !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.want)
+		}
+	}
+}
+
+// jobPlanCases are ListJobs' filters with the index each must use.
+var jobPlanCases = []struct {
+	name                          string
+	f                             store.JobFilter
+	sqlite, sqliteCount, postgres string
+}{
+	{"without a filter", store.JobFilter{AccountID: "a", WorkspaceID: "w"},
+		"USING INDEX jobs_list", "SEARCH job_counts USING PRIMARY KEY", "Index Scan using jobs_list"},
+	{"by name", store.JobFilter{AccountID: "a", WorkspaceID: "w", Name: "n"},
+		"USING INDEX jobs_name", "USING COVERING INDEX jobs_name", "Index Scan using jobs_name"},
+	{"by task", store.JobFilter{AccountID: "a", WorkspaceID: "w", TaskBizID: "t"},
+		"USING INDEX jobs_task", "USING COVERING INDEX jobs_task", "Index Scan using jobs_task"},
+	{"by id", store.JobFilter{AccountID: "a", WorkspaceID: "w", ID: "rj-1"},
+		"USING INDEX sqlite_autoindex_jobs_1", "USING INDEX sqlite_autoindex_jobs_1", "Index Scan using jobs_"},
+	{"in a time range", store.JobFilter{AccountID: "a", WorkspaceID: "w", SubmittedFrom: time.UnixMilli(1), SubmittedUntil: time.UnixMilli(2)},
+		"USING INDEX jobs_list (account_id=? AND workspace_id=? AND submit_time>? AND submit_time<?)",
+		"USING COVERING INDEX jobs_list (account_id=? AND workspace_id=? AND submit_time>? AND submit_time<?)", "Index Scan using jobs_list"},
+	{"by name in a time range", store.JobFilter{AccountID: "a", WorkspaceID: "w", Name: "n", SubmittedFrom: time.UnixMilli(1)},
+		"USING INDEX jobs_name (account_id=? AND workspace_id=? AND name=? AND submit_time>?)",
+		"USING COVERING INDEX jobs_name", "Index Scan using jobs_name"},
 }
 
 // TestPostgresQueryPlans checks the list queries can walk their indexes in
@@ -771,6 +813,24 @@ func TestPostgresQueryPlans(t *testing.T) {
 		if !strings.Contains(p, tc.want) || strings.Contains(p, "Sort") {
 			t.Errorf("%s: plan\n%swant %q and no sort", tc.name, p, tc.want)
 		}
+	}
+	for _, tc := range jobPlanCases {
+		list, _, args := jobListSQL(tc.f)
+		lits := make([]string, 0, len(args)+2)
+		for _, a := range args {
+			switch a := a.(type) {
+			case string:
+				lits = append(lits, "'"+a+"'")
+			default:
+				lits = append(lits, fmt.Sprint(a))
+			}
+		}
+		if p := explain(t, conn, literal(list, append(lits, "20", "0")...)); !strings.Contains(p, tc.postgres) || strings.Contains(p, "Sort") {
+			t.Errorf("list jobs %s: plan\n%swant %q and no sort", tc.name, p, tc.postgres)
+		}
+	}
+	if p := explain(t, conn, literal(unfinishedJobsSQL, "'a'", "'w'", "'c'")); !strings.Contains(p, "jobs_unfinished") || strings.Contains(p, "Sort") {
+		t.Errorf("unfinished jobs: plan\n%swant jobs_unfinished and no sort", p)
 	}
 }
 

@@ -141,8 +141,8 @@ func (s *Store) ListWorkspaces(ctx context.Context, f store.WorkspaceFilter) ([]
 	return out, total, nil
 }
 
-// DeleteWorkspace removes a workspace with its queues and network services,
-// all or nothing, unless cluster rows of it remain.
+// DeleteWorkspace removes a workspace with its queues, network services and
+// jobs, all or nothing, unless cluster rows of it remain.
 func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -170,7 +170,9 @@ func (s *Store) DeleteWorkspace(ctx context.Context, accountID, id string) (err 
 		return stillHolds(id, n)
 	}
 	ex := s.inTx(tx)
-	for _, table := range []string{"queues", "network_services", "cluster_counts"} {
+	// Its jobs go with it (their clusters are gone already), job_counts
+	// after them: their delete trigger counts down there.
+	for _, table := range []string{"queues", "network_services", "cluster_counts", "jobs", "job_counts"} {
 		if _, err := ex(ctx, "DELETE FROM "+table+" WHERE account_id = ? AND workspace_id = ?", accountID, id); err != nil {
 			return fmt.Errorf("delete workspace %s: %s: %w", id, table, err)
 		}

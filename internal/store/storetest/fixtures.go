@@ -29,6 +29,10 @@ func WorkspaceID(n int) string { return fmt.Sprintf("w-%016x", mix(uint64(n))) }
 // id tie-breaking rely on.
 func ClusterID(n int) string { return "ray-" + base36(mix(uint64(n)+1<<32), 16) }
 
+// JobID returns the id of fixture job n: "rj-" and 16 of [a-z0-9],
+// scrambled like cluster ids.
+func JobID(n int) string { return "rj-" + base36(mix(uint64(n)+5<<32), 16) }
+
 // AccessKeyID returns the id of fixture access key n.
 func AccessKeyID(n int) string { return "LTAI" + base36(mix(uint64(n)+2<<32), 20) }
 
@@ -178,6 +182,46 @@ func fixtureSpec(n int) rayfleet.ClusterSpec {
 		},
 		ExtraParam: `{"priority":"high","tags":["a","b"]}`,
 		VolumeIDs:  []string{"vol-1", "vol-2"},
+	}
+}
+
+// NewJob returns fixture job n of a workspace, running on clusterID, with
+// every field set (Version 0, as for a job about to be created), so a
+// round-trip shows what a store drops: Spec names a cluster and has a
+// temporary cluster's head and workers too, which JobSpec.Validate would
+// refuse but a store keeps as given. It was submitted n minutes after
+// Epoch and is Running.
+func NewJob(accountID, workspaceID, clusterID string, n int) rayfleet.Job {
+	id := JobID(n)
+	submitted := At(n)
+	head := fixtureSpec(n).Head
+	return rayfleet.Job{
+		ID: id, AccountID: accountID, WorkspaceID: workspaceID,
+		Spec: rayfleet.JobSpec{
+			Name: fmt.Sprintf("job-%d", n), Entrypoint: `python -c "print('hello ray job')"`, ClusterID: clusterID,
+			ReleaseVersion: "ray-1.0.0 (Ray 2.47.1, Python 3.12)", NetworkService: rayfleet.DefaultNetworkService,
+			Head: &head, Workers: fixtureSpec(n).Workers,
+			RuntimeEnvJSON: `{"pip":["requests==2.26.0"],"env_vars":{"KEY":"VALUE"}}`, WorkingDir: "gcs://_ray_pkg_0123456789abcdef.zip",
+			MetadataJSON: `{"resourceName":"test"}`, SubmissionMode: "HTTPMode",
+			EntrypointNumCPUs: "1", EntrypointNumGPUs: "0.5", EntrypointMemory: "4Gi", EntrypointResources: `{"fpu":1}`,
+			ActiveDeadlineSeconds: 3600, ShutdownAfterJobFinishes: true, TTLSecondsAfterFinished: 60,
+			VolumeIDs: []string{"vol-1"}, Tags: []rayfleet.Tag{{Key: "jobname", Value: "test"}, {Key: "team", Value: "ml"}},
+			ExtraParam: `{"userRequirementsFile":"oss://mybucket/requirements.txt"}`,
+		},
+		ClusterID:    clusterID,
+		InstanceID:   clusterID + "-" + base36(mix(uint64(n)+6<<32), 8),
+		Status:       rayfleet.JobRunning,
+		ClusterState: rayfleet.JobClusterRunning,
+		Message:      "Job is running.",
+		Stop:         rayfleet.JobStopCancel,
+		TaskBizID:    fmt.Sprintf("TSK-%032x", n),
+		LogBucket:    "rayfleet-logs",
+		LogPath:      rayfleet.JobLogPath(workspaceID, id),
+		SubmitTime:   submitted,
+		StartTime:    submitted.Add(2 * time.Second),
+		EndTime:      submitted.Add(time.Hour),
+		Creator:      UserUID(0),
+		CreatorName:  "User 0",
 	}
 }
 

@@ -18,6 +18,8 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	createWorkspace(ctx, t, s, b, 2)
 	cA := NewCluster(a, wA.ID, 1)
 	must(t, s.CreateCluster(ctx, cA))
+	jA := NewJob(a, wA.ID, cA.ID, 1)
+	must(t, s.CreateJob(ctx, jA))
 	uA := NewUser(a, 1)
 	must(t, s.CreateUser(ctx, uA))
 	root := NewQueue(wA, rayfleet.RootQueue)
@@ -43,6 +45,19 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 		}},
 		{"PurgeCluster", func(s store.Store) error { return s.PurgeCluster(ctx, b, wA.ID, cA.ID) }},
 		{"GetUser", func(s store.Store) error { _, err := s.GetUser(ctx, b, uA.UID); return err }},
+		{"GetJob", func(s store.Store) error { _, err := s.GetJob(ctx, b, wA.ID, jA.ID); return err }},
+		{"UpdateJob", func(s store.Store) error {
+			_, err := s.UpdateJob(ctx, b, wA.ID, jA.ID, func(j *rayfleet.Job) error {
+				t.Errorf("UpdateJob gave account %s the job %s of account %s", b, j.ID, j.AccountID)
+				return nil
+			})
+			return err
+		}},
+		{"SetJobStatus", func(s store.Store) error {
+			_, _, err := s.SetJobStatus(ctx, b, wA.ID, jA.ID, store.JobStatusUpdate{Status: rayfleet.JobFailed, Message: "by another account"})
+			return err
+		}},
+		{"CreateJob", func(s store.Store) error { return s.CreateJob(ctx, NewJob(b, wA.ID, cA.ID, 2)) }},
 	} {
 		err := op.do(s)
 		wantNotFound(t, err, op.name+" by another account")
@@ -68,13 +83,20 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	must(t, err)
 	used, err := s.CapacityInUse(ctx, b, wA.ID)
 	must(t, err)
-	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used) != 0 {
-		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v; want none",
-			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding), used)
+	js, jobTotal, err := s.ListJobs(ctx, store.JobFilter{AccountID: b, WorkspaceID: wA.ID, ID: jA.ID})
+	must(t, err)
+	unfinished, err := s.ListUnfinishedJobs(ctx, store.ClusterRef{AccountID: b, WorkspaceID: wA.ID, ID: cA.ID})
+	must(t, err)
+	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used)+len(js)+jobTotal+len(unfinished) != 0 {
+		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v, %d jobs (total %d), %d unfinished jobs; want none",
+			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding), used, len(js), jobTotal, len(unfinished))
 	}
 
 	// A's things are untouched by B's attempts.
 	assertIntact(ctx, t, s, wA, cA)
+	gotJ, err := s.GetJob(ctx, a, wA.ID, jA.ID)
+	must(t, err)
+	wantEqual(t, gotJ, storedJob(jA), "job after another account's attempts")
 }
 
 func assertIntact(ctx context.Context, t *testing.T, s store.Store, w rayfleet.Workspace, c rayfleet.Cluster) {

@@ -190,6 +190,12 @@ func testClientTokens(t *testing.T, newStore NewStore) {
 			_, err := s.GetClusterAny(ctx, acc, w.ID, ClusterID(100+n))
 			return rayfleet.IsNotFound(err)
 		}},
+		{"CreateJob", func(ctx context.Context) error {
+			return s.CreateJob(ctx, NewJob(acc, w.ID, c.ID, 100+n))
+		}, func() bool {
+			_, err := s.GetJob(ctx, acc, w.ID, JobID(100+n))
+			return rayfleet.IsNotFound(err)
+		}},
 		{"UpdateCluster", func(ctx context.Context) error {
 			_, err := s.UpdateCluster(ctx, acc, w.ID, c.ID, func(c *rayfleet.Cluster) error { c.Message = fmt.Sprint("edit ", n); return nil })
 			return err
