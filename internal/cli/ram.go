@@ -10,90 +10,54 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rayfleet/rayfleet/api"
-	"github.com/rayfleet/rayfleet/api/signer"
 )
 
 // The user, key and policy commands speak RAM's admin API (RPC style,
-// version 2015-05-01), which the server serves on "/".
-const ramVersion = "2015-05-01"
+// version api.RAMVersion), which the server serves on "/".
 
-// ram calls one RAM operation with its parameters and decodes the answer
-// into out (nil to discard).
-func (a *app) ram(ctx context.Context, action string, params url.Values, out any) error {
+// ramRun makes one RAM call with the command's client and prints its
+// answer: raw with -o json, else through show.
+func (a *app) ramRun(cmd *cobra.Command, call func(ctx context.Context, c *api.Client) (any, error), show func() error) error {
 	c, _, err := a.client()
 	if err != nil {
 		return err
 	}
-	u := strings.TrimRight(c.Endpoint, "/")
-	if !strings.Contains(u, "://") {
-		u = "http://" + u
-	}
-	u += "/"
-	if len(params) > 0 {
-		u += "?" + params.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	req.Header.Set("x-acs-action", action)
-	req.Header.Set("x-acs-version", ramVersion)
-	req.Header.Set("accept", "application/json")
-	req.Header.Set("user-agent", c.UserAgent)
-	if err := signer.SignACS3(req, nil, c.Credentials, time.Now(), signer.NewNonce()); err != nil {
-		return fmt.Errorf("sign %s: %w", action, err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s: read response: %w", action, err)
-	}
-	if resp.StatusCode >= 400 {
-		var e api.ErrorResponse
-		if json.Unmarshal(data, &e) != nil || e.Code == "" {
-			return &api.Error{StatusCode: resp.StatusCode, Code: "HTTP" + strconv.Itoa(resp.StatusCode), Message: strings.TrimSpace(string(data))}
-		}
-		return &api.Error{StatusCode: resp.StatusCode, RequestID: e.RequestID, Code: e.Code, Message: e.Message}
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s: decode response: %w", action, err)
-	}
-	return nil
-}
-
-// RAM's answers, as far as the commands show them.
-type ramUser struct {
-	UserID, UserName, DisplayName, Comments, CreateDate, UpdateDate string
-}
-
-type ramPolicy struct {
-	PolicyName, PolicyType, Description, DefaultVersion, CreateDate, UpdateDate, AttachDate string
-	AttachmentCount                                                                         int
-}
-
-// ramRun runs one RAM call and prints its answer: raw with -o json, else
-// through show.
-func (a *app) ramRun(cmd *cobra.Command, action string, params url.Values, out any, show func() error) error {
-	if err := a.ram(cmd.Context(), action, params, out); err != nil {
+	if _, err := call(cmd.Context(), c); err != nil {
 		return err
 	}
 	if a.json() {
 		return a.printResponse()
 	}
 	return show()
+}
+
+// pagedUser is a user as "user list -o json" prints the users of several
+// pages gathered in one list: by the Go names of the fields (UserID where
+// the wire says UserId), every field present.
+type pagedUser struct {
+	UserID, UserName, DisplayName, Comments, CreateDate, UpdateDate string
+}
+
+func pagedUsers(us []api.RAMUser) []pagedUser {
+	out := make([]pagedUser, len(us))
+	for i, u := range us {
+		out[i] = pagedUser(u)
+	}
+	return out
+}
+
+// attachments is how many users hold a policy; 0 where the answer does not
+// say (ListPoliciesForUser's).
+func attachments(p api.RAMPolicy) int {
+	if p.AttachmentCount == nil {
+		return 0
+	}
+	return *p.AttachmentCount
 }
 
 func (a *app) done(format string, args ...any) func() error {
@@ -121,11 +85,12 @@ actions, manages them.`,
 		Use: "create NAME", Short: "Create a RAM user", Args: exactArgs("NAME"),
 		Example: "  rayfleet user create alice --display-name Alice --comments \"data science\"",
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			var r struct{ User ramUser }
-			q := url.Values{"UserName": {args[0]}}
-			setIf(q, "DisplayName", display)
-			setIf(q, "Comments", comments)
-			return a.ramRun(cmd, "CreateUser", q, &r, a.done("Created user %s (%s).", args[0], r.User.UserID))
+			var r api.UserResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				resp, err := c.CreateUser(ctx, &api.CreateUserRequest{UserName: args[0], DisplayName: display, Comments: comments})
+				r = *resp
+				return resp, err
+			}, a.done("Created user %s (%s).", args[0], r.User.UserID))
 		}),
 	}
 	create.Flags().StringVar(&display, "display-name", "", "display name (the creatorName of what the user makes)")
@@ -133,15 +98,19 @@ actions, manages them.`,
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a RAM user and its policies", Args: exactArgs("NAME"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			var r struct{ User ramUser }
-			if err := a.ram(cmd.Context(), "GetUser", url.Values{"UserName": {args[0]}}, &r); err != nil {
+			c, _, err := a.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.GetUser(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if a.json() {
 				return a.printResponse()
 			}
-			var p struct{ Policies struct{ Policy []ramPolicy } }
-			if err := a.ram(cmd.Context(), "ListPoliciesForUser", url.Values{"UserName": {args[0]}}, &p); err != nil {
+			p, err := c.ListPoliciesForUser(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			u := r.User
@@ -157,17 +126,15 @@ actions, manages them.`,
 	list := &cobra.Command{
 		Use: "list", Short: "List the account's users", Args: exactArgs(),
 		RunE: a.wrap(func(cmd *cobra.Command, _ []string) error {
-			var all []ramUser
+			c, _, err := a.client()
+			if err != nil {
+				return err
+			}
+			var all []api.RAMUser
 			marker := ""
 			for {
-				var r struct {
-					IsTruncated bool
-					Marker      string
-					Users       struct{ User []ramUser }
-				}
-				q := url.Values{"MaxItems": {"1000"}}
-				setIf(q, "Marker", marker)
-				if err := a.ram(cmd.Context(), "ListUsers", q, &r); err != nil {
+				r, err := c.ListUsers(cmd.Context(), marker, 1000)
+				if err != nil {
 					return err
 				}
 				if a.json() && marker == "" && !r.IsTruncated {
@@ -180,7 +147,7 @@ actions, manages them.`,
 				marker = r.Marker
 			}
 			if a.json() {
-				return a.printValue(map[string]any{"Users": map[string]any{"User": all}})
+				return a.printValue(map[string]any{"Users": map[string]any{"User": pagedUsers(all)}})
 			}
 			t := newTable(a.env.Stdout, "NAME", "UID", "DISPLAY NAME", "CREATED")
 			for _, u := range all {
@@ -193,19 +160,20 @@ actions, manages them.`,
 		Use: "update NAME", Short: "Rename a user or change its display name or comments", Args: exactArgs("NAME"),
 		Example: "  rayfleet user update alice --display-name \"Alice L.\"",
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			q := url.Values{"UserName": {args[0]}}
+			req := &api.UpdateUserRequest{UserName: args[0]}
 			f := cmd.Flags()
 			if f.Changed("new-name") {
-				q.Set("NewUserName", newName)
+				req.NewUserName = &newName
 			}
 			if f.Changed("display-name") {
-				q.Set("NewDisplayName", display)
+				req.NewDisplayName = &display
 			}
 			if f.Changed("comments") {
-				q.Set("NewComments", comments)
+				req.NewComments = &comments
 			}
-			var r struct{ User ramUser }
-			return a.ramRun(cmd, "UpdateUser", q, &r, a.done("Updated user %s.", args[0]))
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				return c.UpdateUser(ctx, req)
+			}, a.done("Updated user %s.", args[0]))
 		}),
 	}
 	update.Flags().StringVar(&newName, "new-name", "", "the user's new name")
@@ -214,7 +182,9 @@ actions, manages them.`,
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user (delete its keys and detach its policies first)", Args: exactArgs("NAME"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			return a.ramRun(cmd, "DeleteUser", url.Values{"UserName": {args[0]}}, nil, a.done("Deleted user %s.", args[0]))
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				return c.DeleteUser(ctx, args[0])
+			}, a.done("Deleted user %s.", args[0]))
 		}),
 	}
 	cmd.AddCommand(create, get, list, update, del)
@@ -232,19 +202,15 @@ next request on. Without --user, the commands act on your own user.`,
 		c.Flags().StringVar(&user, "user", "", "the user whose keys to manage (default: your own)")
 		return c
 	}
-	params := func(id string) url.Values {
-		q := url.Values{}
-		setIf(q, "UserName", user)
-		setIf(q, "UserAccessKeyId", id)
-		return q
-	}
 	create := userFlag(&cobra.Command{
 		Use: "create", Short: "Create an access key and show its secret, once", Args: exactArgs(),
 		RunE: a.wrap(func(cmd *cobra.Command, _ []string) error {
-			var r struct {
-				AccessKey struct{ AccessKeyID, AccessKeySecret, Status, CreateDate string }
+			c, _, err := a.client()
+			if err != nil {
+				return err
 			}
-			if err := a.ram(cmd.Context(), "CreateAccessKey", params(""), &r); err != nil {
+			r, err := c.CreateAccessKey(cmd.Context(), user)
+			if err != nil {
 				return err
 			}
 			if a.json() {
@@ -258,12 +224,11 @@ next request on. Without --user, the commands act on your own user.`,
 	list := userFlag(&cobra.Command{
 		Use: "list", Short: "List access keys", Args: exactArgs(),
 		RunE: a.wrap(func(cmd *cobra.Command, _ []string) error {
-			var r struct {
-				AccessKeys struct {
-					AccessKey []struct{ AccessKeyID, Status, CreateDate string }
-				}
-			}
-			return a.ramRun(cmd, "ListAccessKeys", params(""), &r, func() error {
+			var r *api.ListAccessKeysResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (_ any, err error) {
+				r, err = c.ListAccessKeys(ctx, user)
+				return r, err
+			}, func() error {
 				t := newTable(a.env.Stdout, "ACCESS KEY ID", "STATUS", "CREATED")
 				for _, k := range r.AccessKeys.AccessKey {
 					t.row(k.AccessKeyID, k.Status, k.CreateDate)
@@ -276,16 +241,18 @@ next request on. Without --user, the commands act on your own user.`,
 		return userFlag(&cobra.Command{
 			Use: use + " ACCESS_KEY_ID", Short: short, Args: exactArgs("ACCESS_KEY_ID"),
 			RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-				q := params(args[0])
-				q.Set("Status", value)
-				return a.ramRun(cmd, "UpdateAccessKey", q, nil, a.done("%s access key %s.", verb, args[0]))
+				return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+					return c.UpdateAccessKey(ctx, user, args[0], value)
+				}, a.done("%s access key %s.", verb, args[0]))
 			}),
 		})
 	}
 	del := userFlag(&cobra.Command{
 		Use: "delete ACCESS_KEY_ID", Short: "Delete an access key", Args: exactArgs("ACCESS_KEY_ID"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			return a.ramRun(cmd, "DeleteAccessKey", params(args[0]), nil, a.done("Deleted access key %s.", args[0]))
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				return c.DeleteAccessKey(ctx, user, args[0])
+			}, a.done("Deleted access key %s.", args[0]))
 		}),
 	})
 	cmd.AddCommand(create, list, status("disable", "Disable an access key", "Inactive", "Disabled"),
@@ -330,9 +297,9 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 			if err != nil {
 				return err
 			}
-			q := url.Values{"PolicyName": {args[0]}, "PolicyDocument": {d}}
-			setIf(q, "Description", desc)
-			return a.ramRun(cmd, "CreatePolicy", q, nil, a.done("Created policy %s.", args[0]))
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				return c.CreatePolicy(ctx, &api.CreatePolicyRequest{PolicyName: args[0], PolicyDocument: d, Description: desc})
+			}, a.done("Created policy %s.", args[0]))
 		}),
 	}
 	create.Flags().StringVar(&doc, "document", "", "file holding the policy document (- for stdin)")
@@ -340,14 +307,14 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a policy and its document", Args: exactArgs("NAME"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			var r struct {
-				Policy               ramPolicy
-				DefaultPolicyVersion struct{ VersionID, PolicyDocument string }
-			}
-			return a.ramRun(cmd, "GetPolicy", url.Values{"PolicyName": {args[0]}, "PolicyType": {getType}}, &r, func() error {
+			var r *api.GetPolicyResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (_ any, err error) {
+				r, err = c.GetPolicy(ctx, args[0], getType)
+				return r, err
+			}, func() error {
 				p := r.Policy
 				fmt.Fprintf(a.env.Stdout, "Name:         %s\nType:         %s\nDescription:  %s\nVersion:      %s\nAttached to:  %d users\nDocument:\n",
-					p.PolicyName, p.PolicyType, cell(p.Description), p.DefaultVersion, p.AttachmentCount)
+					p.PolicyName, p.PolicyType, cell(p.Description), p.DefaultVersion, attachments(p))
 				var buf bytes.Buffer
 				if json.Indent(&buf, []byte(r.DefaultPolicyVersion.PolicyDocument), "  ", "  ") != nil {
 					buf.WriteString(r.DefaultPolicyVersion.PolicyDocument)
@@ -361,13 +328,14 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 	list := &cobra.Command{
 		Use: "list", Short: "List system and custom policies", Args: exactArgs(),
 		RunE: a.wrap(func(cmd *cobra.Command, _ []string) error {
-			var r struct{ Policies struct{ Policy []ramPolicy } }
-			q := url.Values{"MaxItems": {"1000"}}
-			setIf(q, "PolicyType", listType)
-			return a.ramRun(cmd, "ListPolicies", q, &r, func() error {
+			var r *api.ListPoliciesResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (_ any, err error) {
+				r, err = c.ListPolicies(ctx, listType, "", 1000)
+				return r, err
+			}, func() error {
 				t := newTable(a.env.Stdout, "NAME", "TYPE", "VERSION", "USERS", "DESCRIPTION")
 				for _, p := range r.Policies.Policy {
-					t.row(p.PolicyName, p.PolicyType, p.DefaultVersion, strconv.Itoa(p.AttachmentCount), trim(p.Description, 60))
+					t.row(p.PolicyName, p.PolicyType, p.DefaultVersion, strconv.Itoa(attachments(p)), trim(p.Description, 60))
 				}
 				return t.flush()
 			})
@@ -377,7 +345,9 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a custom policy (detach it first)", Args: exactArgs("NAME"),
 		RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
-			return a.ramRun(cmd, "DeletePolicy", url.Values{"PolicyName": {args[0]}}, nil, a.done("Deleted policy %s.", args[0]))
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+				return c.DeletePolicy(ctx, args[0])
+			}, a.done("Deleted policy %s.", args[0]))
 		}),
 	}
 	version := &cobra.Command{
@@ -388,10 +358,14 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 			if err != nil {
 				return err
 			}
-			q := url.Values{"PolicyName": {args[0]}, "PolicyDocument": {d}, "SetAsDefault": {strconv.FormatBool(setDefault)}}
-			setIf(q, "RotateStrategy", rotate)
-			var r struct{ PolicyVersion struct{ VersionID string } }
-			if err := a.ram(cmd.Context(), "CreatePolicyVersion", q, &r); err != nil {
+			c, _, err := a.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreatePolicyVersion(cmd.Context(), &api.CreatePolicyVersionRequest{
+				PolicyName: args[0], PolicyDocument: d, SetAsDefault: setDefault, RotateStrategy: rotate,
+			})
+			if err != nil {
 				return err
 			}
 			if a.json() {
@@ -404,15 +378,16 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 	version.Flags().StringVar(&doc, "document", "", "file holding the policy document (- for stdin)")
 	version.Flags().BoolVar(&setDefault, "set-default", false, "make it the version in force")
 	version.Flags().StringVar(&rotate, "rotate", "", "DeleteOldestNonDefaultVersionWhenLimitExceeded to make room past five versions")
-	attach := func(use, action, verb string) *cobra.Command {
+	attach := func(use, verb string, call func(c *api.Client, ctx context.Context, policyType, policyName, userName string) (*api.CapitalRequestIDResponse, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use: use + " NAME --user USER", Short: verb + " a policy to or from a user", Args: exactArgs("NAME"),
 			RunE: a.wrap(func(cmd *cobra.Command, args []string) error {
 				if user == "" {
 					return usagef("--user is required")
 				}
-				q := url.Values{"PolicyName": {args[0]}, "PolicyType": {attachType}, "UserName": {user}}
-				return a.ramRun(cmd, action, q, nil, a.done("%s policy %s for user %s.", verb, args[0], user))
+				return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (any, error) {
+					return call(c, ctx, attachType, args[0], user)
+				}, a.done("%s policy %s for user %s.", verb, args[0], user))
 			}),
 		}
 		c.Flags().StringVar(&user, "user", "", "the user")
@@ -420,7 +395,7 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 		return c
 	}
 	cmd.AddCommand(create, get, list, del, version,
-		attach("attach", "AttachPolicyToUser", "Attached"), attach("detach", "DetachPolicyFromUser", "Detached"))
+		attach("attach", "Attached", (*api.Client).AttachPolicyToUser), attach("detach", "Detached", (*api.Client).DetachPolicyFromUser))
 	return cmd
 }
 

@@ -10,15 +10,9 @@ import (
 	"strings"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/service"
-)
-
-// RAMVersion is the version of RAM's admin API this server speaks, and
-// STSVersion the version of STS's.
-const (
-	RAMVersion = "2015-05-01"
-	STSVersion = "2015-04-01"
 )
 
 // The RAM admin API is RPC style: every call goes to the path "/", naming
@@ -60,9 +54,9 @@ func (h *Handler) ramRoutes() map[string]handlerFunc {
 func (h *Handler) ram() http.Handler {
 	ops := map[string]http.Handler{}
 	for action, fn := range h.ramRoutes() {
-		ops[RAMVersion+"/"+action] = h.wrap(action, fn)
+		ops[api.RAMVersion+"/"+action] = h.wrap(action, fn)
 	}
-	ops[STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", rpc(h.stsGetSessionToken))
+	ops[api.STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", rpc(h.stsGetSessionToken))
 	unknown := h.wrapUnknown()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -181,7 +175,7 @@ func empty(op func(ctx context.Context, p rayfleet.Principal, q ramParams) error
 		if err := op(ctx, p, q); err != nil {
 			return nil, err
 		}
-		return &ramEmptyResponse{RequestID: service.RequestID(ctx)}, nil
+		return &api.CapitalRequestIDResponse{RequestID: service.RequestID(ctx)}, nil
 	})
 }
 
@@ -195,7 +189,7 @@ func (h *Handler) ramCreateUser(ctx context.Context, p rayfleet.Principal, q ram
 	if err != nil {
 		return nil, err
 	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, false)}, nil
+	return &api.UserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, false)}, nil
 }
 
 func (h *Handler) ramGetUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
@@ -203,7 +197,7 @@ func (h *Handler) ramGetUser(ctx context.Context, p rayfleet.Principal, q ramPar
 	if err != nil {
 		return nil, err
 	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
+	return &api.UserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
 }
 
 func (h *Handler) ramListUsers(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
@@ -215,8 +209,8 @@ func (h *Handler) ramListUsers(ctx context.Context, p rayfleet.Principal, q ramP
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListUsersResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
-	resp.Users.User = make([]ramUser, len(us))
+	resp := &api.ListUsersResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
+	resp.Users.User = make([]api.RAMUser, len(us))
 	for i, u := range us {
 		resp.Users.User[i] = ramUserOf(u, true)
 	}
@@ -230,7 +224,7 @@ func (h *Handler) ramUpdateUser(ctx context.Context, p rayfleet.Principal, q ram
 	if err != nil {
 		return nil, err
 	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
+	return &api.UserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
 }
 
 func (h *Handler) ramDeleteUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
@@ -242,8 +236,8 @@ func (h *Handler) ramCreateAccessKey(ctx context.Context, p rayfleet.Principal, 
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramCreateAccessKeyResponse{RequestID: service.RequestID(ctx)}
-	resp.AccessKey = ramAccessKey{AccessKeyID: k.ID, AccessKeySecret: secret, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
+	resp := &api.CreateAccessKeyResponse{RequestID: service.RequestID(ctx)}
+	resp.AccessKey = api.RAMAccessKey{AccessKeyID: k.ID, AccessKeySecret: secret, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
 	return resp, nil
 }
 
@@ -252,10 +246,10 @@ func (h *Handler) ramListAccessKeys(ctx context.Context, p rayfleet.Principal, q
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListAccessKeysResponse{RequestID: service.RequestID(ctx)}
-	resp.AccessKeys.AccessKey = make([]ramAccessKey, len(keys))
+	resp := &api.ListAccessKeysResponse{RequestID: service.RequestID(ctx)}
+	resp.AccessKeys.AccessKey = make([]api.RAMAccessKey, len(keys))
 	for i, k := range keys {
-		resp.AccessKeys.AccessKey[i] = ramAccessKey{AccessKeyID: k.ID, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
+		resp.AccessKeys.AccessKey[i] = api.RAMAccessKey{AccessKeyID: k.ID, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
 	}
 	return resp, nil
 }
@@ -275,7 +269,7 @@ func (h *Handler) ramCreatePolicy(ctx context.Context, p rayfleet.Principal, q r
 	}
 	pol := ramPolicyOf(info)
 	pol.UpdateDate, pol.AttachmentCount = "", nil
-	return &ramPolicyResponse{RequestID: service.RequestID(ctx), Policy: pol}, nil
+	return &api.PolicyResponse{RequestID: service.RequestID(ctx), Policy: pol}, nil
 }
 
 func (h *Handler) ramGetPolicy(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
@@ -283,9 +277,9 @@ func (h *Handler) ramGetPolicy(ctx context.Context, p rayfleet.Principal, q ramP
 	if err != nil {
 		return nil, err
 	}
-	return &ramGetPolicyResponse{
+	return &api.GetPolicyResponse{
 		RequestID: service.RequestID(ctx), Policy: ramPolicyOf(info),
-		DefaultPolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: true, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
+		DefaultPolicyVersion: api.RAMPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: true, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
 	}, nil
 }
 
@@ -298,8 +292,8 @@ func (h *Handler) ramListPolicies(ctx context.Context, p rayfleet.Principal, q r
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
-	resp.Policies.Policy = make([]ramPolicy, len(ps))
+	resp := &api.ListPoliciesResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
+	resp.Policies.Policy = make([]api.RAMPolicy, len(ps))
 	for i, info := range ps {
 		resp.Policies.Policy[i] = ramPolicyOf(info)
 	}
@@ -319,9 +313,9 @@ func (h *Handler) ramCreatePolicyVersion(ctx context.Context, p rayfleet.Princip
 	if err != nil {
 		return nil, err
 	}
-	return &ramPolicyVersionResponse{
+	return &api.PolicyVersionResponse{
 		RequestID:     service.RequestID(ctx),
-		PolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: setDefault, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
+		PolicyVersion: api.RAMPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: setDefault, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
 	}, nil
 }
 
@@ -338,10 +332,10 @@ func (h *Handler) ramListPoliciesForUser(ctx context.Context, p rayfleet.Princip
 	if err != nil {
 		return nil, err
 	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx)}
-	resp.Policies.Policy = make([]ramPolicy, len(as))
+	resp := &api.ListPoliciesResponse{RequestID: service.RequestID(ctx)}
+	resp.Policies.Policy = make([]api.RAMPolicy, len(as))
 	for i, a := range as {
-		resp.Policies.Policy[i] = ramPolicy{
+		resp.Policies.Policy[i] = api.RAMPolicy{
 			PolicyName: a.PolicyName, PolicyType: a.PolicyType, Description: a.Description,
 			DefaultVersion: a.DefaultVersion, AttachDate: ramDate(a.AttachTime),
 		}
