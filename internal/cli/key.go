@@ -23,20 +23,15 @@ next request on. Without --user, the commands act on your own user.`,
 	create := userFlag(&cobra.Command{
 		Use: "create", Short: "Create an access key and show its secret, once", Args: exactArgs(),
 		RunE: a.wrap(func(cmd *cobra.Command, _ []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.CreateAccessKey(cmd.Context(), user)
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				return a.printResponse()
-			}
-			fmt.Fprintf(a.env.Stdout, "AccessKeyId:     %s\nAccessKeySecret: %s\nThe secret is shown only now: keep it safe (rayfleet profile can store it).\n",
-				r.AccessKey.AccessKeyID, r.AccessKey.AccessKeySecret)
-			return nil
+			var r *api.CreateAccessKeyResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (_ any, err error) {
+				r, err = c.CreateAccessKey(ctx, user)
+				return r, err
+			}, func() error {
+				fmt.Fprintf(a.env.Stdout, "AccessKeyId:     %s\nAccessKeySecret: %s\nThe secret is shown only now: keep it safe (rayfleet profile can store it).\n",
+					r.AccessKey.AccessKeyID, r.AccessKey.AccessKeySecret)
+				return nil
+			})
 		}),
 	})
 	list := userFlag(&cobra.Command{

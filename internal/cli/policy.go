@@ -121,21 +121,16 @@ AdministratorAccess) are built in; custom ones keep up to five versions.`,
 			if err != nil {
 				return err
 			}
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.CreatePolicyVersion(cmd.Context(), &api.CreatePolicyVersionRequest{
-				PolicyName: args[0], PolicyDocument: d, SetAsDefault: setDefault, RotateStrategy: rotate,
+			var r *api.PolicyVersionResponse
+			return a.ramRun(cmd, func(ctx context.Context, c *api.Client) (_ any, err error) {
+				r, err = c.CreatePolicyVersion(ctx, &api.CreatePolicyVersionRequest{
+					PolicyName: args[0], PolicyDocument: d, SetAsDefault: setDefault, RotateStrategy: rotate,
+				})
+				return r, err
+			}, func() error {
+				fmt.Fprintf(a.env.Stdout, "Created version %s of policy %s.\n", r.PolicyVersion.VersionID, args[0])
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				return a.printResponse()
-			}
-			fmt.Fprintf(a.env.Stdout, "Created version %s of policy %s.\n", r.PolicyVersion.VersionID, args[0])
-			return nil
 		}),
 	}
 	version.Flags().StringVar(&doc, "document", "", "file holding the policy document (- for stdin)")
