@@ -48,6 +48,18 @@ func (c *Client) baseURL() string {
 // Do sends one call: action is the operation name (x-acs-action), in is the
 // JSON body (nil for none), out receives the JSON answer (nil to discard).
 func (c *Client) Do(ctx context.Context, action, method, path string, query url.Values, in, out any) error {
+	return c.send(ctx, action, Version, method, c.baseURL()+path, query, in, out)
+}
+
+// rpc sends one call of an RPC-style API (RAM's, STS's): a POST to "/"
+// with the parameters in the query, the operation and its version in
+// x-acs-action and x-acs-version.
+func (c *Client) rpc(ctx context.Context, action, version string, params url.Values, out any) error {
+	return c.send(ctx, action, version, http.MethodPost, strings.TrimRight(c.baseURL(), "/")+"/", params, nil, out)
+}
+
+// send signs and sends one call to u and decodes its answer.
+func (c *Client) send(ctx context.Context, action, version, method, u string, query url.Values, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -55,7 +67,6 @@ func (c *Client) Do(ctx context.Context, action, method, path string, query url.
 			return fmt.Errorf("encode %s request: %w", action, err)
 		}
 	}
-	u := c.baseURL() + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -64,7 +75,7 @@ func (c *Client) Do(ctx context.Context, action, method, path string, query url.
 		return fmt.Errorf("%s: %w", action, err)
 	}
 	req.Header.Set("x-acs-action", action)
-	req.Header.Set("x-acs-version", Version)
+	req.Header.Set("x-acs-version", version)
 	req.Header.Set("accept", "application/json")
 	if body != nil {
 		req.Header.Set("content-type", "application/json; charset=utf-8")

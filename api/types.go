@@ -379,7 +379,8 @@ type ListQueuesResponse struct {
 }
 
 // CapitalRequestIDResponse answers EditWorkspaceQueue and
-// DeleteWorkspaceQueue, which the hosted product answers with "RequestId".
+// DeleteWorkspaceQueue, which the hosted product answers with "RequestId",
+// and the RAM operations that answer with nothing else.
 type CapitalRequestIDResponse struct {
 	RequestID string `json:"RequestId"`
 }

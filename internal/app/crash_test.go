@@ -16,6 +16,7 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
@@ -49,7 +50,7 @@ func (p *serverProcess) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	eventually(p.t, "the server to answer", func() bool {
+	poll.Until(p.t, rayWait, "the server to answer", func() bool {
 		resp, err := http.Get("http://" + p.addr + "/healthz")
 		if err != nil {
 			return false
@@ -184,16 +185,16 @@ func TestKill9Converges(t *testing.T) {
 
 	// 1. One cluster up, two more created, and the server killed mid-start.
 	a := create("a")
-	eventually(t, "a to run", allRunning(a))
+	poll.Until(t, rayWait, "a to run", allRunning(a))
 	b, cc := create("b"), create("c")
 	srv.kill9()
 
 	// 2. After a restart all three run, with exactly their nodes.
 	srv.start()
 	for _, id := range []string{a, b, cc} {
-		eventually(t, id+" to run after the restart", allRunning(id))
+		poll.Until(t, rayWait, id+" to run after the restart", allRunning(id))
 	}
-	eventually(t, "exactly 6 nodes", processes(6))
+	poll.Until(t, rayWait, "exactly 6 nodes", processes(6))
 	before, err := c.GetCluster(ctx, ws, cc)
 	if err != nil {
 		t.Fatal(err)
@@ -210,8 +211,8 @@ func TestKill9Converges(t *testing.T) {
 	srv.start()
 
 	// 4. a is Stopped with no nodes, b is gone, c kept running untouched.
-	eventually(t, "a to be Stopped", state(a, "Stopped"))
-	eventually(t, "only c's 2 nodes to be left", processes(2))
+	poll.Until(t, rayWait, "a to be Stopped", state(a, "Stopped"))
+	poll.Until(t, rayWait, "only c's 2 nodes to be left", processes(2))
 	var apiErr *api.Error
 	if _, err := c.GetCluster(ctx, ws, b); !errors.As(err, &apiErr) || apiErr.Code != "ResourceNotFound" {
 		t.Fatalf("deleted cluster: %v", err)
@@ -232,8 +233,8 @@ func TestKill9Converges(t *testing.T) {
 	if _, err := c.StopCluster(ctx, ws, cc, &api.StopRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "c to be Stopped", state(cc, "Stopped"))
-	eventually(t, "no node left", processes(0))
+	poll.Until(t, rayWait, "c to be Stopped", state(cc, "Stopped"))
+	poll.Until(t, rayWait, "no node left", processes(0))
 }
 
 func startTimes(c *api.Cluster) []int64 {

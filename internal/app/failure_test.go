@@ -11,6 +11,7 @@ import (
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/cli"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
@@ -21,7 +22,7 @@ func client(srv *Server, cred Credentials) *api.Client {
 func waitCluster(t *testing.T, c *api.Client, ws, id string, done func(*api.Cluster) bool) *api.Cluster {
 	t.Helper()
 	var cl *api.Cluster
-	eventually(t, "cluster "+id, func() bool {
+	poll.Until(t, rayWait, "cluster "+id, func() bool {
 		var err error
 		cl, err = c.GetCluster(context.Background(), ws, id)
 		return err == nil && done(cl)
@@ -86,7 +87,7 @@ func TestHeadCrashIsError(t *testing.T) {
 	if !strings.Contains(cl.Message, "head node exited with code 137") {
 		t.Errorf("message = %q", cl.Message)
 	}
-	eventually(t, "nothing of the killed head left", func() bool { return len(raytest.Of(raytest.Processes(testRoot), cl.InstanceID)) == 0 })
+	poll.Until(t, rayWait, "nothing of the killed head left", func() bool { return len(raytest.Of(raytest.Processes(testRoot), cl.InstanceID)) == 0 })
 
 	// A head Ray cannot start: --wait says why and exits 1.
 	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // TestGatewayProcess runs `rayfleet gateway` as a process of its own next
@@ -181,7 +182,7 @@ func startGatewayProcess(t *testing.T, bin, dataDir string, extra []string) *gat
 		}
 	})
 	want := fmt.Sprintf("dashboard and job API on http://%s, Ray client on %s", p.httpAddr, p.grpcAddr)
-	eventually(t, "rayfleet gateway to listen", func() bool {
+	poll.Until(t, rayWait, "rayfleet gateway to listen", func() bool {
 		select {
 		case <-p.waited:
 			t.Fatalf("rayfleet gateway exited: %v\n%s", p.cmd.ProcessState, p.output())

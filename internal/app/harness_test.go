@@ -98,19 +98,10 @@ func TestMain(m *testing.M) {
 // RAYFLEET_TEST_REQUIRE_RAY): it starts nodes.
 func needRay(t testing.TB) { raytest.Ray(t) }
 
-// eventually polls cond until it holds, failing the test after a deadline.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	// Real Ray nodes take seconds each on a 2-core machine; the deadline
-	// only matters when something is wrong.
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
-}
+// rayWait bounds the tests' waits for the server and its nodes. Real Ray
+// nodes take seconds each on a 2-core machine; the deadline only matters
+// when something is wrong.
+const rayWait = 2 * time.Minute
 
 // killNodes ends the node processes the package's tests left running:
 // nodes outlive the server by design, so tests clean them up themselves.

@@ -19,6 +19,7 @@ import (
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/kubetest"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
 )
 
@@ -77,17 +78,17 @@ func TestKubeRayKill9Converges(t *testing.T) {
 		if _, err := c.GetCluster(ctx, ws, id); !errors.As(err, &apiErr) || apiErr.Code != "ResourceNotFound" {
 			t.Fatalf("deleted cluster %s: %v", id, err)
 		}
-		waitFor(t, "nothing of "+id+" left", func() (bool, string) {
+		poll.UntilSeen(t, kubeWait, "nothing of "+id+" left", func() (bool, string) {
 			left := leftovers(t, kube, ns, id)
 			return len(left) == 0, strings.Join(left, ", ")
-		})
+		}, kubeEvery)
 	}
 	// exactly checks the namespace holds one RayCluster per cluster of
 	// want, no other, and exactly the pods of the running ones' current
 	// instances: a head and a worker each.
 	exactly := func(want map[string]string) { // cluster id → current instance, "" when stopped
 		t.Helper()
-		waitFor(t, fmt.Sprintf("exactly the objects of %v", want), func() (bool, string) {
+		poll.UntilSeen(t, kubeWait, fmt.Sprintf("exactly the objects of %v", want), func() (bool, string) {
 			var rcs rayv1.RayClusterList
 			var pods corev1.PodList
 			if err := kube.List(ctx, &rcs, ctrlclient.InNamespace(ns)); err != nil {
@@ -131,7 +132,7 @@ func TestKubeRayKill9Converges(t *testing.T) {
 				}
 			}
 			return true, ""
-		})
+		}, kubeEvery)
 	}
 
 	// 1. One cluster up, two more created, and the server killed at once.
@@ -187,7 +188,7 @@ func TestKubeRayKill9Converges(t *testing.T) {
 		gone(id)
 	}
 	exactly(map[string]string{})
-	waitFor(t, "every row purged", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "every row purged", func() (bool, string) {
 		// Read the store the way the server does, once it let go of it.
 		srv.stop()
 		st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "data", "rayfleet.db"))
@@ -204,5 +205,5 @@ func TestKubeRayKill9Converges(t *testing.T) {
 		}
 		srv.start()
 		return false, fmt.Sprintf("rows %v", refs)
-	})
+	}, kubeEvery)
 }

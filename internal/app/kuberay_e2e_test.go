@@ -23,6 +23,7 @@ import (
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/internal/kubetest"
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // End-to-end tests of the kuberay runtime through the API: a real rayfleet
@@ -45,8 +46,11 @@ type kubeEnv struct {
 }
 
 // kubeWait bounds each wait for the stack: KubeRay and kwok react within a
-// second or two, but the machine may be loaded.
+// second or two, but the machine may be loaded. kubeEvery spaces the tries,
+// each a few requests through a rate-limited Kubernetes client.
 const kubeWait = 2 * time.Minute
+
+var kubeEvery = poll.Every(100 * time.Millisecond)
 
 func newKubeEnv(t *testing.T) *kubeEnv {
 	t.Helper()
@@ -94,34 +98,18 @@ func kubeClient(t *testing.T, stack *kubetest.Stack) ctrlclient.Client {
 // ns is the namespace of a workspace, with the default prefix.
 func (e *kubeEnv) ns(ws string) string { return "rayfleet-" + ws }
 
-// waitFor polls cond until it holds; why says what was last seen.
-func waitFor(t testing.TB, what string, cond func() (ok bool, why string)) {
-	t.Helper()
-	deadline := time.Now().Add(kubeWait)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last seen: %s", kubeWait, what, why)
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval
-	}
-}
-
 // waitState polls GetRayCluster until done holds.
 func waitState(t testing.TB, c *api.Client, ws, id, what string, done func(*api.Cluster) bool) *api.Cluster {
 	t.Helper()
 	var cl *api.Cluster
-	waitFor(t, "cluster "+id+" "+what, func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "cluster "+id+" "+what, func() (bool, string) {
 		got, err := c.GetCluster(context.Background(), ws, id)
 		if err != nil {
 			return false, err.Error()
 		}
 		cl = got
 		return done(got), describeCluster(got)
-	})
+	}, kubeEvery)
 	return cl
 }
 
@@ -250,10 +238,10 @@ func TestKubeRayLifecycle(t *testing.T) {
 	}
 
 	// The RayCluster, once the reconciler made it, carries the spec.
-	waitFor(t, "the RayCluster", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "the RayCluster", func() (bool, string) {
 		err := e.kube.Get(context.Background(), ctrlclient.ObjectKey{Namespace: e.ns(ws), Name: id}, &rayv1.RayCluster{})
 		return err == nil, fmt.Sprint(err)
-	})
+	}, kubeEvery)
 	rc := e.rayCluster(ws, id)
 	wantLabels := map[string]string{
 		"app.kubernetes.io/managed-by": "rayfleet", "rayfleet.io/account": e.cred.UserID, "rayfleet.io/workspace": ws,
@@ -328,10 +316,10 @@ func TestKubeRayLifecycle(t *testing.T) {
 		if got := kptr.Deref(e.rayCluster(ws, id).Spec.WorkerGroupSpecs[0].Replicas, -1); got != int32(n) {
 			t.Fatalf("RayCluster replicas %d, want %d", got, n)
 		}
-		waitFor(t, fmt.Sprintf("%d pods", 1+n), func() (bool, string) {
+		poll.UntilSeen(t, kubeWait, fmt.Sprintf("%d pods", 1+n), func() (bool, string) {
 			p := e.pods(ws, id)
 			return len(p) == 1+n, fmt.Sprintf("%d pods", len(p))
-		})
+		}, kubeEvery)
 	}
 
 	// Stop: suspended, Stopped with no node and no pod.
@@ -366,10 +354,10 @@ func TestKubeRayLifecycle(t *testing.T) {
 	e.sdk.must("DeleteRayCluster", "DELETE", wsPath(ws, "rayCluster", id), nil, nil)
 	_, err := e.sdk.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", id), nil, nil)
 	wantErr(t, err, "ResourceNotFound", 404, id)
-	waitFor(t, "nothing of the cluster left and its row purged", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "nothing of the cluster left and its row purged", func() (bool, string) {
 		left := leftovers(t, e.kube, e.ns(ws), id)
 		return len(left) == 0 && e.purged(ws, id), fmt.Sprintf("left %v, purged %v", left, e.purged(ws, id))
-	})
+	}, kubeEvery)
 }
 
 func checkContainer(t *testing.T, what string, c corev1.Container, image, cpu, memory string, env map[string]string) {
@@ -418,10 +406,10 @@ func TestKubeRayAutoscalingLiveAndDelete(t *testing.T) {
 		kptr.Deref(rc.Spec.AutoscalerOptions.IdleTimeoutSeconds, 0) != 120 {
 		t.Errorf("autoscaling not in the RayCluster: %v %+v", rc.Spec.EnableInTreeAutoscaling, rc.Spec.AutoscalerOptions)
 	}
-	waitFor(t, "the autoscaler's service account, role and role binding", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "the autoscaler's service account, role and role binding", func() (bool, string) {
 		left := strings.Join(leftovers(t, e.kube, e.ns(ws), id), ", ")
 		return strings.Contains(left, "ServiceAccount ") && strings.Contains(left, "Role ") && strings.Contains(left, "RoleBinding "), left
-	})
+	}, kubeEvery)
 
 	head := api.HeadSpec(cl.HeadSpec)
 	if _, err := e.api.UpdateCluster(ctx, ws, id, &api.ClusterRequest{HeadSpec: &head, WorkerSpec: group(2, 3)}); err != nil {
@@ -438,10 +426,10 @@ func TestKubeRayAutoscalingLiveAndDelete(t *testing.T) {
 	if _, err := e.api.DeleteCluster(ctx, ws, id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "nothing of the cluster left and its row purged", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "nothing of the cluster left and its row purged", func() (bool, string) {
 		left := leftovers(t, e.kube, e.ns(ws), id)
 		return len(left) == 0 && e.purged(ws, id), fmt.Sprintf("left %v, purged %v", left, e.purged(ws, id))
-	})
+	}, kubeEvery)
 }
 
 // TestKubeRayPodDeletedRecovers: pods deleted under a running cluster are
@@ -514,10 +502,10 @@ func TestKubeRayUnschedulable(t *testing.T) {
 	if _, err := e.api.DeleteCluster(ctx, ws, id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "nothing of the stopped cluster left and its row purged", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "nothing of the stopped cluster left and its row purged", func() (bool, string) {
 		left := leftovers(t, e.kube, e.ns(ws), id)
 		return len(left) == 0 && e.purged(ws, id), fmt.Sprintf("left %v, purged %v", left, e.purged(ws, id))
-	})
+	}, kubeEvery)
 }
 
 // TestKubeRayDeleteWorkspace: a workspace is deleted with its namespace,
@@ -567,7 +555,7 @@ func TestKubeRayDeleteWorkspace(t *testing.T) {
 			t.Fatalf("DeleteWorkspace holding a deleted cluster not yet purged: %v", err)
 		}
 	}
-	waitFor(t, "the cluster purged", func() (bool, string) { return e.purged(ws, id), "not purged" })
+	poll.UntilSeen(t, kubeWait, "the cluster purged", func() (bool, string) { return e.purged(ws, id), "not purged" }, kubeEvery)
 	if err := e.kube.Get(ctx, ctrlclient.ObjectKey{Name: e.ns(ws)}, &ns); err != nil || ns.DeletionTimestamp != nil {
 		t.Fatalf("the namespace went with the cluster: %v %v", err, ns.DeletionTimestamp)
 	}
@@ -575,11 +563,11 @@ func TestKubeRayDeleteWorkspace(t *testing.T) {
 	if _, err := e.api.DeleteWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the namespace gone", func() (bool, string) {
+	poll.UntilSeen(t, kubeWait, "the namespace gone", func() (bool, string) {
 		var ns corev1.Namespace
 		err := e.kube.Get(ctx, ctrlclient.ObjectKey{Name: e.ns(ws)}, &ns)
 		return apierrors.IsNotFound(err), fmt.Sprintf("%v %s", err, ns.Status.Phase)
-	})
+	}, kubeEvery)
 	if _, err := e.api.DeleteWorkspace(ctx, ws); !errors.As(err, &apiErr) || apiErr.Code != "ResourceNotFound" {
 		t.Fatalf("DeleteWorkspace again: %v", err)
 	}

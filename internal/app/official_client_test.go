@@ -11,6 +11,8 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // sdk drives the server through the unmodified official Go client, with
@@ -339,7 +341,7 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	// The cluster comes up (the local runtime runs the stand-in ray).
 	c.waitState(ws2, id, "Running")
 	// Running once the head is ready; the workers follow (head + 3 workers).
-	eventually(t, "all 4 nodes to run", func() bool {
+	poll.Until(t, rayWait, "all 4 nodes to run", func() bool {
 		g = c.must("GetRayCluster", "GET", wsPath(ws2, "rayCluster", id), nil, nil)
 		running := 0
 		for _, in := range g["instances"].([]any) {
@@ -393,7 +395,7 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 	if len(l["rayClusters"].([]any)) != 0 || num(l, "totalCount") != 0 {
 		t.Fatalf("deleted cluster still listed: %v", l)
 	}
-	eventually(t, "the deleted cluster's queue to be free", func() bool {
+	poll.Until(t, rayWait, "the deleted cluster's queue to be free", func() bool {
 		_, err := c.call("DeleteWorkspaceQueue", "DELETE", wsPath(ws2, "queues", "dev_queue"), nil, nil)
 		return err == nil
 	})
@@ -407,7 +409,7 @@ func testEveryOperation(t *testing.T, srv *Server, c *sdk, cred Credentials) {
 func (s *sdk) waitState(ws, id, state string) map[string]any {
 	s.t.Helper()
 	var g map[string]any
-	eventually(s.t, "cluster "+id+" to be "+state, func() bool {
+	poll.Until(s.t, rayWait, "cluster "+id+" to be "+state, func() bool {
 		g = s.must("GetRayCluster", "GET", wsPath(ws, "rayCluster", id), nil, nil)
 		if str(g, "state") == "Error" && state != "Error" {
 			s.t.Fatalf("cluster %s failed: %s", id, str(g, "message"))

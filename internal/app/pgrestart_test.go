@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // privatePostgres is a PostgreSQL server of the test's own, on a free
@@ -129,7 +131,7 @@ func TestStandbyOutlivesPostgresRestart(t *testing.T) {
 		return srv
 	}
 	a := start(DefaultConfig().Roles, nil)
-	eventually(t, "the first server to run the reconciler", a.reconciling.Load)
+	poll.Until(t, rayWait, "the first server to run the reconciler", a.reconciling.Load)
 	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "master.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +145,7 @@ func TestStandbyOutlivesPostgresRestart(t *testing.T) {
 	}
 
 	pg.restart()
-	eventually(t, "the holder to stop on losing its lease", func() bool {
+	poll.Until(t, rayWait, "the holder to stop on losing its lease", func() bool {
 		select {
 		case <-a.failed:
 			return true
@@ -151,7 +153,7 @@ func TestStandbyOutlivesPostgresRestart(t *testing.T) {
 			return false
 		}
 	})
-	eventually(t, "the standby to take over", func() bool {
+	poll.Until(t, rayWait, "the standby to take over", func() bool {
 		select {
 		case <-b.failed:
 			t.Fatalf("the standby stopped: %v", b.failErr)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
@@ -115,7 +116,7 @@ func TestQuickstart(t *testing.T) {
 			t.Logf("server output:\n%s", srvOut.String())
 		}
 	})
-	eventually(t, "the quickstart's server to answer", func() bool {
+	poll.Until(t, rayWait, "the quickstart's server to answer", func() bool {
 		resp, err := http.Get("http://" + apiAddr + "/healthz")
 		if err != nil {
 			return false

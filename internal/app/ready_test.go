@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // TestReadyzFailsWhileWritesFail: on a full disk, where the store still
@@ -72,7 +73,7 @@ func TestReadyzFailsWhileWritesFail(t *testing.T) {
 		}
 	}
 	f.Close()
-	eventually(t, "readyz to fail on a full disk", func() bool { return readyz() == http.StatusServiceUnavailable })
+	poll.Until(t, rayWait, "readyz to fail on a full disk", func() bool { return readyz() == http.StatusServiceUnavailable })
 	cred := readCredentials(t, cfg.DataDir)
 	if _, err := client(srv, cred).ListClusters(context.Background(), cred.WorkspaceID, api.ListClustersOptions{}); err != nil {
 		t.Fatalf("reads fail too, so this shows nothing of writes: %v", err)
@@ -81,7 +82,7 @@ func TestReadyzFailsWhileWritesFail(t *testing.T) {
 	if err := os.Remove(fill); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "readyz to pass with space again", func() bool { return readyz() == http.StatusOK })
+	poll.Until(t, rayWait, "readyz to pass with space again", func() bool { return readyz() == http.StatusOK })
 }
 
 type countingProbe struct {

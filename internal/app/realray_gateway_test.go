@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
@@ -134,11 +135,11 @@ print(open("data.txt").read().strip(), sum(ray.get([square.remote(i) for i in ra
 	if err := json.Unmarshal([]byte(runPython(t, jobsClient, cl.JobURL, cl.SubmitToken, "submit", "sleep 600")), &long); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the long job to run", func() bool { return status(long) == "RUNNING" })
+	poll.Until(t, rayWait, "the long job to run", func() bool { return status(long) == "RUNNING" })
 	if strings.TrimSpace(runPython(t, jobsClient, cl.JobURL, cl.SubmitToken, "stop", long)) != "true" {
 		t.Fatal("stop_job did not stop the job")
 	}
-	eventually(t, "the long job to stop", func() bool { return status(long) == "STOPPED" })
+	poll.Until(t, rayWait, "the long job to stop", func() bool { return status(long) == "STOPPED" })
 	var ids []string
 	if err := json.Unmarshal([]byte(runPython(t, jobsClient, cl.JobURL, cl.SubmitToken, "list")), &ids); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/raytest"
 )
 
@@ -287,8 +288,8 @@ func TestLocalRuntimeWithRealRay(t *testing.T) {
 	if _, err := c.DeleteCluster(ctx, ws, id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deleted cluster's processes to end", func() bool { return len(raytest.Of(raytest.Processes(testRoot), id)) == 0 })
-	eventually(t, "the deleted cluster's temp dirs to go", func() bool {
+	poll.Until(t, rayWait, "the deleted cluster's processes to end", func() bool { return len(raytest.Of(raytest.Processes(testRoot), id)) == 0 })
+	poll.Until(t, rayWait, "the deleted cluster's temp dirs to go", func() bool {
 		for d := range dirs {
 			if _, err := os.Stat(d); err == nil {
 				return false
@@ -296,7 +297,7 @@ func TestLocalRuntimeWithRealRay(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "the deleted cluster's directory to go", func() bool {
+	poll.Until(t, rayWait, "the deleted cluster's directory to go", func() bool {
 		_, err := os.Stat(filepath.Join(srv.Config.DataDir, "local", "clusters", id))
 		return os.IsNotExist(err)
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // Of two servers with the reconciler role on one PostgreSQL database, one
@@ -23,7 +24,7 @@ import (
 func TestOneReconcilerPerDatabase(t *testing.T) {
 	dsn := postgresSchema(t)
 	a, _ := testServer(t, func(c *Config) { c.Store, c.PostgresDSN = "postgres", dsn })
-	eventually(t, "the first server to run the reconciler", a.reconciling.Load)
+	poll.Until(t, rayWait, "the first server to run the reconciler", a.reconciling.Load)
 	reconcilerMetric(t, a, 1)
 	b := anotherServer(t, a, dsn, "reconciler")
 	since := time.Now()
@@ -38,7 +39,7 @@ func TestOneReconcilerPerDatabase(t *testing.T) {
 	if err := a.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the standby to take over", b.reconciling.Load)
+	poll.Until(t, rayWait, "the standby to take over", b.reconciling.Load)
 }
 
 // Two API servers on one PostgreSQL database admit clusters into one
@@ -178,7 +179,7 @@ func TestWakeAcrossProcesses(t *testing.T) {
 	dsn := postgresSchema(t)
 	api1, cred := testServer(t, func(c *Config) { c.Store, c.PostgresDSN, c.Roles = "postgres", dsn, "api" })
 	rec := anotherServer(t, api1, dsn, "reconciler")
-	eventually(t, "the reconciler to run", rec.reconciling.Load)
+	poll.Until(t, rayWait, "the reconciler to run", rec.reconciling.Load)
 	time.Sleep(500 * time.Millisecond) // its first resync, which saw no cluster, is over
 	c := client(api1, cred)
 	resp, err := c.CreateCluster(context.Background(), cred.WorkspaceID, &api.ClusterRequest{Name: ptr("woken"),

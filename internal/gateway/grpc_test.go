@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // rawCodec moves messages as bytes, so the tests need no generated code: the
@@ -338,7 +340,7 @@ func TestGRPCStreamLimit(t *testing.T) {
 	if err := held.RecvMsg(&got); !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	eventually(t, "A's slot freed", func() bool {
+	poll.Until(t, 10*time.Second, "A's slot freed", func() bool {
 		return e.conn.Invoke(ctxA, "/ray.rpc.RayletDriver/ClusterInfo", &in, &out, grpc.ForceCodecV2(rawCodec{})) == nil
 	})
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // The job API as Ray's JobSubmissionClient uses it: address + endpoint by
@@ -457,7 +459,7 @@ func TestConnectionLimits(t *testing.T) {
 		}
 		close(e.headA.logChunks)
 		_, _ = io.Copy(io.Discard, stream.Body)
-		eventually(t, "A's slot freed", func() bool {
+		poll.Until(t, 10*time.Second, "A's slot freed", func() bool {
 			res := e.do(t, "GET", e.jobURL(e.a)+"/api/version", tokenA, nil)
 			return res.StatusCode == http.StatusOK
 		})
@@ -475,7 +477,7 @@ func TestConnectionLimits(t *testing.T) {
 		}
 		close(e.headA.logChunks)
 		_, _ = io.Copy(io.Discard, stream.Body)
-		eventually(t, "the slot freed", func() bool {
+		poll.Until(t, 10*time.Second, "the slot freed", func() bool {
 			return e.do(t, "GET", e.jobURL(e.b)+"/api/version", tokenB, nil).StatusCode == http.StatusOK
 		})
 	})

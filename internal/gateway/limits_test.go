@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // A connection that never sends a request is closed after
@@ -77,7 +79,7 @@ func TestClientHangUpFreesSlot(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				eventually(t, "the head has the request", func() bool { return head.reqs.Load() == before+1 })
+				poll.Until(t, 10*time.Second, "the head has the request", func() bool { return head.reqs.Load() == before+1 })
 			}
 			if res, body := get(t, hc, "GET", base+"/api/version"); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, codeTooManyConns) {
 				t.Fatalf("while %s is open: %d %s, want the cluster's one slot taken", path, res.StatusCode, body)

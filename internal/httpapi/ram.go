@@ -8,17 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/service"
-)
-
-// RAMVersion is the version of RAM's admin API this server speaks, and
-// STSVersion the version of STS's.
-const (
-	RAMVersion = "2015-05-01"
-	STSVersion = "2015-04-01"
 )
 
 // The RAM admin API is RPC style: every call goes to the path "/", naming
@@ -60,9 +55,9 @@ func (h *Handler) ramRoutes() map[string]handlerFunc {
 func (h *Handler) ram() http.Handler {
 	ops := map[string]http.Handler{}
 	for action, fn := range h.ramRoutes() {
-		ops[RAMVersion+"/"+action] = h.wrap(action, fn)
+		ops[api.RAMVersion+"/"+action] = h.wrap(action, fn)
 	}
-	ops[STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", rpc(h.stsGetSessionToken))
+	ops[api.STSVersion+"/GetSessionToken"] = h.wrap("GetSessionToken", rpc(h.stsGetSessionToken))
 	unknown := h.wrapUnknown()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -181,7 +176,7 @@ func empty(op func(ctx context.Context, p rayfleet.Principal, q ramParams) error
 		if err := op(ctx, p, q); err != nil {
 			return nil, err
 		}
-		return &ramEmptyResponse{RequestID: service.RequestID(ctx)}, nil
+		return &api.CapitalRequestIDResponse{RequestID: service.RequestID(ctx)}, nil
 	})
 }
 
@@ -190,161 +185,11 @@ func (p ramParams) page() (service.Page, error) {
 	return service.Page{Marker: p.Get("Marker"), MaxItems: n}, err
 }
 
-func (h *Handler) ramCreateUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	u, err := h.Service.CreateUser(ctx, p, service.UserInput{Name: q.Get("UserName"), DisplayName: q.Get("DisplayName"), Comments: q.Get("Comments")})
-	if err != nil {
-		return nil, err
+// ramDate is RAM's time format, e.g. 2015-01-23T12:33:18Z; "" for a time
+// not known (the built-in system policies have none).
+func ramDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, false)}, nil
-}
-
-func (h *Handler) ramGetUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	u, err := h.Service.GetUser(ctx, p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
-}
-
-func (h *Handler) ramListUsers(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	pg, err := q.page()
-	if err != nil {
-		return nil, err
-	}
-	us, next, err := h.Service.ListUsers(ctx, p, pg)
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListUsersResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
-	resp.Users.User = make([]ramUser, len(us))
-	for i, u := range us {
-		resp.Users.User[i] = ramUserOf(u, true)
-	}
-	return resp, nil
-}
-
-func (h *Handler) ramUpdateUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	u, err := h.Service.UpdateUser(ctx, p, service.UpdateUserInput{
-		Name: q.Get("UserName"), NewName: q.opt("NewUserName"), NewDisplayName: q.opt("NewDisplayName"), NewComments: q.opt("NewComments"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ramUserResponse{RequestID: service.RequestID(ctx), User: ramUserOf(u, true)}, nil
-}
-
-func (h *Handler) ramDeleteUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.DeleteUser(ctx, p, q.Get("UserName"))
-}
-
-func (h *Handler) ramCreateAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	k, secret, err := h.Service.CreateAccessKey(ctx, p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramCreateAccessKeyResponse{RequestID: service.RequestID(ctx)}
-	resp.AccessKey = ramAccessKey{AccessKeyID: k.ID, AccessKeySecret: secret, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
-	return resp, nil
-}
-
-func (h *Handler) ramListAccessKeys(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	keys, err := h.Service.ListAccessKeys(ctx, p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListAccessKeysResponse{RequestID: service.RequestID(ctx)}
-	resp.AccessKeys.AccessKey = make([]ramAccessKey, len(keys))
-	for i, k := range keys {
-		resp.AccessKeys.AccessKey[i] = ramAccessKey{AccessKeyID: k.ID, Status: k.Status, CreateDate: ramDate(k.CreateTime)}
-	}
-	return resp, nil
-}
-
-func (h *Handler) ramUpdateAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.UpdateAccessKey(ctx, p, q.Get("UserName"), q.Get("UserAccessKeyId"), q.Get("Status"))
-}
-
-func (h *Handler) ramDeleteAccessKey(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.DeleteAccessKey(ctx, p, q.Get("UserName"), q.Get("UserAccessKeyId"))
-}
-
-func (h *Handler) ramCreatePolicy(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	info, err := h.Service.CreatePolicy(ctx, p, q.Get("PolicyName"), q.Get("PolicyDocument"), q.Get("Description"))
-	if err != nil {
-		return nil, err
-	}
-	pol := ramPolicyOf(info)
-	pol.UpdateDate, pol.AttachmentCount = "", nil
-	return &ramPolicyResponse{RequestID: service.RequestID(ctx), Policy: pol}, nil
-}
-
-func (h *Handler) ramGetPolicy(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	info, v, err := h.Service.GetPolicy(ctx, p, q.Get("PolicyName"), q.Get("PolicyType"))
-	if err != nil {
-		return nil, err
-	}
-	return &ramGetPolicyResponse{
-		RequestID: service.RequestID(ctx), Policy: ramPolicyOf(info),
-		DefaultPolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: true, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
-	}, nil
-}
-
-func (h *Handler) ramListPolicies(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	pg, err := q.page()
-	if err != nil {
-		return nil, err
-	}
-	ps, next, err := h.Service.ListPolicies(ctx, p, q.Get("PolicyType"), pg)
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx), IsTruncated: next != "", Marker: next}
-	resp.Policies.Policy = make([]ramPolicy, len(ps))
-	for i, info := range ps {
-		resp.Policies.Policy[i] = ramPolicyOf(info)
-	}
-	return resp, nil
-}
-
-func (h *Handler) ramDeletePolicy(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.DeletePolicy(ctx, p, q.Get("PolicyName"))
-}
-
-func (h *Handler) ramCreatePolicyVersion(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	setDefault, err := q.bool("SetAsDefault")
-	if err != nil {
-		return nil, err
-	}
-	v, err := h.Service.CreatePolicyVersion(ctx, p, q.Get("PolicyName"), q.Get("PolicyDocument"), setDefault, q.Get("RotateStrategy"))
-	if err != nil {
-		return nil, err
-	}
-	return &ramPolicyVersionResponse{
-		RequestID:     service.RequestID(ctx),
-		PolicyVersion: ramPolicyVersion{VersionID: v.VersionID, IsDefaultVersion: setDefault, PolicyDocument: v.Document, CreateDate: ramDate(v.CreateTime)},
-	}, nil
-}
-
-func (h *Handler) ramAttachPolicyToUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.AttachPolicyToUser(ctx, p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName"))
-}
-
-func (h *Handler) ramDetachPolicyFromUser(ctx context.Context, p rayfleet.Principal, q ramParams) error {
-	return h.Service.DetachPolicyFromUser(ctx, p, q.Get("PolicyType"), q.Get("PolicyName"), q.Get("UserName"))
-}
-
-func (h *Handler) ramListPoliciesForUser(ctx context.Context, p rayfleet.Principal, q ramParams) (any, error) {
-	as, err := h.Service.ListPoliciesForUser(ctx, p, q.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	resp := &ramListPoliciesResponse{RequestID: service.RequestID(ctx)}
-	resp.Policies.Policy = make([]ramPolicy, len(as))
-	for i, a := range as {
-		resp.Policies.Policy[i] = ramPolicy{
-			PolicyName: a.PolicyName, PolicyType: a.PolicyType, Description: a.Description,
-			DefaultVersion: a.DefaultVersion, AttachDate: ramDate(a.AttachTime),
-		}
-	}
-	return resp, nil
+	return t.UTC().Format("2006-01-02T15:04:05Z")
 }

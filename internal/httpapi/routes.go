@@ -48,7 +48,7 @@ func (h *Handler) routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{}))
 	mux.Handle("GET /api/v1/auditEvents", h.wrap("ListAuditEvents", h.listAuditEvents))
 
-	// RAM's admin API, RPC style on "/" (ram.go).
+	// RAM's admin API and STS, RPC style on "/" (ram.go lists their operations).
 	mux.Handle("/{$}", h.ram())
 	// Anything else is an unknown operation, answered in the API's error
 	// format: never Go's plain-text 404/405.

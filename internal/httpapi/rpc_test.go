@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
 	"github.com/rayfleet/rayfleet/internal/keyring"
@@ -114,7 +115,7 @@ func send(t *testing.T, srv *httptest.Server, req *http.Request) (int, map[strin
 }
 
 func ram(action string, kv ...string) map[string]string {
-	p := map[string]string{"Action": action, "Version": httpapi.RAMVersion}
+	p := map[string]string{"Action": action, "Version": api.RAMVersion}
 	for i := 0; i+1 < len(kv); i += 2 {
 		p[kv[i]] = kv[i+1]
 	}
@@ -222,7 +223,7 @@ func TestRPCSignature(t *testing.T) {
 func TestRPCSignatureSTS(t *testing.T) {
 	srv, cred := rpcServer(t)
 	status, b := send(t, srv, rpcRequest(t, srv, "POST", "/", cred,
-		map[string]string{"Action": "GetSessionToken", "Version": httpapi.STSVersion, "DurationSeconds": "900"}, time.Now()))
+		map[string]string{"Action": "GetSessionToken", "Version": api.STSVersion, "DurationSeconds": "900"}, time.Now()))
 	c, _ := b["Credentials"].(map[string]any)
 	if status != 200 || c == nil {
 		t.Fatalf("GetSessionToken: %d %v", status, b)

@@ -5,20 +5,9 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/internal/service"
 )
-
-type stsCredentials struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	AccessKeySecret string `json:"AccessKeySecret"`
-	SecurityToken   string `json:"SecurityToken"`
-	Expiration      string `json:"Expiration"`
-}
-
-type stsSessionResponse struct {
-	RequestID   string         `json:"RequestId"`
-	Credentials stsCredentials `json:"Credentials"`
-}
 
 // stsGetSessionToken answers with STS's Credentials shape (as AssumeRole
 // does): AccessKeyId "STS.…", AccessKeySecret, SecurityToken, Expiration.
@@ -31,9 +20,9 @@ func (h *Handler) stsGetSessionToken(ctx context.Context, p rayfleet.Principal, 
 	if err != nil {
 		return nil, err
 	}
-	return &stsSessionResponse{
+	return &api.GetSessionTokenResponse{
 		RequestID: service.RequestID(ctx),
-		Credentials: stsCredentials{
+		Credentials: api.STSCredentials{
 			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken, Expiration: ramDate(s.Expiration),
 		},
 	}, nil

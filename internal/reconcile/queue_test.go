@@ -3,6 +3,8 @@ package reconcile
 import (
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 func TestQueueDedupesAndRequeuesWhileActive(t *testing.T) {
@@ -33,13 +35,7 @@ func TestQueueDedupesAndRequeuesWhileActive(t *testing.T) {
 	q.done(b)
 
 	q.addAfter(a, 20*time.Millisecond)
-	deadline := time.Now().Add(5 * time.Second)
-	for q.len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("addAfter never fired")
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
+	poll.Until(t, 5*time.Second, "addAfter to fire", func() bool { return q.len() > 0 })
 	q.close()
 	if _, ok := q.get(); ok {
 		t.Fatal("get after close")

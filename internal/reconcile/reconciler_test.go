@@ -13,6 +13,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/keyring"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
 )
@@ -471,21 +472,14 @@ func TestConcurrentCallsConverge(t *testing.T) {
 	}
 	wg.Wait()
 	// Whatever state the race left, a final Stop converges to Stopped.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	poll.UntilSeen(t, 20*time.Second, "a final Stop to converge to Stopped", func() (bool, string) {
 		_, err := e.svc.StopCluster(ctx, e.p, e.ws, id, "", "")
 		if err != nil && rayfleet.ErrorCode(err) != rayfleet.EDENIED {
 			t.Fatal(err)
 		}
 		c, _ := e.st.GetCluster(ctx, e.p.AccountID, e.ws, id)
-		if c.State == rayfleet.StateStopped && !e.rt.has(id) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("did not converge: %s %q", c.State, c.Message)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+		return c.State == rayfleet.StateStopped && !e.rt.has(id), fmt.Sprintf("%s %q", c.State, c.Message)
+	})
 	e.rt.mu.Lock()
 	defer e.rt.mu.Unlock()
 	if e.rt.overlap {

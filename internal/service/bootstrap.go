@@ -126,6 +126,22 @@ func (c *authCache) put(gen uint64, id string, e authEntry) {
 	c.m[id] = e
 }
 
+// forget drops what the cache remembers of one key.
+func (c *authCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+	c.gen++
+}
+
+// clear forgets every key.
+func (c *authCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+	c.gen++
+}
+
 // Authenticate finds the access key a request names and returns its secret
 // and the principal it stands for. An unknown key, a key of a deleted
 // account and a disabled key are refused with the hosted product's codes.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -124,63 +125,37 @@ func (e *env) apply(rt *Runtime, c *rayfleet.Cluster) {
 // returns the observation that satisfied it.
 func (e *env) waitObs(rt *Runtime, c *rayfleet.Cluster, what string, cond func(reconcile.Observation) bool) reconcile.Observation {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	var last reconcile.Observation
-	for {
-		o, err := rt.Observe(context.Background(), c)
-		if err != nil {
-			e.t.Fatalf("Observe: %v", err)
-		}
-		if cond(o) {
-			return o
-		}
-		last = o
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s; last observation:\n%s", what, describe(last))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return e.observeUntil(rt, c, time.Minute, what, cond, func() {})
 }
 
 // applyUntil does what the reconciler does while a cluster starts: Apply
 // about every second until the observation satisfies cond (at most 90 s).
 func (e *env) applyUntil(rt *Runtime, c *rayfleet.Cluster, what string, cond func(reconcile.Observation) bool) reconcile.Observation {
 	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var last reconcile.Observation
-	for next := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+	var next time.Time
+	return e.observeUntil(rt, c, 90*time.Second, what, cond, func() {
 		if !time.Now().Before(next) {
 			e.apply(rt, c)
 			next = time.Now().Add(time.Second)
 		}
+	})
+}
+
+// observeUntil calls before, then rt.Observe, until the observation
+// satisfies cond, and returns it; a timeout shows the last one.
+func (e *env) observeUntil(rt *Runtime, c *rayfleet.Cluster, timeout time.Duration, what string, cond func(reconcile.Observation) bool, before func()) reconcile.Observation {
+	e.t.Helper()
+	var last reconcile.Observation
+	poll.UntilSeen(e.t, timeout, what, func() (bool, string) {
+		before()
 		o, err := rt.Observe(context.Background(), c)
 		if err != nil {
 			e.t.Fatalf("Observe: %v", err)
 		}
-		if cond(o) {
-			return o
-		}
 		last = o
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s; last observation:\n%s", what, describe(last))
-		}
-	}
-}
-
-// waitFor polls cond for at most a minute.
-func (e *env) waitFor(what string, cond func() (bool, string)) {
-	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s: %s", what, why)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return cond(o), "the observation\n" + describe(o)
+	})
+	return last
 }
 
 // ready is the observation of a running cluster with every worker ready.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // TestHeadsAgreeWithTheRuntime: the watcher a separate gateway runs finds
@@ -30,7 +32,7 @@ func TestHeadsAgreeWithTheRuntime(t *testing.T) {
 	if !ok {
 		t.Fatal("the runtime has no head")
 	}
-	e.waitFor("the head watcher to see the head", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the head watcher to see the head", func() (bool, string) {
 		dash, client, ok := heads.HeadEndpoints(c)
 		return ok && dash == want && client == wantClient, dash + " " + client
 	})
@@ -42,7 +44,7 @@ func TestHeadsAgreeWithTheRuntime(t *testing.T) {
 	if err := e.rt.Suspend(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("the head watcher to drop the stopped head", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the head watcher to drop the stopped head", func() (bool, string) {
 		dash, _, ok := heads.HeadEndpoints(c)
 		return !ok, dash
 	})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/kubetest"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -56,11 +57,11 @@ func TestDeployedRBAC(t *testing.T) {
 	objs := deployObjects(t)
 	// On a stack kept between runs, the last run's namespace may still be
 	// going away.
-	waitUntil(t, 90*time.Second, "namespace "+deployNamespace+" from an earlier run gone", func() (bool, string) {
+	poll.UntilSeen(t, 90*time.Second, "namespace "+deployNamespace+" from an earlier run gone", func() (bool, string) {
 		var ns corev1.Namespace
 		err := admin.Get(ctx, client.ObjectKey{Name: deployNamespace}, &ns)
 		return apierrors.IsNotFound(err) || (err == nil && ns.DeletionTimestamp == nil), "terminating"
-	})
+	}, poll.Every(100*time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() && os.Getenv("RAYFLEET_TEST_KEEP_FAILED") != "" {
 			return
@@ -95,7 +96,7 @@ func TestDeployedRBAC(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = admin.Delete(context.Background(), pv) })
 
-	waitUntil(t, 90*time.Second, "the rayfleet Deployment available", func() (bool, string) {
+	poll.UntilSeen(t, 90*time.Second, "the rayfleet Deployment available", func() (bool, string) {
 		var d appsv1.Deployment
 		if err := admin.Get(ctx, client.ObjectKey{Namespace: deployNamespace, Name: deployAccount}, &d); err != nil {
 			return false, err.Error()
@@ -115,7 +116,7 @@ func TestDeployedRBAC(t *testing.T) {
 		}
 		return d.Status.AvailableReplicas == 1 && len(pods.Items) == 1 && pods.Items[0].Spec.ServiceAccountName == deployAccount,
 			strings.Join(why, "; ")
-	})
+	}, poll.Every(100*time.Millisecond))
 
 	// The runtime under the ServiceAccount's own token: no admin left.
 	saCfg := serviceAccountConfig(t, adminCfg, admin)
@@ -179,7 +180,7 @@ func TestDeployedRBAC(t *testing.T) {
 	b.RunningSpec.Head.EnableAutoScaling = true
 	b.RunningSpec.Workers[0].MinReplica, b.RunningSpec.Workers[0].MaxReplica = 1, 2
 	e.applyUntil(e.rt, b, "the second cluster running", ready(b))
-	e.waitFor("KubeRay's service and RBAC", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(b)
 		return len(left) >= 6, strings.Join(left, ", ")
 	})
@@ -190,7 +191,7 @@ func TestDeployedRBAC(t *testing.T) {
 	if err := admin.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("the RayCluster gone, its dependents orphaned", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the RayCluster gone, its dependents orphaned", func() (bool, string) {
 		left := e.leftovers(b)
 		return len(left) >= 6 && left[0] != "RayCluster", strings.Join(left, ", ")
 	})
@@ -205,7 +206,7 @@ func TestDeployedRBAC(t *testing.T) {
 		}
 		return !o.Exists
 	})
-	e.waitFor("nothing of the second cluster left", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "nothing of the second cluster left", func() (bool, string) {
 		left := e.leftovers(b)
 		return len(left) == 0, strings.Join(left, ", ")
 	})
@@ -213,7 +214,7 @@ func TestDeployedRBAC(t *testing.T) {
 	if err := e.rt.DeleteWorkspace(ctx, e.account, e.ws); err != nil {
 		t.Fatalf("DeleteWorkspace: %v", err)
 	}
-	e.waitFor("the workspace's namespace gone", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the workspace's namespace gone", func() (bool, string) {
 		var ns corev1.Namespace
 		err := admin.Get(ctx, client.ObjectKey{Name: e.ns()}, &ns)
 		return apierrors.IsNotFound(err), string(ns.Status.Phase)
@@ -358,21 +359,5 @@ func setImages(t *testing.T, u *unstructured.Unstructured, images map[string]str
 	}
 	if err := unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers"); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitUntil polls cond until it holds, for at most d.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", d, what, why)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

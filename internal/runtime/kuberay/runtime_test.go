@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -284,13 +285,13 @@ func TestDelete(t *testing.T) {
 	c.RunningSpec.Workers[0].MinReplica, c.RunningSpec.Workers[0].MaxReplica = 1, 2
 	e.apply(e.rt, c)
 	e.waitObs(e.rt, c, "ready", ready(c))
-	e.waitFor("KubeRay's service and RBAC", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(c)
 		return len(left) >= 5, strings.Join(left, ", ")
 	})
 	// The runtime's informers see what KubeRay made, not only what
 	// rayfleet labelled.
-	e.waitFor("the informers to see KubeRay's objects", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the informers to see KubeRay's objects", func() (bool, string) {
 		var seen []string
 		for _, l := range []client.ObjectList{&corev1.ServiceList{}, &corev1.ServiceAccountList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{}} {
 			err := e.rt.cache.List(ctx, l, client.InNamespace(e.ns()), client.MatchingLabels{kuberayCluster: c.ID})
@@ -338,14 +339,14 @@ func TestDeleteOrphans(t *testing.T) {
 	c.RunningSpec.Workers[0].MinReplica, c.RunningSpec.Workers[0].MaxReplica = 1, 2
 	e.apply(e.rt, c)
 	e.waitObs(e.rt, c, "ready", ready(c))
-	e.waitFor("KubeRay's service and RBAC", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(c)
 		return len(left) >= 6, strings.Join(left, ", ")
 	})
 	if err := e.api.Delete(ctx, e.getRayCluster(c), client.PropagationPolicy("Orphan")); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("the RayCluster gone, its dependents orphaned", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the RayCluster gone, its dependents orphaned", func() (bool, string) {
 		left := e.leftovers(c)
 		return len(left) >= 5 && left[0] != "RayCluster", strings.Join(left, ", ")
 	})
@@ -438,7 +439,7 @@ func TestDeleteWorkspace(t *testing.T) {
 	if err := e.rt.DeleteWorkspace(ctx, e.account, "w-"+randHex(t, 8)); err != nil {
 		t.Errorf("DeleteWorkspace of a workspace with no namespace: %v", err)
 	}
-	e.waitFor("the namespace gone", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the namespace gone", func() (bool, string) {
 		var ns corev1.Namespace
 		err := e.api.Get(ctx, client.ObjectKey{Name: e.ns()}, &ns)
 		return apierrors.IsNotFound(err), string(ns.Status.Phase)
@@ -557,7 +558,7 @@ func TestApplyRendersOnlyWhatChanged(t *testing.T) {
 	cached := func() {
 		t.Helper()
 		want := e.getRayCluster(c)
-		e.waitFor("the cache to catch up", func() (bool, string) {
+		poll.UntilSeen(e.t, time.Minute, "the cache to catch up", func() (bool, string) {
 			have, err := rt.cachedRayCluster(ctx, e.ns(), c.ID)
 			if err != nil || have == nil {
 				return false, fmt.Sprintf("cached: %v %v", have, err)
@@ -625,7 +626,7 @@ func TestApplyRendersOnlyWhatChanged(t *testing.T) {
 	if err := e.api.Delete(ctx, e.getRayCluster(c)); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("the RayCluster to go", func() (bool, string) {
+	poll.UntilSeen(e.t, time.Minute, "the RayCluster to go", func() (bool, string) {
 		have, err := rt.cachedRayCluster(ctx, e.ns(), c.ID)
 		return err == nil && have == nil, fmt.Sprintf("cached: %v", err)
 	})

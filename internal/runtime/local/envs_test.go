@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -53,7 +54,7 @@ func TestReleaseEnvs(t *testing.T) {
 		}
 	}
 	release <- struct{}{}
-	waitUntil(t, func() bool { return w.n() == 2 })
+	poll.Until(t, 10*time.Second, "both clusters woken by the failed build", func() bool { return w.n() == 2 })
 	if _, _, err := e.get("2.59.0", "3.11", a); err == nil || !strings.Contains(err.Error(), "pip install failed") {
 		t.Fatalf("after a failed build: %v", err)
 	}
@@ -62,7 +63,7 @@ func TestReleaseEnvs(t *testing.T) {
 		t.Fatalf("retry: %q %v", progress, err)
 	}
 	release <- struct{}{}
-	waitUntil(t, func() bool { return w.n() == 3 })
+	poll.Until(t, 10*time.Second, "the cluster woken by the second build", func() bool { return w.n() == 3 })
 	path, progress, err := e.get("2.59.0", "3.11", a)
 	if err != nil || progress != "" || path != filepath.Join(e.root, "ray-2.59.0-py3.11", "bin", "ray") {
 		t.Fatalf("made: %q %q %v", path, progress, err)
@@ -79,16 +80,5 @@ func TestReleaseEnvs(t *testing.T) {
 	defer mu.Unlock()
 	if made != 2 {
 		t.Fatalf("built %d times, want 2 (a failure, then one)", made)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 }

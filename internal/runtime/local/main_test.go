@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -134,7 +135,7 @@ func killLeftovers(t *testing.T, dir string) {
 			pids = append(pids, rec.PID)
 		}
 	}
-	waitFor(t, 10*time.Second, "leftover processes to die", func() bool {
+	poll.Until(t, 10*time.Second, "leftover processes to die", func() bool {
 		for _, pid := range pids {
 			if alive(pid) {
 				return false
@@ -150,27 +151,13 @@ func alive(pid int) bool {
 	return err == nil && st.state != 'Z' && st.state != 'X'
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 // applyUntil calls Apply and Observe, as the reconciler does, until cond
 // holds for the observation.
 func applyUntil(t *testing.T, r *Runtime, c *rayfleet.Cluster, what string, cond func(reconcile.Observation) bool) reconcile.Observation {
 	t.Helper()
 	ctx := context.Background()
 	var obs reconcile.Observation
-	waitFor(t, 20*time.Second, what, func() bool {
+	poll.Until(t, 20*time.Second, what, func() bool {
 		if err := r.Apply(ctx, c); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
@@ -189,7 +176,7 @@ func applyUntil(t *testing.T, r *Runtime, c *rayfleet.Cluster, what string, cond
 func suspendUntilGone(t *testing.T, r *Runtime, c *rayfleet.Cluster, del bool) {
 	t.Helper()
 	ctx := context.Background()
-	waitFor(t, 20*time.Second, "the cluster to be gone", func() bool {
+	poll.Until(t, 20*time.Second, "the cluster to be gone", func() bool {
 		var err error
 		if del {
 			err = r.Delete(ctx, c)

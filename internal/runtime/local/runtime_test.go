@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 )
 
@@ -250,7 +251,7 @@ func TestSuspendEndsEveryProcess(t *testing.T) {
 	recs := nodeRecords(r, c)
 	// A process is running before it has set up its signal handling: wait
 	// until every node says it is up, or an early TERM kills the stubborn one.
-	waitFor(t, 15*time.Second, "every node to say it started", func() bool {
+	poll.Until(t, 15*time.Second, "every node to say it started", func() bool {
 		for _, rec := range recs {
 			if b, err := os.ReadFile(rec.Log); err != nil || !strings.Contains(string(b), "Ray runtime started.") {
 				return false
@@ -269,7 +270,7 @@ func TestSuspendEndsEveryProcess(t *testing.T) {
 	}
 	// Once every process is gone (before the follow-up Suspend), the nodes
 	// show how they ended.
-	waitFor(t, 15*time.Second, "every node to end", func() bool {
+	poll.Until(t, 15*time.Second, "every node to end", func() bool {
 		for _, rec := range nodeRecords(r, c) {
 			if !rec.Exited {
 				return false
@@ -388,7 +389,7 @@ func TestReadoptAfterRestart(t *testing.T) {
 	r2 := newRuntime(t, dir)
 	ctx := context.Background()
 	var obs reconcile.Observation
-	waitFor(t, 10*time.Second, "the new runtime to see the head ready", func() bool {
+	poll.Until(t, 10*time.Second, "the new runtime to see the head ready", func() bool {
 		obs, _ = r2.Observe(ctx, c)
 		return ready(obs)
 	})
@@ -517,7 +518,7 @@ func TestAdoptStartingRecord(t *testing.T) {
 	})
 	// The process must be up (its environment readable) before the new
 	// runtime looks for it, as it would be after any real crash.
-	waitFor(t, 10*time.Second, "the head to start", func() bool {
+	poll.Until(t, 10*time.Second, "the head to start", func() bool {
 		return dialable(context.Background(), net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.GCS)))
 	})
 
@@ -575,7 +576,7 @@ func TestTwoClustersDoNotCollide(t *testing.T) {
 	r := newRuntime(t, dataDir(t))
 	a, b := testCluster("ray-twoclustersaa01"), testCluster("ray-twoclustersbb01")
 	b.RunningSpec.Workers[0].Replica = 1
-	waitFor(t, 20*time.Second, "both clusters ready", func() bool {
+	poll.Until(t, 20*time.Second, "both clusters ready", func() bool {
 		ok := true
 		for _, c := range []*rayfleet.Cluster{a, b} {
 			if err := r.Apply(context.Background(), c); err != nil {
