@@ -108,7 +108,7 @@ func rayfleetBinary(t *testing.T) string {
 	built.once.Do(func() {
 		built.bin = filepath.Join(testRoot, "rayfleet")
 		if out, err := exec.Command("go", "build", "-o", built.bin, "github.com/rayfleet/rayfleet/cmd/rayfleet").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("build: %v\n%s", err, out)
+			built.err = fmt.Errorf("build: %w\n%s", err, out)
 		}
 	})
 	if built.err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // TestLocalFailoverRunsNoNodeTwice: on a PostgreSQL database shared by two
@@ -107,7 +108,7 @@ func TestLocalFailoverRunsNoNodeTwice(t *testing.T) {
 	// standby stands by and says why.
 	a.kill9()
 	steady("after kill -9 of the holder")
-	eventually(t, "the standby to say why it does not take over", func() bool {
+	poll.Until(t, rayWait, "the standby to say why it does not take over", func() bool {
 		return strings.Contains(blog.String(), "this server does not reconcile")
 	})
 	a.start()
@@ -131,7 +132,7 @@ func TestLocalFailoverRunsNoNodeTwice(t *testing.T) {
 	for _, cl := range []*api.Cluster{one, two} {
 		waitCluster(t, c, ws, cl.ClusterID, func(cl *api.Cluster) bool { return cl.State == "Stopped" })
 	}
-	eventually(t, "no node left", func() bool { return len(rayProcesses(t)) == 0 })
+	poll.Until(t, rayWait, "no node left", func() bool { return len(rayProcesses(t)) == 0 })
 	a.kill9()
-	eventually(t, "the standby to take over", b.reconciling.Load)
+	poll.Until(t, rayWait, "the standby to take over", b.reconciling.Load)
 }

@@ -21,6 +21,8 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // testCA is a certificate authority made for one test, and the leaf
@@ -188,7 +190,7 @@ func TestTLS(t *testing.T) {
 	}
 	time.Sleep(1100 * time.Millisecond) // the files are looked at once a second
 	for _, a := range []struct{ addr, proto string }{{srv.Addr, "http/1.1"}, {srv.GatewayAddr, "http/1.1"}, {srv.GatewayGRPCAddr, "h2"}} {
-		eventually(t, "the renewed certificate on "+a.addr, func() bool { return ca.servedSerial(a.addr, a.proto) == 101 })
+		poll.Until(t, rayWait, "the renewed certificate on "+a.addr, func() bool { return ca.servedSerial(a.addr, a.proto) == 101 })
 	}
 }
 

@@ -245,11 +245,11 @@ func TestGRPCDeadHeadLetGo(t *testing.T) {
 		t.Fatalf("%d gateway connections to the head, want 1", n)
 	}
 	e.srvA.srv.Stop() // the head dies: its connections close
-	eventually(t, "the gateway to close its connection to the dead head", func() bool { return socketsTo(t, e.srvA.addr) == 0 })
+	poll.Until(t, 10*time.Second, "the gateway to close its connection to the dead head", func() bool { return socketsTo(t, e.srvA.addr) == 0 })
 	if err := stream.RecvMsg(&out); status.Code(err) != codes.Unavailable {
 		t.Fatalf("the open stream got %v, want UNAVAILABLE", err)
 	}
-	eventually(t, "the stream's copy of the client's messages to end", func() bool {
+	poll.Until(t, 10*time.Second, "the stream's copy of the client's messages to end", func() bool {
 		buf := make([]byte, 1<<20)
 		return !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("writeRequestBody"))
 	})

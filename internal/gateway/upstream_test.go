@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
 // rawHead is a head on a bare TCP listener, so a test decides exactly what
@@ -318,7 +320,7 @@ func TestDeadHeadSocketsLetGo(t *testing.T) {
 	}
 	head.mu.Unlock()
 
-	eventually(t, "the gateway to close every socket to the dead head", func() bool { return socketsTo(t, head.addr()) == 0 })
+	poll.Until(t, 10*time.Second, "the gateway to close every socket to the dead head", func() bool { return socketsTo(t, head.addr()) == 0 })
 	_ = tunnel.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("the tunnel's client reads %v, want the end of the connection", err)
