@@ -81,6 +81,11 @@ type Config struct {
 	// recorded as where its nodes run and clusters may still have nodes
 	// there: for when that machine is gone for good, with its nodes.
 	LocalClaimHome bool `yaml:"localClaimHome"`
+	// PrometheusURL, if set, is the Prometheus server the local runtime's
+	// heads' dashboards query (RAY_PROMETHEUS_HOST), e.g.
+	// http://127.0.0.1:9090: one that scrapes the nodes listed in
+	// <dataDir>/local/prometheus/targets.json.
+	PrometheusURL string `yaml:"prometheusUrl"`
 	// StartTimeout is how long a cluster may stay Starting before Error.
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
@@ -166,7 +171,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format: must be json or text, got %q", c.LogFormat))
 	}
-	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL} {
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL} {
 		if u == "" {
 			continue
 		}
@@ -304,6 +309,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"namespace-prefix", "RAYFLEET_NAMESPACE_PREFIX", "kuberay: namespace per workspace is <prefix>-<workspaceId>", &c.NamespacePrefix},
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
+		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
 	type durFlag struct {

@@ -57,6 +57,7 @@ func newRuntime(ctx context.Context, cfg Config, logger *slog.Logger, waker reco
 		r, err := local.New(local.Config{
 			DataDir: cfg.DataDir, RayPath: cfg.RayPath, Grace: cfg.StopGrace, Logger: logger, Now: time.Now, TempRoot: cfg.LocalTempRoot,
 			GPUs: func(spec string) int { return cfg.GPUTypes[spec].GPUs }, Waker: waker, ReleaseEnvs: cfg.RayEnvs == "pip",
+			PrometheusURL: cfg.PrometheusURL,
 			Release: func(display string) (string, string, bool) {
 				for _, r := range releases {
 					if r.Display == display || r.Version == display {

@@ -392,7 +392,10 @@ func (r *Runtime) start(cs *clusterState, c *rayfleet.Cluster, n nodeSpec, ray s
 	now := r.cfg.Now()
 	tempDir := tempDirFor(r.cfg.TempRoot, c.ID, c.InstanceID, n.name)
 	marker := c.ID + "/" + c.InstanceID + "/" + n.name
-	env, err := nodeEnv(withPath(os.Environ(), filepath.Dir(ray)), n, marker, token)
+	// The Prometheus setting goes with the server's environment, under the
+	// spec's env lines: a cluster may point its dashboard elsewhere.
+	base := append(withPath(os.Environ(), filepath.Dir(ray)), prometheusEnv(n.typ, r.cfg.PrometheusURL)...)
+	env, err := nodeEnv(base, n, marker, token)
 	if err != nil {
 		return nil // specProblem reported it
 	}

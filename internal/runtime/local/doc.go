@@ -23,6 +23,10 @@
 // tested: the tests drive fakeray/, a stand-in that takes the same flags and
 // opens the same ports.
 //
+// For a Prometheus server it keeps DataDir/local/prometheus/targets.json, a
+// file_sd list of every running node's metrics port, and tells heads where
+// that server is (Config.PrometheusURL, prometheus.go).
+//
 // It imports the domain (rayfleet) and internal/reconcile, whose Runtime
 // interface it implements, and the standard library.
 package local

@@ -40,6 +40,11 @@ type Config struct {
 	// under DataDir/ray-envs, with python<X.Y> -m venv and pip) instead of
 	// refusing to start it.
 	ReleaseEnvs bool
+	// PrometheusURL, if set, is the Prometheus server the heads' dashboards
+	// query (RAY_PROMETHEUS_HOST). Set or not, the runtime keeps a file_sd
+	// list of every running node's metrics port for one to scrape
+	// (DataDir/local/prometheus/targets.json).
+	PrometheusURL string
 	// Versions tells which Ray and Python versions a ray executable runs;
 	// nil asks its Python interpreter (probeVersions).
 	Versions func(ctx context.Context, rayPath string) (Versions, error)
@@ -71,6 +76,9 @@ type Runtime struct {
 
 	versions versionCache
 	envs     *releaseEnvs // nil unless Config.ReleaseEnvs
+
+	// targets is the watcher's once New has written it.
+	targets targetsWriter
 
 	mu       sync.Mutex
 	clusters map[string]*clusterState // by cluster id
@@ -159,6 +167,8 @@ func New(cfg Config) (*Runtime, error) {
 	if err := r.adopt(); err != nil {
 		return nil, fmt.Errorf("local runtime: %w", err)
 	}
+	r.targets = targetsWriter{path: r.files.targetsPath(), logger: cfg.Logger}
+	r.targets.update(r.scrapeTargets())
 	go r.watch()
 	return r, nil
 }

@@ -83,6 +83,7 @@ func (r *Runtime) watch() {
 			return
 		case <-t.C:
 			r.poll()
+			r.targets.update(r.scrapeTargets())
 		}
 	}
 }
