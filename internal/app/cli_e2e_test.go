@@ -99,7 +99,9 @@ func TestCLIAgainstServer(t *testing.T) {
 		"/healthz": `"ok"`, "/readyz": `"ready"`,
 		"/metrics": `rayfleet_api_requests_total{action="CreateRayCluster",code="QuotaExceeded"} 1`,
 	} {
-		resp, err := http.Get("http://" + srv.Addr + path)
+		req, _ := http.NewRequest("GET", "http://"+srv.Addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+srv.metricsToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +111,7 @@ func TestCLIAgainstServer(t *testing.T) {
 			t.Fatalf("%s: %d, want %q in %.400s", path, resp.StatusCode, want, body)
 		}
 	}
-	resp, err := http.Get("http://" + srv.Addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `rayfleet_clusters{state="Stopped"} 1`) {
+	if _, body := scrape(t, srv, srv.metricsToken); !strings.Contains(body, `rayfleet_clusters{state="Stopped"} 1`) {
 		t.Fatalf("clusters by state missing: %.2000s", body)
 	}
 }

@@ -47,6 +47,10 @@ type Config struct {
 		CacheTTL    time.Duration `yaml:"cacheTTL"`
 	} `yaml:"gateway"`
 
+	// MetricsTokenFile holds the bearer token /metrics asks for ("":
+	// <data-dir>/metrics-token, made on first start).
+	MetricsTokenFile string `yaml:"metricsTokenFile"`
+
 	// TLS, when set (both files), is served by the API and by the
 	// gateway's HTTP and gRPC doors; the files are read again when they
 	// change.
@@ -300,6 +304,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl); default http://<gateway-listen>", &c.Gateway.URL},
 		{"gateway-inner-url", "RAYFLEET_GATEWAY_INNER_URL", "internal base URL of the gateway (jobUrlInner)", &c.Gateway.InnerURL},
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
+		{"metrics-token-file", "RAYFLEET_METRICS_TOKEN_FILE", "file whose contents are the bearer token GET /metrics asks for (default <data-dir>/metrics-token, made on first start)", &c.MetricsTokenFile},
 		{"tls-cert-file", "RAYFLEET_TLS_CERT_FILE", "PEM certificate (chain) to serve TLS with on the API and the gateway's doors; read again when it changes", &c.TLS.CertFile},
 		{"tls-key-file", "RAYFLEET_TLS_KEY_FILE", "PEM private key of --tls-cert-file", &c.TLS.KeyFile},
 		{"image-registry", "RAYFLEET_IMAGE_REGISTRY", "registry prefix for Ray images (a mirror)", &c.ImageRegistry},

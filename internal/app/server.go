@@ -59,6 +59,8 @@ type Server struct {
 	jobs     sync.WaitGroup
 	listener net.Listener
 	certs    *certFiles // nil without TLS
+	// metricsToken is the bearer token /metrics asks for.
+	metricsToken string
 	lock     *os.File
 	done     chan struct{}
 	serveErr error
@@ -154,6 +156,9 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, err
 	}
 	if withAPI {
+		if s.metricsToken, err = metricsToken(cfg); err != nil {
+			return nil, err
+		}
 		s.listener, err = net.Listen("tcp", cfg.APIAddr)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s: %w (is another server using it? pick another with --api-addr)", cfg.APIAddr, err)
@@ -238,7 +243,7 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 	h := &httpapi.Handler{
 		Service: s.Service, Logger: logger, Nonces: httpapi.NewNonceCache(4 << 20), Now: time.Now,
 		Metrics: httpapi.NewMetrics(reg, s.Store.CountClustersByState), Gatherer: reg,
-		HostID: s.Addr,
+		HostID: s.Addr, MetricsToken: s.metricsToken,
 	}
 	ready := &readiness{read: func(ctx context.Context) error { _, err := s.Store.ListAccounts(ctx); return err }, now: time.Now}
 	if p, ok := s.Store.(writeProber); ok {

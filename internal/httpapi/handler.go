@@ -44,8 +44,13 @@ type Handler struct {
 	Ready func(ctx context.Context) error
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
+	// MetricsToken, if set, is the bearer token /metrics asks for: the
+	// metrics tell every tenant's activity, and the API's port is open to
+	// them.
+	MetricsToken string
 
-	mux *http.ServeMux
+	mux          *http.ServeMux
+	authFailures *authFailures
 }
 
 // request is what a handler gets: the caller, the path values, the body.
@@ -70,6 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before serving from many goroutines.
 func (h *Handler) Init() *Handler {
 	h.mux = http.NewServeMux()
+	h.authFailures = newAuthFailures(h.Logger, h.Metrics, h.Now)
 	h.routes(h.mux)
 	return h
 }
@@ -128,6 +134,9 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	}
 	p, err := h.authenticate(r, body, action)
 	if err != nil {
+		if h.authFailures != nil {
+			h.authFailures.note(r.Context(), sourceIP(r), accessKeyOf(r, body), rayfleet.ErrorCode(err))
+		}
 		return nil, err
 	}
 	if service.Mutating(action) {
@@ -204,6 +213,16 @@ func (h *Handler) authenticate(r *http.Request, body []byte, action string) (ray
 	p.SourceIP = sourceIP(r)
 	p.SecureTransport = r.TLS != nil
 	return p, nil
+}
+
+// accessKeyOf is the access key id a request names, for the log ("" when
+// it names none that can be read).
+func accessKeyOf(r *http.Request, body []byte) string {
+	signed, err := signer.ParseRequest(r, body)
+	if err != nil {
+		return ""
+	}
+	return signed.AccessKeyID
 }
 
 func signerError(err error) error {

@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,8 +14,9 @@ import (
 
 // Metrics are the API's Prometheus metrics.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
 }
 
 // NewMetrics registers the API metrics on reg, including a gauge of clusters
@@ -26,8 +30,12 @@ func NewMetrics(reg prometheus.Registerer, count func(context.Context) (map[rayf
 			Name: "rayfleet_api_request_duration_seconds", Help: "API request latency by operation.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"action"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rayfleet_api_auth_failures_total",
+			Help: "API requests refused for their credentials (bad signature, unknown or disabled key, stale or replayed request), by code; the log names each source.",
+		}, []string{"code"}),
 	}
-	reg.MustRegister(m.requests, m.latency, &clusterCollector{count: count,
+	reg.MustRegister(m.requests, m.latency, m.authFailures, &clusterCollector{count: count,
 		desc: prometheus.NewDesc("rayfleet_clusters", "Ray clusters (not deleted) by state.", []string{"state"}, nil)})
 	return m
 }
@@ -56,3 +64,24 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}
 }
+
+// metrics is next behind MetricsToken: without the bearer token the
+// answer is 401 in the API's error format.
+func (h *Handler) metrics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.MetricsToken != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.MetricsToken)) != 1 {
+				id := newRequestID()
+				_, body := h.errorBody(rayfleet.Errorf(EMETRICSTOKEN,
+					"GET /metrics needs the header Authorization: Bearer <token>, the token being the contents of the server's metrics token file (<data-dir>/metrics-token unless --metrics-token-file names another)."), id, "")
+				writeJSON(w, http.StatusUnauthorized, body, id)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// EMETRICSTOKEN refuses a scrape of /metrics without its token.
+const EMETRICSTOKEN = "InvalidMetricsToken"

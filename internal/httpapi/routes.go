@@ -45,7 +45,7 @@ func (h *Handler) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"}, "")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", h.metrics(promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{})))
 	mux.Handle("GET /api/v1/auditEvents", h.wrap("ListAuditEvents", h.listAuditEvents))
 
 	// RAM's admin API and STS, RPC style on "/" (ram.go lists their operations).
