@@ -31,7 +31,7 @@ func metricIs(t *testing.T, srv *Server, name string, want int) {
 	if code != 200 {
 		t.Fatalf("/metrics with its token: %d %s", code, body)
 	}
-	if line := fmt.Sprintf("\n%s %d\n", name, want); !strings.Contains(string(body), line) {
+	if line := fmt.Sprintf("\n%s %d\n", name, want); !strings.Contains(body, line) {
 		t.Fatalf("/metrics lacks %q:\n%.3000s", strings.TrimSpace(line), body)
 	}
 }

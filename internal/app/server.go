@@ -61,11 +61,11 @@ type Server struct {
 	certs    *certFiles // nil without TLS
 	// metricsToken is the bearer token /metrics asks for.
 	metricsToken string
-	lock     *os.File
-	done     chan struct{}
-	serveErr error
-	wakes    *sqlstore.Wakes // PostgreSQL: wakes between processes
-	failed   chan struct{}   // closed by fail
+	lock         *os.File
+	done         chan struct{}
+	serveErr     error
+	wakes        *sqlstore.Wakes // PostgreSQL: wakes between processes
+	failed       chan struct{}   // closed by fail
 	// reconciling is true while this process runs the reconciler
 	// (rayfleet_reconciler_running).
 	reconciling atomic.Bool
