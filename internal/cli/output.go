@@ -11,6 +11,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // recorder is an http.RoundTripper that keeps the last response body. -o json
@@ -102,10 +104,10 @@ func (t *table) row(cols ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// cell makes s fit one table cell: one line, no tabs, "-" when empty so
-// columns stay countable.
+// cell makes s fit one table cell: one line, no tabs, no control
+// characters (see printable), "-" when empty so columns stay countable.
 func cell(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable(strings.Join(strings.Fields(s), " "))
 	if s == "" {
 		return "-"
 	}
@@ -114,7 +116,7 @@ func cell(s string) string {
 
 // trim shortens s to n runes, marking the cut.
 func trim(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable(strings.Join(strings.Fields(s), " "))
 	r := []rune(s)
 	if len(r) <= n {
 		return s
@@ -170,4 +172,33 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// printable escapes what a terminal would act on rather than show:
+// control characters (ESC starts colour and cursor sequences, which a
+// name made by another user could use to rewrite the screen) and the
+// bidirectional overrides that reorder what follows them, as Go's \x.. or
+// \u.... escapes. Names and messages come from other users of the
+// account: what the CLI prints of them is what they are.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !unsafeRune(r) {
+			b.WriteRune(r)
+			continue
+		}
+		if r < 0x100 {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == utf8.RuneError
 }

@@ -82,7 +82,8 @@ func Run(ctx context.Context, env Env, extra []Command) int {
 	root.SetErr(env.Stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		code, msg := a.describe(err)
-		fmt.Fprintln(env.Stderr, "error: "+msg)
+		// One line, whatever a server message or a name in it holds.
+		fmt.Fprintln(env.Stderr, "error: "+printable(msg))
 		return code
 	}
 	return a.exit
