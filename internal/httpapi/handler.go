@@ -129,6 +129,12 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if err != nil {
 		return nil, err
 	}
+	if k := repeatedParameter(r, body); k != "" {
+		// Signatures cover every pair, handlers read one: a second value
+		// could say what the signer did not mean. None of the SDKs repeats
+		// a parameter.
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "The parameter %q is given more than once; give it once.", k)
+	}
 	if a := r.Header.Get("x-acs-action"); a != "" && a != action {
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "x-acs-action is %s, but %s %s is %s", a, r.Method, r.URL.Path, action)
 	}
@@ -171,6 +177,10 @@ func (h *Handler) authenticate(r *http.Request, body []byte, action string) (ray
 	switch {
 	case signed.Scheme == signer.SchemeACS3 && signed.Nonce == "":
 		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EMISSING, "x-acs-signature-nonce is required")
+	case signed.Scheme == signer.SchemeROA && signed.Nonce == "":
+		// The official clients send it in legacy mode too, covered by the
+		// signature: without it a captured request could be sent again.
+		return rayfleet.Principal{}, rayfleet.Errorf(rayfleet.EMISSING, "x-acs-signature-nonce is required")
 	case signed.Scheme == signer.SchemeRPC && signed.Action != action:
 		// The RPC signature covers the Action parameter but no header:
 		// the call must be the one that was signed.
@@ -195,9 +205,18 @@ func (h *Handler) authenticate(r *http.Request, body []byte, action string) (ray
 	if err := signed.Verify(r, body, secret, now); err != nil {
 		return rayfleet.Principal{}, signerError(err)
 	}
+	if signed.Scheme == signer.SchemeROA && len(body) > 0 && r.Header.Get("Content-MD5") == "" && r.TLS == nil && !fromLoopback(r) {
+		// The legacy ROA signature covers a body only through Content-MD5,
+		// which the official Go client's legacy mode does not send: on a
+		// network such a body could be swapped under a captured signature.
+		// Over TLS it cannot be captured, and loopback traffic can only be
+		// read with the privileges that read the server itself.
+		return rayfleet.Principal{}, rayfleet.Errorf("IncompleteSignature",
+			"The legacy ROA signature (HMAC-SHA1) does not cover this request's body: send Content-MD5 with it, call over https, or sign with ACS3-HMAC-SHA256 (the SDKs' default).")
+	}
 	if signed.Nonce != "" {
 		key, expires := signed.AccessKeyID+"\x00"+signed.Nonce, signed.Date.Add(SignatureWindow)
-		if err := h.Nonces.Use(key, expires, now); err != nil {
+		if err := h.Nonces.Use(p.AccountID, key, expires, now); err != nil {
 			return rayfleet.Principal{}, err
 		}
 		if h.SharedNonces != nil {
@@ -231,6 +250,45 @@ func signerError(err error) error {
 		return &rayfleet.Error{Code: se.Code, Message: se.Message}
 	}
 	return err
+}
+
+// fromLoopback reports whether r came from this machine's loopback.
+func fromLoopback(r *http.Request) bool {
+	ip := net.ParseIP(sourceIP(r))
+	return ip != nil && ip.IsLoopback()
+}
+
+// repeatedParameter returns the first query parameter, or form field of a
+// form body, that appears more than once ("" if none does).
+func repeatedParameter(r *http.Request, body []byte) string {
+	if k := repeatedKey(r.URL.RawQuery); k != "" {
+		return k
+	}
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
+		return repeatedKey(string(body))
+	}
+	return ""
+}
+
+func repeatedKey(encoded string) string {
+	if !strings.Contains(encoded, "&") {
+		return ""
+	}
+	seen := map[string]bool{}
+	for pair := range strings.SplitSeq(encoded, "&") {
+		if pair == "" {
+			continue
+		}
+		k, _, _ := strings.Cut(pair, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	return ""
 }
 
 func sourceIP(r *http.Request) string {
