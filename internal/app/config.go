@@ -39,12 +39,15 @@ type Config struct {
 	// not at all): a gateway in the API's process forgets a revoked token
 	// at once, one in a process of its own only when the TTL runs out.
 	Gateway struct {
-		Listen      string        `yaml:"listen"`
-		GRPCListen  string        `yaml:"grpcListen"`
-		URL         string        `yaml:"url"`
-		InnerURL    string        `yaml:"innerUrl"`
-		GRPCAddress string        `yaml:"grpcAddress"`
-		CacheTTL    time.Duration `yaml:"cacheTTL"`
+		Listen      string `yaml:"listen"`
+		GRPCListen  string `yaml:"grpcListen"`
+		URL         string `yaml:"url"`
+		InnerURL    string `yaml:"innerUrl"`
+		GRPCAddress string `yaml:"grpcAddress"`
+		// ClusterDomain gives each cluster's dashboard a host of its own,
+		// <clusterId>.<clusterDomain> (wildcard DNS to the gateway).
+		ClusterDomain string        `yaml:"clusterDomain"`
+		CacheTTL      time.Duration `yaml:"cacheTTL"`
 	} `yaml:"gateway"`
 
 	// MetricsTokenFile holds the bearer token /metrics asks for ("":
@@ -149,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if d := c.Gateway.ClusterDomain; d != "" && !dnsName(d) {
+		errs = append(errs, fmt.Errorf("gateway-cluster-domain: %q is not a DNS name such as clusters.example.com (no scheme, port or wildcard)", d))
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("tls-cert-file and tls-key-file: give both, or neither"))
@@ -303,6 +309,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"gateway-grpc-listen", "RAYFLEET_GATEWAY_GRPC_LISTEN", "address the gateway's Ray client (gRPC) listener binds", &c.Gateway.GRPCListen},
 		{"gateway-url", "RAYFLEET_GATEWAY_URL", "public base URL of the gateway (dashboardUrl, jobUrl); default http://<gateway-listen>", &c.Gateway.URL},
 		{"gateway-inner-url", "RAYFLEET_GATEWAY_INNER_URL", "internal base URL of the gateway (jobUrlInner)", &c.Gateway.InnerURL},
+		{"gateway-cluster-domain", "RAYFLEET_GATEWAY_CLUSTER_DOMAIN", "serve each cluster's dashboard on a host of its own, <clusterId>.<domain> (a wildcard DNS name for the gateway)", &c.Gateway.ClusterDomain},
 		{"gateway-grpc-address", "RAYFLEET_GATEWAY_GRPC_ADDRESS", "host:port of the Ray client endpoint (grpcEndpoint)", &c.Gateway.GRPCAddress},
 		{"metrics-token-file", "RAYFLEET_METRICS_TOKEN_FILE", "file whose contents are the bearer token GET /metrics asks for (default <data-dir>/metrics-token, made on first start)", &c.MetricsTokenFile},
 		{"tls-cert-file", "RAYFLEET_TLS_CERT_FILE", "PEM certificate (chain) to serve TLS with on the API and the gateway's doors; read again when it changes", &c.TLS.CertFile},
@@ -422,4 +429,24 @@ func (u usageError) Error() string {
 		return "usage: rayfleet server [flags]\n\nRuns the rayfleet API server.\n\n" + b.String()
 	}
 	return u.err.Error() + "\n\nusage: rayfleet server [flags]\n" + b.String()
+}
+
+// dnsName reports whether s is a host name of dot-separated labels of
+// letters, digits and inner hyphens.
+func dnsName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -115,7 +115,8 @@ func listenGateway(cfg Config, lookup gateway.Lookup, rev *gateway.Revocations, 
 	gcfg := gateway.Config{Lookup: lookup, Logger: logger, SessionKey: key, LookupCacheTTL: cfg.Gateway.CacheTTL, Revocations: rev,
 		// Behind a TLS proxy the gateway sees plain HTTP: the public URL
 		// says whether browsers reach it over https.
-		CookieSecure: strings.HasPrefix(strings.ToLower(cfg.Gateway.URL), "https://")}
+		CookieSecure:  strings.HasPrefix(strings.ToLower(cfg.Gateway.URL), "https://"),
+		ClusterDomain: cfg.Gateway.ClusterDomain}
 	if err := gcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,7 +165,7 @@ print(open("data.txt").read().strip(), sum(ray.get([square.remote(i) for i in ra
 	}
 
 	nodesScraped(t, prom, c, cred.WorkspaceID, cl)
-	dashboardInBrowser(t, cl, ticker)
+	dashboardInBrowser(t, cl, ticker, "dashboard")
 }
 
 // nodesScraped checks that Prometheus scrapes every node of cl, as
@@ -222,7 +224,10 @@ var submittedID = regexp.MustCompile(`Job '([^']+)' submitted successfully`)
 // visits the overview, cluster and jobs pages, waits for live data on each
 // (the head's node, the job submitted), keeps a screenshot of each with the
 // test output, and fails on any failed request in the page's network log.
-func dashboardInBrowser(t *testing.T, cl *api.Cluster, jobID string) {
+//
+// The screenshots are named <shots>-<page>.png; extra adds browser flags.
+// Without a jobID the jobs page is not visited.
+func dashboardInBrowser(t *testing.T, cl *api.Cluster, jobID, shots string, extra ...chromedp.ExecAllocatorOption) {
 	t.Helper()
 	browser := browserPath()
 	if browser == "" {
@@ -236,6 +241,7 @@ func dashboardInBrowser(t *testing.T, cl *api.Cluster, jobID string) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900),
 		chromedp.UserDataDir(t.TempDir()))
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
@@ -274,6 +280,9 @@ func dashboardInBrowser(t *testing.T, cl *api.Cluster, jobID string) {
 		{"cluster", base + "#/cluster", "ALIVE"},
 		{"jobs", base + "#/jobs", jobID},
 	}
+	if jobID == "" {
+		pages = pages[:2]
+	}
 	for _, p := range pages {
 		err := chromedp.Do(bctx, chromedp.Navigate(p.url))
 		if err == nil {
@@ -281,7 +290,7 @@ func dashboardInBrowser(t *testing.T, cl *api.Cluster, jobID string) {
 				chromedp.WithPollingTimeout(90*time.Second)))
 		}
 		if shot, serr := chromedp.Run(bctx, chromedp.FullScreenshot(100)); serr == nil {
-			_ = os.WriteFile(filepath.Join(outDir, "dashboard-"+p.name+".png"), shot, 0o644)
+			_ = os.WriteFile(filepath.Join(outDir, shots+"-"+p.name+".png"), shot, 0o644)
 		}
 		if err != nil {
 			text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
@@ -326,4 +335,47 @@ func browserPath() string {
 		}
 	}
 	return ""
+}
+
+// TestClusterOwnHostWithRealRay: with --gateway-cluster-domain each
+// cluster's dashboardUrl is on a host of its own, where the real dashboard
+// renders in Chromium (the wildcard name resolved to this machine, as DNS
+// would); another cluster's host does not serve it.
+func TestClusterOwnHostWithRealRay(t *testing.T) {
+	needRay(t)
+	const domain = "clusters.test"
+	srv, cred := testServer(t, func(cfg *Config) {
+		prom := promtest.Start(t, filepath.Join(cfg.DataDir, "local", "prometheus", "targets.json"))
+		cfg.PrometheusURL = prom.URL
+		cfg.Gateway.ClusterDomain = domain
+	})
+	c := client(srv, cred)
+	cl := runningCluster(t, c, cred.WorkspaceID, "own-host")
+	_, port, _ := net.SplitHostPort(srv.GatewayAddr)
+	wantHost := cl.ClusterID + "." + domain + ":" + port
+	for _, u := range []string{cl.DashboardURL, cl.JobURL} {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host != wantHost {
+			t.Fatalf("%s is not on the cluster's own host %s", u, wantHost)
+		}
+	}
+	dashboardInBrowser(t, cl, "", "own-host", chromedp.Flag("host-resolver-rules", "MAP *."+domain+" 127.0.0.1"))
+
+	// The same paths on another cluster's host, or on the gateway's own
+	// address, serve no dashboard.
+	other := strings.Replace(cl.DashboardURL, cl.ClusterID+"."+domain, "ray-0000000000000000."+domain, 1)
+	shared := strings.Replace(cl.DashboardURL, cl.ClusterID+"."+domain, "127.0.0.1", 1)
+	for _, u := range []string{other, shared} {
+		pu, _ := url.Parse(u)
+		req, _ := http.NewRequest("GET", "http://"+srv.GatewayAddr+pu.RequestURI(), nil)
+		req.Host = pu.Host
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("the dashboard on host %s: %d, want 404", pu.Host, res.StatusCode)
+		}
+	}
 }

@@ -278,7 +278,7 @@ func (s *Server) serveAPI(jobsCtx context.Context) {
 // endpoints are the addresses the API hands out: the configured ones, or
 // the gateway listeners' real addresses.
 func endpoints(cfg Config, httpAddr, grpcAddr string) service.Endpoints {
-	e := service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress}
+	e := service.Endpoints{URL: cfg.Gateway.URL, InnerURL: cfg.Gateway.InnerURL, GRPCAddress: cfg.Gateway.GRPCAddress, ClusterDomain: cfg.Gateway.ClusterDomain}
 	if e.URL == "" {
 		e.URL = "http://" + httpAddr
 		if cfg.TLS.CertFile != "" {

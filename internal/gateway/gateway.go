@@ -77,6 +77,14 @@ type Config struct {
 	// LimitListener holds open at once, idle keep-alive ones included.
 	MaxClientConns int
 
+	// ClusterDomain, when set, gives each cluster an origin of its own: its
+	// dashboard is served only on the host <clusterId>.<ClusterDomain>
+	// (a wildcard DNS name), where a cluster host serves its own cluster
+	// alone; on any other host only the job API (with a ray-token header)
+	// answers. One cluster's pages then cannot act on another's: their
+	// origins differ and the session cookie is the host's alone.
+	ClusterDomain string
+
 	// CookieSecure marks the dashboard session cookie Secure; set it when
 	// the gateway's URL is https.
 	CookieSecure bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -77,6 +78,12 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "No such path. The gateway serves /workspace/<workspaceId>/raycluster/<clusterId>/dashboard/ and /workspace/<workspaceId>/raycluster/<clusterId>/api/.")
 		return
 	}
+	if d := g.cfg.ClusterDomain; d != "" {
+		if msg := hostRefusal(r.Host, d, &rt); msg != "" {
+			writeError(w, http.StatusNotFound, codeNotFound, msg)
+			return
+		}
+	}
 	if rt.kind == routeRoot || rt.kind == routeDashboardBare {
 		// The dashboard asks for everything relative to its page, so its
 		// URL must end in "/". Nothing is looked up: the answer is the same
@@ -125,6 +132,27 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	t := &target{rt: rt, addr: cr.dashboard, rayToken: cr.rayToken}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(withHeadTrace(ctx), targetKey{}, t)))
+}
+
+// hostRefusal says why host may not serve rt when each cluster has a host
+// of its own under domain ("" when it may): a cluster's host serves that
+// cluster alone, and another host only the job API.
+func hostRefusal(host, domain string, rt *route) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	if label, ok := strings.CutSuffix(host, "."+domain); ok && label != "" && !strings.Contains(label, ".") {
+		if label != strings.ToLower(rt.id) {
+			return "This host serves cluster " + label + " only. Open " + rt.id + " on its own host, " + rt.id + "." + domain + " (its dashboardUrl)."
+		}
+		return ""
+	}
+	if rt.kind == routeAPI {
+		return ""
+	}
+	return "Dashboards are served on each cluster's own host: open " + rt.id + "." + domain + " (the cluster's dashboardUrl)."
 }
 
 // credentials are what a request presents to open a cluster.

@@ -545,3 +545,57 @@ func TestReadHeaderTimeout(t *testing.T) {
 		t.Fatalf("connection not closed by the server: %v after %s", err, time.Since(start))
 	}
 }
+
+// With ClusterDomain each cluster's dashboard has an origin of its own:
+// <clusterId>.<domain> serves that cluster alone, with a cookie of that
+// host only; another host answers the job API (with a token) and nothing
+// of a dashboard.
+func TestClusterOwnHost(t *testing.T) {
+	e := newEnv(t, Config{ClusterDomain: "clusters.test"})
+	hostA, hostB := e.a.id+".clusters.test", e.b.id+".clusters.test:8443"
+	do := func(host, method, u, token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, nil)
+		req.Host = host
+		if token != "" {
+			req.Header.Set("ray-token", token)
+		}
+		res, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := do(hostA, "GET", e.jobURL(e.a)+"/dashboard/?token="+url.QueryEscape(tokenA), "")
+	if res.StatusCode != http.StatusFound || len(res.Cookies()) != 1 || res.Cookies()[0].Domain != "" {
+		t.Fatalf("session on A's host: %d %v", res.StatusCode, res.Cookies())
+	}
+	cookie := res.Cookies()[0]
+	req, _ := http.NewRequest("GET", e.jobURL(e.a)+"/dashboard/api/version", nil)
+	req.Host = hostA
+	req.AddCookie(cookie)
+	if res, err := e.client.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("A's dashboard on A's host with its cookie: %v %v", res, err)
+	}
+	// B's host never serves A, even with A's token or cookie.
+	req, _ = http.NewRequest("GET", e.jobURL(e.a)+"/dashboard/api/version", nil)
+	req.Host = hostB
+	req.AddCookie(cookie)
+	if res, err := e.client.Do(req); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("A's dashboard on B's host: %v %v", res, err)
+	}
+	if res := do(hostB, "GET", e.jobURL(e.a)+"/api/version", tokenA); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("A's job API on B's host: %d", res.StatusCode)
+	}
+	// The shared host: the job API with a token, no dashboard.
+	if res := do("gateway.test", "GET", e.jobURL(e.a)+"/api/version", tokenA); res.StatusCode != 200 {
+		t.Fatalf("job API on the shared host: %d", res.StatusCode)
+	}
+	if res := do("gateway.test", "GET", e.jobURL(e.a)+"/dashboard/?token="+url.QueryEscape(tokenA), ""); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("a dashboard session on the shared host: %d", res.StatusCode)
+	}
+	if len(e.headA.requests())+len(e.headB.requests()) != 2 {
+		t.Fatalf("the heads saw %d and %d requests, want the 2 allowed", len(e.headA.requests()), len(e.headB.requests()))
+	}
+}

@@ -145,14 +145,33 @@ func (s *Service) info(c rayfleet.Cluster) (ClusterInfo, error) {
 // the cluster, worked out once per call.
 type links struct {
 	url, innerURL, grpc string
+	domain              string // Endpoints.ClusterDomain
 }
 
 func (s *Service) links() links {
-	l := links{url: strings.TrimRight(s.Endpoints.URL, "/"), innerURL: strings.TrimRight(s.Endpoints.InnerURL, "/")}
+	l := links{url: strings.TrimRight(s.Endpoints.URL, "/"), innerURL: strings.TrimRight(s.Endpoints.InnerURL, "/"), domain: s.Endpoints.ClusterDomain}
 	if s.Endpoints.GRPCAddress != "" {
 		l.grpc = "ray://" + s.Endpoints.GRPCAddress
 	}
 	return l
+}
+
+// onClusterHost is base with its host replaced by <id>.<domain> (its
+// scheme and port kept); base itself without a domain.
+func onClusterHost(base, domain, id string) string {
+	if domain == "" {
+		return base
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return base
+	}
+	host := strings.ToLower(id) + "." + strings.TrimSuffix(domain, ".")
+	if p := u.Port(); p != "" {
+		host += ":" + p
+	}
+	u.Host = host
+	return strings.TrimRight(u.String(), "/")
 }
 
 // add sets the token and addresses of info.Cluster.
@@ -160,7 +179,7 @@ func (l links) add(info *ClusterInfo, sealer Sealer) error {
 	c := &info.Cluster
 	base := "/workspace/" + url.PathEscape(c.WorkspaceID) + "/raycluster/" + url.PathEscape(c.ID)
 	if l.url != "" {
-		info.JobURL = l.url + base
+		info.JobURL = onClusterHost(l.url, l.domain, c.ID) + base
 	}
 	if l.innerURL != "" {
 		info.JobURLInner = l.innerURL + base

@@ -49,6 +49,10 @@ type Endpoints struct {
 	InnerURL string
 	// GRPCAddress is host:port of the Ray client endpoint.
 	GRPCAddress string
+	// ClusterDomain, when set, puts each cluster's dashboardUrl and jobUrl
+	// on a host of its own, <clusterId>.<ClusterDomain>, with URL's scheme
+	// and port (the gateway serves dashboards there only).
+	ClusterDomain string
 }
 
 // Service implements the API actions. Every field is required except Waker,
