@@ -31,13 +31,15 @@ type GFTConfig struct {
 }
 
 // WorkerSpec is one worker group as CreateRayCluster and UpdateRayCluster
-// take it.
+// take it. MinReplica and MaxReplica left 0 are left out, and then are the
+// group's replica unless headSpec.enableAutoScaling; given, they are 1 or
+// more.
 type WorkerSpec struct {
 	GroupName             string `json:"groupName"`
 	WorkerType            string `json:"workerType,omitempty"`
 	Replica               int32  `json:"replica"`
-	MinReplica            int32  `json:"minReplica"`
-	MaxReplica            int32  `json:"maxReplica"`
+	MinReplica            int32  `json:"minReplica,omitempty"`
+	MaxReplica            int32  `json:"maxReplica,omitempty"`
 	QueueName             string `json:"queueName,omitempty"`
 	CPU                   string `json:"cpu,omitempty"`
 	Memory                string `json:"memory,omitempty"`

@@ -284,6 +284,17 @@ func queryInt(r *request, name string) (int, error) {
 	return intParam(r.URL.Query(), name)
 }
 
+// pageParam parses a paging parameter (pageSize, pageNum, maxResults):
+// absent is 0, the operation's default; given, it must be 1 or more, as
+// the SDK documents, rather than 0 standing for the default.
+func pageParam(q url.Values, name string) (int, error) {
+	n, err := intParam(q, name)
+	if err == nil && q.Get(name) != "" && n < 1 {
+		return 0, rayfleet.Errorf(rayfleet.EINVALID, "%s must be 1 or more, got %d; leave it out for the default", name, n)
+	}
+	return n, err
+}
+
 // intParam is queryInt on a query already parsed.
 func intParam(q url.Values, name string) (int, error) {
 	v := q.Get(name)
