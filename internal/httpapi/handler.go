@@ -133,9 +133,26 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if service.Mutating(action) {
 		r = r.WithContext(service.WithAuditTrail(r.Context()))
 	}
-	out, err := fn(&request{Request: r, p: p, body: body})
+	var out any
+	err = h.checkRegion(r.URL.Query())
+	if err == nil {
+		out, err = fn(&request{Request: r, p: p, body: body})
+	}
 	h.Service.Audit(r.Context(), p, action, err)
 	return out, err
+}
+
+// checkRegion refuses a regionId query parameter (which the SDK sends on
+// every workspace, queue, release and network operation when it is set)
+// that names another region than the one this server is: the hosted
+// product answers each region at its own endpoint, and a call meant for
+// another region must not act here.
+func (h *Handler) checkRegion(q url.Values) error {
+	region := h.Service.RegionID
+	if got := q.Get("regionId"); got != "" && region != "" && got != region {
+		return rayfleet.Errorf(rayfleet.EINVALID, "regionId %q is not this endpoint's region: it serves %s; pass regionId=%s or leave it out", got, region, region)
+	}
+	return nil
 }
 
 func readBody(r *http.Request) ([]byte, error) {
