@@ -139,7 +139,7 @@ const (
 	JobClusterDeleted   JobClusterState = "Deleted"
 )
 
-// Tag is a key/value label of a job.
+// Tag is a key/value label of a job or a workspace.
 type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`

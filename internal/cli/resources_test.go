@@ -37,6 +37,20 @@ func TestOtherCommands(t *testing.T) {
 			stdout: []string{"Created workspace w-small"},
 		},
 		{
+			args:   []string{"workspace", "update", "w-1", "--name", "lab", "--cu", "96"},
+			method: "POST", path: "/api/v1/workspaces/update", action: "UpdateWorkspace",
+			body:   `{"workspaceId":"w-1","workspaceName":"lab","cu":96}`,
+			resp:   `{"requestId":"R","orderId":"","data":{"orderId":""}}`,
+			stdout: []string{"Updated workspace w-1"},
+		},
+		{
+			args:   []string{"workspace", "update", "w-1", "--cu", "8"},
+			method: "POST", path: "/api/v1/workspaces/update", action: "UpdateWorkspace",
+			body:   `{"workspaceId":"w-1","cu":8}`,
+			resp:   `{"requestId":"R","orderId":"","data":{"orderId":""}}`,
+			stdout: []string{"Updated workspace w-1"},
+		},
+		{
 			args:   []string{"workspace", "delete", "w-1"},
 			method: "DELETE", path: "/api/v1/workspaces/w-1", action: "DeleteWorkspace",
 			resp: `{"requestId":"R"}`, stdout: []string{"Deleted workspace w-1"},

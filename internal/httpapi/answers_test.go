@@ -39,6 +39,9 @@ var sdkFields = []struct {
 		"gpuSpec", "instanceId", "maxResource", "minResource", "paymentType", "preheat", "properties", "queueCategory", "queueName",
 		"queueScope", "queueStatus", "queueType", "regionId", "usedResource", "workspaceId"}, nil},
 	{"ListNetworkServices", []string{"maxResults", "networkServices", "nextToken", "queues", "requestId", "totalCount"}, nil},
+	{"ListNetworkServices queues[0]", []string{"name", "networkServiceId", "state", "stateChangeReason", "type", "vpcId", "vswitchIds", "workspaceId"}, nil},
+	{"UpdateWorkspace", []string{"data", "orderId", "requestId"}, nil},
+	{"UpdateWorkspace data", []string{"orderId"}, nil},
 }
 
 // member follows a path such as "workerSpec[0]" or "headSpec.gftConfig"
@@ -101,6 +104,11 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 		}
 		answers[call.action] = out
 	}
+	var updated map[string]any
+	if err := c.Do(ctx, "UpdateWorkspace", http.MethodPost, "/api/v1/workspaces/update", nil, map[string]any{"workspaceId": ws}, &updated); err != nil {
+		t.Fatal(err)
+	}
+	answers["UpdateWorkspace"] = updated
 	for _, want := range sdkFields {
 		action, path, _ := strings.Cut(want.what, " ")
 		answer := answers[action]

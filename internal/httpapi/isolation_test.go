@@ -299,6 +299,9 @@ func TestAccountIsolation(t *testing.T) {
 			{"ListRayCluster", "GET", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, noBody},
 			{"CreateRayCluster", "POST", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, clusterBody},
 			{"DeleteWorkspace", "DELETE", func(ws, _ string) string { return wsPath(ws) }, noBody},
+			{"UpdateWorkspace", "POST", func(string, string) string { return "/api/v1/workspaces/update" }, func(ws, _ string) any {
+				return map[string]any{"workspaceId": ws, "workspaceName": "taken", "cu": 1}
+			}},
 			{"ListWorkspaceQueues", "GET", func(ws, _ string) string { return wsPath(ws, "queues") }, noBody},
 			{"DeleteWorkspaceQueue", "DELETE", func(ws, _ string) string { return wsPath(ws, "queues", "root_queue") }, noBody},
 			{"EditWorkspaceQueue", "POST", func(string, string) string { return "/api/v1/workspaces/queues/action/edit" }, func(ws, _ string) any {
@@ -317,6 +320,9 @@ func TestAccountIsolation(t *testing.T) {
 			m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, ""), nil, c.body(wsMissing, ""))
 			w.sameAnswer(c.action+" on a foreign workspace", f, m, [2]string{wsB, wsMissing})
 		}
+		f := w.call(cred, roa, "ListReleaseVersions", "GET", "/api/v1/releaseVersions", url.Values{"workspaceId": {wsB}}, nil)
+		m := w.call(cred, roa, "ListReleaseVersions", "GET", "/api/v1/releaseVersions", url.Values{"workspaceId": {wsMissing}}, nil)
+		w.sameAnswer("ListReleaseVersions for a foreign workspace", f, m, [2]string{wsB, wsMissing})
 
 		// Cluster calls: a foreign cluster in its own workspace, and in one
 		// of the attacker's, against missing ones.

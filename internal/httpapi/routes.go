@@ -21,6 +21,7 @@ func (h *Handler) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/workspaces", h.wrap("ListWorkspaces", h.listWorkspaces))
 	mux.Handle("POST /api/v1/workspaces", h.wrap("CreateWorkspace", h.createWorkspace))
+	mux.Handle("POST /api/v1/workspaces/update", h.wrap("UpdateWorkspace", h.updateWorkspace))
 	mux.Handle("DELETE "+ws, h.wrap("DeleteWorkspace", h.deleteWorkspace))
 
 	mux.Handle("GET "+ws+"/queues", h.wrap("ListWorkspaceQueues", h.listQueues))

@@ -293,15 +293,8 @@ func (s *Service) prepareSpec(ctx context.Context, accountID, wsID string, spec 
 				w.WorkerType = "GPU"
 			}
 		}
-		if !h.EnableAutoScaling {
-			if w.MinReplica == 0 {
-				w.MinReplica = w.Replica
-			}
-			if w.MaxReplica == 0 {
-				w.MaxReplica = w.Replica
-			}
-		}
 	}
+	spec.FillReplicaBounds()
 	if spec.ExtraParam == "" {
 		spec.ExtraParam = "{}"
 	}
