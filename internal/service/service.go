@@ -52,7 +52,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// Revoker, Logger and WorkspaceRuntime.
+// JobWaker, LogBucket, Revoker, Logger and WorkspaceRuntime.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -63,6 +63,13 @@ type Service struct {
 	Endpoints Endpoints
 	RegionID  string
 	Waker     Waker
+	// JobWaker, if not nil, is told of the clusters whose jobs changed
+	// (a job submitted or cancelled, the cluster changed), keyed as Waker
+	// is: the job runner looks at a cluster's jobs together.
+	JobWaker Waker
+	// LogBucket names the log store's bucket in GetRayJob's logBucketName
+	// (DefaultLogBucket if empty).
+	LogBucket string
 	// Revoker, if not nil, is told of revoked cluster tokens.
 	Revoker Revoker
 	Logger  *slog.Logger
@@ -89,8 +96,12 @@ type Service struct {
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
 func (s *Service) wake(c *rayfleet.Cluster) {
+	ref := store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID}
 	if s.Waker != nil {
-		s.Waker.Wake(store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+		s.Waker.Wake(ref)
+	}
+	if s.JobWaker != nil {
+		s.JobWaker.Wake(ref) // its jobs may wait for it, or end with it
 	}
 }
 
