@@ -90,6 +90,10 @@ type Config struct {
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
 	ReconcileWorkers int `yaml:"reconcileWorkers"`
+	// MaxRunningJobsPerCluster is how many Ray jobs one cluster runs at
+	// once: further jobs wait, Pending, in submission order, so a burst of
+	// submissions cannot overwhelm a head.
+	MaxRunningJobsPerCluster int `yaml:"maxRunningJobsPerCluster"`
 	// StopGrace is how long nodes get between TERM and KILL.
 	StopGrace time.Duration `yaml:"stopGrace"`
 	// Roles are the parts this process runs: api, gateway, reconciler (all
@@ -126,6 +130,7 @@ func DefaultConfig() Config {
 	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 16
+	c.MaxRunningJobsPerCluster = 100
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
 	c.GPUTypes = map[string]service.GPUType{
@@ -206,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileWorkers < 1 || c.ReconcileWorkers > 1024 {
 		errs = append(errs, fmt.Errorf("reconcile-workers: must be 1 to 1024, got %d", c.ReconcileWorkers))
+	}
+	if c.MaxRunningJobsPerCluster < 1 || c.MaxRunningJobsPerCluster > 100000 {
+		errs = append(errs, fmt.Errorf("max-running-jobs-per-cluster: must be 1 to 100000, got %d", c.MaxRunningJobsPerCluster))
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
@@ -326,7 +334,18 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	for i, f := range durFlags {
 		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
 	}
-	workers := fs.String("reconcile-workers", "", "clusters reconciled at once (env RAYFLEET_RECONCILE_WORKERS)")
+	type intFlag struct {
+		name, env, usage string
+		dst              *int
+	}
+	intFlags := []intFlag{
+		{"reconcile-workers", "RAYFLEET_RECONCILE_WORKERS", "clusters reconciled at once", &c.ReconcileWorkers},
+		{"max-running-jobs-per-cluster", "RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "Ray jobs one cluster runs at once; further ones wait, Pending", &c.MaxRunningJobsPerCluster},
+	}
+	intVals := make([]*string, len(intFlags))
+	for i, f := range intFlags {
+		intVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
 	claimHome := fs.Bool("local-claim-home", false, "reconcile the local runtime from this data directory although another is recorded as where its nodes run (that machine is gone for good) (env RAYFLEET_LOCAL_CLAIM_HOME)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
@@ -384,15 +403,20 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		*f.dst = d
 	}
-	if v := getenv("RAYFLEET_RECONCILE_WORKERS"); v != "" || set["reconcile-workers"] {
-		if set["reconcile-workers"] {
-			v = *workers
+	for i, f := range intFlags {
+		v := getenv(f.env)
+		if set[f.name] {
+			v = *intVals[i]
+		}
+		if v == "" {
+			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reconcile-workers: %q is not a number", v))
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", f.name, v))
+			continue
 		}
-		c.ReconcileWorkers = n
+		*f.dst = n
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))

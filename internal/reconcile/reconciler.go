@@ -37,6 +37,10 @@ type Reconciler struct {
 	Workers      int           // concurrent clusters; DefaultWorkers if 0
 	Resync       time.Duration // every cluster is looked at this often; DefaultResync if 0
 	StartTimeout time.Duration // Starting longer than this is Error; DefaultStartTimeout if 0
+	// Watcher, if not nil, is told of each cluster whose state the
+	// reconciler changed or whose row it purged (the job runner, whose
+	// jobs wait for their clusters or end with them).
+	Watcher Waker
 
 	once    sync.Once
 	queue   *queue
@@ -192,6 +196,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 			return pollInMotion, fmt.Errorf("purge: %w", err)
 		}
 		r.Logger.Info("cluster deleted and its resources gone", "clusterId", c.ID, "workspaceId", c.WorkspaceID)
+		r.watched(ref)
 		return 0, nil
 	}
 	if _, err := r.record(ctx, &c, d); errors.Is(err, errStale) {
@@ -227,7 +232,16 @@ func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decis
 	if errors.Is(err, rayfleet.ErrConflict) {
 		return c, errStale
 	}
+	if err == nil && read.State != c.State {
+		r.watched(Ref{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+	}
 	return c, err
+}
+
+func (r *Reconciler) watched(ref Ref) {
+	if r.Watcher != nil {
+		r.Watcher.Wake(ref)
+	}
 }
 
 // normalizeTimes brings observed times to the precision the store keeps, so

@@ -21,7 +21,8 @@ type Sealer interface {
 }
 
 // Waker is told when a cluster's desired state changed, so it is reconciled
-// now rather than at the next resync.
+// now rather than at the next resync (and the jobs that wait for it, or end
+// with it, looked at).
 type Waker interface {
 	Wake(ref store.ClusterRef)
 }
@@ -63,9 +64,9 @@ type Service struct {
 	Endpoints Endpoints
 	RegionID  string
 	Waker     Waker
-	// JobWaker, if not nil, is told of the clusters whose jobs changed
-	// (a job submitted or cancelled, the cluster changed), keyed as Waker
-	// is: the job runner looks at a cluster's jobs together.
+	// JobWaker, if not nil, is told of the clusters whose jobs changed (a
+	// job submitted or cancelled), keyed as Waker is: the job runner looks
+	// at a cluster's jobs together.
 	JobWaker Waker
 	// LogBucket names the log store's bucket in GetRayJob's logBucketName
 	// (DefaultLogBucket if empty).
@@ -96,12 +97,8 @@ type Service struct {
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
 func (s *Service) wake(c *rayfleet.Cluster) {
-	ref := store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID}
 	if s.Waker != nil {
-		s.Waker.Wake(ref)
-	}
-	if s.JobWaker != nil {
-		s.JobWaker.Wake(ref) // its jobs may wait for it, or end with it
+		s.Waker.Wake(store.ClusterRef{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
 	}
 }
 
