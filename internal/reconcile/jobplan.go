@@ -156,6 +156,13 @@ func planJobs(v *jobView) jobPlan {
 		}
 		p.Steps = append(p.Steps, s)
 	}
+	for i := range p.Steps {
+		// A status never goes back (a report of Ray's older than what
+		// was recorded, a job that cannot be as read): it stays.
+		if s := &p.Steps[i]; !s.Job.Status.CanBecome(s.Status) {
+			s.Status, s.End = s.Job.Status, time.Time{}
+		}
+	}
 	if o := v.Owner; o != nil && o.Status.Final() && o.ClusterState != rayfleet.JobClusterDeleted {
 		switch at, ok := deleteAt(o); {
 		case !alive:

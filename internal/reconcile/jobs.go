@@ -330,8 +330,8 @@ func (r *JobRunner) do(ctx context.Context, v *jobView, s *jobStep, head rayjob.
 // the job is still as the pass read it; it returns the job written (nil
 // when nothing needed writing). A job that ends is told to Ended.
 func (r *JobRunner) write(ctx context.Context, v *jobView, s *jobStep) (*rayfleet.Job, error) {
-	read := s.Job
-	probe := *read
+	read := *s.Job
+	probe := read
 	if !s.apply(&probe, v.Cluster) {
 		return nil, nil
 	}
@@ -393,7 +393,7 @@ func (r *JobRunner) makeCluster(ctx context.Context, v *jobView, s *jobStep) err
 	case err != nil:
 		return err
 	default:
-		s.ClusterState, s.Message = rayfleet.JobClusterPending, fmt.Sprintf("waiting for its cluster %s to start", s.Job.ClusterID)
+		s.ClusterState, s.Message = rayfleet.JobClusterPending, fmt.Sprintf("waiting for cluster %s to start", s.Job.ClusterID)
 	}
 	_, err = r.write(ctx, v, s)
 	return err
