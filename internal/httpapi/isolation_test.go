@@ -29,6 +29,7 @@ type tenant struct {
 	keys       []signer.Credentials // the root user's key, then an administrator's
 	workspaces []string
 	clusters   map[string][]string // by workspace
+	jobs       map[string][]string // by workspace
 	users      []string            // RAM user names
 	userKeys   []string            // their access key ids
 	policies   []string            // custom policy names
@@ -53,7 +54,7 @@ func randomString(t *rapid.T, alphabet string, n int, label string) string {
 func (w *world) newTenant() *tenant {
 	ctx := context.Background()
 	t := w.t
-	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}}
+	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}, jobs: map[string][]string{}}
 	uid := "2" + randomString(t, "0123456789", 17, "uid")
 	st := w.svc.Store
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -90,6 +91,18 @@ func (w *world) newTenant() *tenant {
 				t.Fatal(err)
 			}
 			tn.clusters[o.WorkspaceID] = append(tn.clusters[o.WorkspaceID], c.ClusterID)
+		}
+		// Jobs on a cluster of the workspace, or with a cluster of their own.
+		for range rapid.IntRange(0, 2).Draw(t, "jobs") {
+			spec := rayfleet.JobSpec{Entrypoint: "python main.py", Head: &rayfleet.HeadSpec{CPU: "1", Memory: "2Gi"}, ShutdownAfterJobFinishes: true}
+			if cs := tn.clusters[o.WorkspaceID]; len(cs) > 0 && rapid.Bool().Draw(t, "on a cluster") {
+				spec.Head, spec.ClusterID = nil, rapid.SampledFrom(cs).Draw(t, "job's cluster")
+			}
+			j, err := w.svc.SubmitJob(ctx, root, o.WorkspaceID, spec, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn.jobs[o.WorkspaceID] = append(tn.jobs[o.WorkspaceID], j.ID)
 		}
 	}
 	// An administrator (AdministratorAccess), and other users with keys and
@@ -216,6 +229,9 @@ func (w *world) snapshot(tn *tenant) string {
 		qs, err := st.ListQueues(ctx, tn.id, wsID)
 		must(w.t, err)
 		out = append(out, qs)
+		js, _, err := st.ListJobs(ctx, store.JobFilter{AccountID: tn.id, WorkspaceID: wsID})
+		must(w.t, err)
+		out = append(out, js)
 	}
 	us, err := st.ListUsers(ctx, tn.id)
 	must(w.t, err)
@@ -294,6 +310,9 @@ func TestAccountIsolation(t *testing.T) {
 			body           func(ws, id string) any
 		}
 		clusterBody := func(string, string) any { return map[string]any{"name": "x"} }
+		jobBody := func(string, string) any {
+			return map[string]any{"entrypoint": "true", "headSpec": map[string]any{"cpu": "1", "memory": "2Gi"}}
+		}
 		noBody := func(string, string) any { return nil }
 		wsCalls := []roaCall{
 			{"ListRayCluster", "GET", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, noBody},
@@ -308,6 +327,8 @@ func TestAccountIsolation(t *testing.T) {
 				return map[string]any{"workspaceId": ws, "workspaceQueueName": "q", "resourceSpec": map[string]any{"cu": 1}}
 			}},
 			{"ListNetworkServices", "GET", func(ws, _ string) string { return wsPath(ws, "networkServices") }, noBody},
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, jobBody},
+			{"ListRayJob", "GET", func(ws, _ string) string { return wsPath(ws, "rayJob") }, noBody},
 			{"CreateNetworkService", "POST", func(ws, _ string) string { return wsPath(ws, "networkServices") }, func(string, string) any {
 				return map[string]any{"name": "n2"}
 			}},
@@ -337,6 +358,10 @@ func TestAccountIsolation(t *testing.T) {
 				{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
 				{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
 				{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+				// A job submitted to a foreign cluster.
+				{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, func(_, id string) any {
+					return map[string]any{"entrypoint": "true", "clusterId": id}
+				}},
 			}
 			for _, c := range clusterCalls {
 				f := w.call(cred, roa, c.action, c.method, c.path(fc[0], fc[1]), nil, c.body(fc[0], fc[1]))
@@ -345,6 +370,38 @@ func TestAccountIsolation(t *testing.T) {
 				f = w.call(cred, roa, c.action, c.method, c.path(own, fc[1]), nil, c.body(own, fc[1]))
 				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
 				w.sameAnswer(c.action+" on a foreign cluster through an own workspace", f, m, [2]string{fc[1], idMissing})
+			}
+		}
+
+		// Job calls: a foreign job in its own workspace, and in one of the
+		// attacker's, against missing ones.
+		var foreignJobs [][2]string
+		for ws, ids := range b.jobs {
+			for _, id := range ids {
+				foreignJobs = append(foreignJobs, [2]string{ws, id})
+			}
+		}
+		slices.SortFunc(foreignJobs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+		if len(foreignJobs) > 0 {
+			fj := rapid.SampledFrom(foreignJobs).Draw(rt, "foreign job")
+			idMissing := "rj-" + randomString(rt, lowerAlnum, 16, "missing job")
+			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
+			jobCalls := []roaCall{
+				{"GetRayJob", "GET", func(ws, id string) string { return wsPath(ws, "rayJob", id) }, noBody},
+				{"CancelRayJob", "POST", func(ws, id string) string { return wsPath(ws, "rayJob", id, "cancel") }, noBody},
+			}
+			for _, c := range jobCalls {
+				f := w.call(cred, roa, c.action, c.method, c.path(fj[0], fj[1]), nil, c.body(fj[0], fj[1]))
+				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
+				w.sameAnswer(c.action+" on a foreign job", f, m, [2]string{fj[0], wsMissing}, [2]string{fj[1], idMissing})
+				f = w.call(cred, roa, c.action, c.method, c.path(own, fj[1]), nil, c.body(own, fj[1]))
+				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
+				w.sameAnswer(c.action+" on a foreign job through an own workspace", f, m, [2]string{fj[1], idMissing})
+			}
+			// Nor does a list filtered by its id find it.
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj[1]}}, nil)
+			if n, _ := lj.Body["totalCount"].(float64); n != 0 || len(lj.Body["rayJobs"].([]any)) != 0 {
+				rt.Fatalf("ListRayJob by a foreign job's id shows %+v", lj)
 			}
 		}
 
@@ -459,6 +516,17 @@ func TestAccountIsolation(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				rt.Fatalf("ListRayCluster of %s shows %v, want %v", ws, got, want)
+			}
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(ws, "rayJob"), url.Values{"pageSize": {"100"}}, nil)
+			got = nil
+			for _, x := range lj.Body["rayJobs"].([]any) {
+				got = append(got, x.(map[string]any)["submissionId"].(string))
+			}
+			slices.Sort(got)
+			want = append([]string(nil), a.jobs[ws]...)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				rt.Fatalf("ListRayJob of %s shows %v, want %v", ws, got, want)
 			}
 		}
 
