@@ -101,6 +101,11 @@ func TestKill9Jobs(t *testing.T) {
 
 	// 3. Every job ends Succeeded, each once on its head.
 	waitJobs("every job to succeed", append(onShared, own), func(j *api.Job) bool { return j.Status == "Succeeded" })
+	// The gateway's port changed with each start: the cluster is read again.
+	shared, err = c.GetCluster(ctx, ws, shared.ClusterID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	onHead := headJobs(t, shared.JobURL, shared.SubmitToken)
 	for _, id := range onShared {
 		if onHead[id] != 1 {
