@@ -186,6 +186,11 @@ func (s *Service) jobInfo(ctx context.Context, j rayfleet.Job, cache clusterCach
 	switch {
 	case j.OwnsCluster():
 		info.ClusterSpec = j.Spec.TemporaryCluster(rayfleet.TemporaryClusterName(j.ID))
+		if c == nil && j.ClusterState != rayfleet.JobClusterSubmitted {
+			// Made, and gone since (the job runner records it too, but a
+			// crash can come between).
+			info.ClusterState = rayfleet.JobClusterDeleted
+		}
 	case c != nil:
 		info.ClusterSpec = c.Spec
 	}
