@@ -34,12 +34,12 @@ type jobView struct {
 type jobDo int
 
 const (
-	jobWrite    jobDo = iota // write the job, nothing more
-	jobHandOver              // give the job the current instance, then submit it
-	jobSubmit                // submit the job (given the instance already)
-	jobStop                  // ask Ray to stop the job
-	jobTimeout               // record the deadline's stop, then ask Ray to stop the job
-	jobMakeCluster           // make the job's temporary cluster; the outcome is written
+	jobWrite       jobDo = iota // write the job, nothing more
+	jobHandOver                 // give the job the current instance, then submit it
+	jobSubmit                   // submit the job (given the instance already)
+	jobStop                     // ask Ray to stop the job
+	jobTimeout                  // record the deadline's stop, then ask Ray to stop the job
+	jobMakeCluster              // make the job's temporary cluster; the outcome is written
 )
 
 func (d jobDo) String() string {
