@@ -320,32 +320,16 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
-	type durFlag struct {
-		name, env, usage string
-		dst              *time.Duration
-	}
-	durFlags := []durFlag{
+	setDurations := defineFlags(fs, []typedFlag[time.Duration]{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
-	}
-	durVals := make([]*string, len(durFlags))
-	for i, f := range durFlags {
-		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
-	}
-	type intFlag struct {
-		name, env, usage string
-		dst              *int
-	}
-	intFlags := []intFlag{
+	}, time.ParseDuration, "a duration such as 10m or 30s")
+	setInts := defineFlags(fs, []typedFlag[int]{
 		{"reconcile-workers", "RAYFLEET_RECONCILE_WORKERS", "clusters reconciled at once", &c.ReconcileWorkers},
 		{"max-running-jobs-per-cluster", "RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "Ray jobs one cluster runs at once; further ones wait, Pending", &c.MaxRunningJobsPerCluster},
-	}
-	intVals := make([]*string, len(intFlags))
-	for i, f := range intFlags {
-		intVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
-	}
+	}, strconv.Atoi, "a number")
 	claimHome := fs.Bool("local-claim-home", false, "reconcile the local runtime from this data directory although another is recorded as where its nodes run (that machine is gone for good) (env RAYFLEET_LOCAL_CLAIM_HOME)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
@@ -388,36 +372,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		c.LocalClaimHome = b
 	}
-	for i, f := range durFlags {
-		v := getenv(f.env)
-		if set[f.name] {
-			v = *durVals[i]
-		}
-		if v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10m or 30s", f.name, v))
-			continue
-		}
-		*f.dst = d
-	}
-	for i, f := range intFlags {
-		v := getenv(f.env)
-		if set[f.name] {
-			v = *intVals[i]
-		}
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a number", f.name, v))
-			continue
-		}
-		*f.dst = n
-	}
+	errs = append(errs, setDurations(set, getenv)...)
+	errs = append(errs, setInts(set, getenv)...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
 	}
@@ -425,6 +381,43 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// typedFlag is a flag, and its environment variable, whose text is parsed
+// into dst.
+type typedFlag[T any] struct {
+	name, env, usage string
+	dst              *T
+}
+
+// defineFlags defines flags on fs and returns what, once fs is parsed,
+// writes the value of each one given (the flag, else its environment
+// variable) into its dst, and reports each that parse refuses as not
+// being what.
+func defineFlags[T any](fs *flag.FlagSet, flags []typedFlag[T], parse func(string) (T, error), what string) func(set map[string]bool, getenv func(string) string) []error {
+	vals := make([]*string, len(flags))
+	for i, f := range flags {
+		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
+	return func(set map[string]bool, getenv func(string) string) []error {
+		var errs []error
+		for i, f := range flags {
+			v := getenv(f.env)
+			if set[f.name] {
+				v = *vals[i]
+			}
+			if v == "" {
+				continue
+			}
+			x, err := parse(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not %s", f.name, v, what))
+				continue
+			}
+			*f.dst = x
+		}
+		return errs
+	}
 }
 
 // usageError is a flag problem; it prints the flags.

@@ -2,14 +2,11 @@ package app
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
-	"github.com/rayfleet/rayfleet/api/signer"
 	"github.com/rayfleet/rayfleet/internal/poll"
 )
 
@@ -23,19 +20,7 @@ func TestKill9Jobs(t *testing.T) {
 	if len(rayProcesses(t)) != 0 {
 		t.Fatal("ray nodes are already running")
 	}
-	dir := t.TempDir()
-	srv := &serverProcess{t: t, bin: rayfleetBinary(t), dir: dir, addr: freeAddr(t)}
-	t.Cleanup(func() {
-		srv.stop()
-		killNodes(t)
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Logf("server log:\n%s", log)
-		}
-	})
-	srv.start()
-	cred := readCredentials(t, filepath.Join(dir, "data"))
-	c := &api.Client{Endpoint: srv.addr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+	srv, c, cred := startedServer(t)
 	ctx := context.Background()
 	ws := cred.WorkspaceID
 

@@ -339,67 +339,51 @@ func TestAccountIsolation(t *testing.T) {
 			w.sameAnswer(c.action+" on a foreign workspace", f, m, [2]string{wsB, wsMissing})
 		}
 
-		// Cluster calls: a foreign cluster in its own workspace, and in one
-		// of the attacker's, against missing ones.
-		var foreignClusters [][2]string
-		for ws, ids := range b.clusters {
-			for _, id := range ids {
-				foreignClusters = append(foreignClusters, [2]string{ws, id})
+		// Calls on a foreign object (of held, by workspace) in its own
+		// workspace, and through one of the attacker's, against missing ones
+		// (ids of prefix); it returns the object and the attacker's
+		// workspace it tried, or false when the victim has none.
+		onForeign := func(kind, prefix string, held map[string][]string, calls []roaCall) (id, own string, ok bool) {
+			var objs [][2]string
+			for ws, ids := range held {
+				for _, id := range ids {
+					objs = append(objs, [2]string{ws, id})
+				}
 			}
-		}
-		slices.SortFunc(foreignClusters, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
-		if len(foreignClusters) > 0 {
-			fc := rapid.SampledFrom(foreignClusters).Draw(rt, "foreign cluster")
-			idMissing := "ray-" + randomString(rt, lowerAlnum, 16, "missing cluster")
-			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
-			clusterCalls := []roaCall{
-				{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
-				{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
-				{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
-				{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
-				{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
-				// A job submitted to a foreign cluster.
-				{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, func(_, id string) any {
-					return map[string]any{"entrypoint": "true", "clusterId": id}
-				}},
+			if len(objs) == 0 {
+				return "", "", false
 			}
-			for _, c := range clusterCalls {
-				f := w.call(cred, roa, c.action, c.method, c.path(fc[0], fc[1]), nil, c.body(fc[0], fc[1]))
+			slices.SortFunc(objs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+			fo := rapid.SampledFrom(objs).Draw(rt, "foreign "+kind)
+			idMissing := prefix + randomString(rt, lowerAlnum, 16, "missing "+kind)
+			own = rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
+			for _, c := range calls {
+				f := w.call(cred, roa, c.action, c.method, c.path(fo[0], fo[1]), nil, c.body(fo[0], fo[1]))
 				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster", f, m, [2]string{fc[0], wsMissing}, [2]string{fc[1], idMissing})
-				f = w.call(cred, roa, c.action, c.method, c.path(own, fc[1]), nil, c.body(own, fc[1]))
+				w.sameAnswer(c.action+" on a foreign "+kind, f, m, [2]string{fo[0], wsMissing}, [2]string{fo[1], idMissing})
+				f = w.call(cred, roa, c.action, c.method, c.path(own, fo[1]), nil, c.body(own, fo[1]))
 				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster through an own workspace", f, m, [2]string{fc[1], idMissing})
+				w.sameAnswer(c.action+" on a foreign "+kind+" through an own workspace", f, m, [2]string{fo[1], idMissing})
 			}
+			return fo[1], own, true
 		}
-
-		// Job calls: a foreign job in its own workspace, and in one of the
-		// attacker's, against missing ones.
-		var foreignJobs [][2]string
-		for ws, ids := range b.jobs {
-			for _, id := range ids {
-				foreignJobs = append(foreignJobs, [2]string{ws, id})
-			}
-		}
-		slices.SortFunc(foreignJobs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
-		if len(foreignJobs) > 0 {
-			fj := rapid.SampledFrom(foreignJobs).Draw(rt, "foreign job")
-			idMissing := "rj-" + randomString(rt, lowerAlnum, 16, "missing job")
-			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
-			jobCalls := []roaCall{
-				{"GetRayJob", "GET", func(ws, id string) string { return wsPath(ws, "rayJob", id) }, noBody},
-				{"CancelRayJob", "POST", func(ws, id string) string { return wsPath(ws, "rayJob", id, "cancel") }, noBody},
-			}
-			for _, c := range jobCalls {
-				f := w.call(cred, roa, c.action, c.method, c.path(fj[0], fj[1]), nil, c.body(fj[0], fj[1]))
-				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
-				w.sameAnswer(c.action+" on a foreign job", f, m, [2]string{fj[0], wsMissing}, [2]string{fj[1], idMissing})
-				f = w.call(cred, roa, c.action, c.method, c.path(own, fj[1]), nil, c.body(own, fj[1]))
-				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
-				w.sameAnswer(c.action+" on a foreign job through an own workspace", f, m, [2]string{fj[1], idMissing})
-			}
+		onForeign("cluster", "ray-", b.clusters, []roaCall{
+			{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
+			{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
+			{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
+			{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			// A job submitted to a foreign cluster.
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, func(_, id string) any {
+				return map[string]any{"entrypoint": "true", "clusterId": id}
+			}},
+		})
+		if fj, own, ok := onForeign("job", "rj-", b.jobs, []roaCall{
+			{"GetRayJob", "GET", func(ws, id string) string { return wsPath(ws, "rayJob", id) }, noBody},
+			{"CancelRayJob", "POST", func(ws, id string) string { return wsPath(ws, "rayJob", id, "cancel") }, noBody},
+		}); ok {
 			// Nor does a list filtered by its id find it.
-			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj[1]}}, nil)
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj}}, nil)
 			if n, _ := lj.Body["totalCount"].(float64); n != 0 || len(lj.Body["rayJobs"].([]any)) != 0 {
 				rt.Fatalf("ListRayJob by a foreign job's id shows %+v", lj)
 			}

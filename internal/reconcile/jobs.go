@@ -90,14 +90,13 @@ type JobRunner struct {
 	// Ended, if not nil, is told of every job that ends.
 	Ended JobEnded
 
-	once    sync.Once
-	queue   *queue
-	retries backoffs
+	once sync.Once
+	loop *loop
 }
 
 func (r *JobRunner) init() {
 	r.once.Do(func() {
-		r.queue = newQueue()
+		r.loop = newLoop("jobs of a cluster")
 		if r.MaxRunning <= 0 {
 			r.MaxRunning = DefaultMaxRunningJobs
 		}
@@ -123,74 +122,26 @@ func (r *JobRunner) init() {
 // blocks.
 func (r *JobRunner) Wake(ref Ref) {
 	r.init()
-	r.queue.add(ref)
+	r.loop.queue.add(ref)
 }
 
 // Run works until ctx ends, resyncing every Resync.
 func (r *JobRunner) Run(ctx context.Context) error {
 	r.init()
-	var wg sync.WaitGroup
-	for range r.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.work(ctx)
-		}()
-	}
-	t := time.NewTicker(r.Resync)
-	defer t.Stop()
-	for {
-		r.resync(ctx)
-		select {
-		case <-ctx.Done():
-			r.queue.close()
-			wg.Wait()
-			return nil
-		case <-t.C:
-		}
-	}
+	r.loop.run(ctx, r.Workers, r.Resync, r.Logger, r.resync, r.Reconcile)
+	return nil
 }
 
-// resync queues every cluster with unfinished jobs (whether or not its
-// row is left) and every cluster row (a temporary cluster may wait for its
+// resync lists every cluster with unfinished jobs (whether or not its row
+// is left) and every cluster row (a temporary cluster may wait for its
 // ended job's ttlSecondsAfterFinished).
-func (r *JobRunner) resync(ctx context.Context) {
-	withJobs, err := r.Store.ListUnfinishedJobClusters(ctx)
-	if err == nil {
-		var all []store.ClusterRef
-		all, err = r.Store.ListClusterRefs(ctx)
-		withJobs = append(withJobs, all...)
-	}
+func (r *JobRunner) resync(ctx context.Context) ([]Ref, error) {
+	refs, err := r.Store.ListUnfinishedJobClusters(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Error("job resync: list clusters", "err", err.Error())
-		}
-		return
+		return nil, err
 	}
-	for _, ref := range withJobs {
-		r.queue.add(ref)
-	}
-}
-
-func (r *JobRunner) work(ctx context.Context) {
-	for {
-		ref, ok := r.queue.get()
-		if !ok {
-			return
-		}
-		after, err := r.Reconcile(ctx, ref)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			after = r.retries.failed(ref)
-			r.Logger.Warn("jobs of a cluster: pass failed; retrying", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error(), "in", after.Round(time.Millisecond).String())
-		case err == nil:
-			r.retries.succeeded(ref)
-		}
-		r.queue.done(ref)
-		if after > 0 {
-			r.queue.addAfter(ref, after)
-		}
-	}
+	all, err := r.Store.ListClusterRefs(ctx)
+	return append(refs, all...), err
 }
 
 // errJobStale means a job changed (an API call) since the pass read it:
@@ -235,7 +186,7 @@ func (r *JobRunner) Reconcile(ctx context.Context, ref Ref) (time.Duration, erro
 		errs = append(errs, err)
 	}
 	if stale {
-		r.queue.add(ref)
+		r.loop.queue.add(ref)
 	}
 	return p.Requeue, errors.Join(errs...)
 }
@@ -357,7 +308,7 @@ func (r *JobRunner) write(ctx context.Context, v *jobView, s *jobStep) (*rayflee
 		}
 		if j.OwnsCluster() {
 			// The next pass sees it ended, and deletes its cluster when due.
-			r.queue.add(Ref{AccountID: j.AccountID, WorkspaceID: j.WorkspaceID, ID: j.ClusterID})
+			r.loop.queue.add(Ref{AccountID: j.AccountID, WorkspaceID: j.WorkspaceID, ID: j.ClusterID})
 		}
 	}
 	return &j, nil
@@ -414,7 +365,7 @@ func (r *JobRunner) doCluster(ctx context.Context, v *jobView, d clusterDo) erro
 	}
 	_, err := r.write(ctx, v, &jobStep{Job: o, Status: o.Status, Message: o.Message, ClusterState: rayfleet.JobClusterDeleted})
 	if errors.Is(err, errJobStale) || errors.Is(err, rayfleet.ErrConflict) {
-		r.queue.add(Ref{AccountID: o.AccountID, WorkspaceID: o.WorkspaceID, ID: o.ClusterID})
+		r.loop.queue.add(Ref{AccountID: o.AccountID, WorkspaceID: o.WorkspaceID, ID: o.ClusterID})
 		return nil
 	}
 	return err

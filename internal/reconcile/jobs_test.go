@@ -76,12 +76,11 @@ func newFakeHead(t *testing.T) *fakeHead {
 	mux.HandleFunc("GET /api/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		j := h.jobs[r.PathValue("id")]
-		if j == nil {
+		if j := h.jobs[r.PathValue("id")]; j != nil {
+			_ = json.NewEncoder(w).Encode(j)
+		} else {
 			http.NotFound(w, r)
-			return
 		}
-		_ = json.NewEncoder(w).Encode(j)
 	})
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
