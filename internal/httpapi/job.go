@@ -126,6 +126,9 @@ func toJob(j *service.JobInfo) *api.Job {
 	if out.DisplayReleaseVersion == "" {
 		out.DisplayReleaseVersion = s.ReleaseVersion
 	}
+	if out.NetworkServiceName == "" {
+		out.NetworkServiceName = s.NetworkService
+	}
 	if out.VolumeIDs == nil {
 		out.VolumeIDs = []string{}
 	}
