@@ -21,11 +21,9 @@ type jobView struct {
 	// cluster, finished or not (an unfinished owner is in Jobs too).
 	Owner *rayfleet.Job
 	// Ray is what the head reports of its jobs, by submission id; nil when
-	// it was not asked (no job is on it) or could not be (HeadErr says
-	// why).
-	Ray     map[string]rayjob.JobInfo
-	HeadErr string
-	Now     time.Time
+	// it was not asked (no job is on it) or did not answer.
+	Ray map[string]rayjob.JobInfo
+	Now time.Time
 	// MaxRunning is how many jobs the cluster runs at once.
 	MaxRunning int
 }

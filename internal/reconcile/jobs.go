@@ -160,7 +160,9 @@ func (r *JobRunner) Reconcile(ctx context.Context, ref Ref) (time.Duration, erro
 	if headOK && needsRay(v) {
 		infos, err := head.Jobs(ctx)
 		if err != nil {
-			v.HeadErr = err.Error()
+			// Its jobs stay as they are until it answers, or its cluster
+			// is found gone.
+			r.Logger.Debug("the head does not answer; its jobs wait", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error())
 		} else {
 			v.Ray = make(map[string]rayjob.JobInfo, len(infos))
 			for _, info := range infos {
