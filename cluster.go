@@ -318,6 +318,15 @@ func (s *ClusterSpec) Needs() map[string]Resources {
 	return out
 }
 
+// Total is what a cluster with this spec holds in all its queues together.
+func (s *ClusterSpec) Total() Resources {
+	var t Resources
+	for _, n := range s.nodeNeeds() {
+		t = t.Add(n.Each.Scale(n.Count))
+	}
+	return t
+}
+
 func (s *ClusterSpec) nodeNeeds() []NodeNeed {
 	cpu, _ := ParseCPU(s.Head.CPU)
 	mem, _ := ParseMemory(s.Head.Memory)

@@ -97,6 +97,10 @@ type Config struct {
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
 	ReconcileWorkers int `yaml:"reconcileWorkers"`
+	// MaxRunningJobsPerCluster is how many Ray jobs one cluster runs at
+	// once: further jobs wait, Pending, in submission order, so a burst of
+	// submissions cannot overwhelm a head.
+	MaxRunningJobsPerCluster int `yaml:"maxRunningJobsPerCluster"`
 	// StopGrace is how long nodes get between TERM and KILL.
 	StopGrace time.Duration `yaml:"stopGrace"`
 	// Roles are the parts this process runs: api, gateway, reconciler (all
@@ -133,6 +137,7 @@ func DefaultConfig() Config {
 	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 16
+	c.MaxRunningJobsPerCluster = 100
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
 	c.GPUTypes = map[string]service.GPUType{
@@ -216,6 +221,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileWorkers < 1 || c.ReconcileWorkers > 1024 {
 		errs = append(errs, fmt.Errorf("reconcile-workers: must be 1 to 1024, got %d", c.ReconcileWorkers))
+	}
+	if c.MaxRunningJobsPerCluster < 1 || c.MaxRunningJobsPerCluster > 100000 {
+		errs = append(errs, fmt.Errorf("max-running-jobs-per-cluster: must be 1 to 100000, got %d", c.MaxRunningJobsPerCluster))
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
@@ -324,21 +332,16 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
-	type durFlag struct {
-		name, env, usage string
-		dst              *time.Duration
-	}
-	durFlags := []durFlag{
+	setDurations := defineFlags(fs, []typedFlag[time.Duration]{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
-	}
-	durVals := make([]*string, len(durFlags))
-	for i, f := range durFlags {
-		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
-	}
-	workers := fs.String("reconcile-workers", "", "clusters reconciled at once (env RAYFLEET_RECONCILE_WORKERS)")
+	}, time.ParseDuration, "a duration such as 10m or 30s")
+	setInts := defineFlags(fs, []typedFlag[int]{
+		{"reconcile-workers", "RAYFLEET_RECONCILE_WORKERS", "clusters reconciled at once", &c.ReconcileWorkers},
+		{"max-running-jobs-per-cluster", "RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "Ray jobs one cluster runs at once; further ones wait, Pending", &c.MaxRunningJobsPerCluster},
+	}, strconv.Atoi, "a number")
 	claimHome := fs.Bool("local-claim-home", false, "reconcile the local runtime from this data directory although another is recorded as where its nodes run (that machine is gone for good) (env RAYFLEET_LOCAL_CLAIM_HOME)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
@@ -381,31 +384,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		c.LocalClaimHome = b
 	}
-	for i, f := range durFlags {
-		v := getenv(f.env)
-		if set[f.name] {
-			v = *durVals[i]
-		}
-		if v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10m or 30s", f.name, v))
-			continue
-		}
-		*f.dst = d
-	}
-	if v := getenv("RAYFLEET_RECONCILE_WORKERS"); v != "" || set["reconcile-workers"] {
-		if set["reconcile-workers"] {
-			v = *workers
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reconcile-workers: %q is not a number", v))
-		}
-		c.ReconcileWorkers = n
-	}
+	errs = append(errs, setDurations(set, getenv)...)
+	errs = append(errs, setInts(set, getenv)...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
 	}
@@ -413,6 +393,43 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// typedFlag is a flag, and its environment variable, whose text is parsed
+// into dst.
+type typedFlag[T any] struct {
+	name, env, usage string
+	dst              *T
+}
+
+// defineFlags defines flags on fs and returns what, once fs is parsed,
+// writes the value of each one given (the flag, else its environment
+// variable) into its dst, and reports each that parse refuses as not
+// being what.
+func defineFlags[T any](fs *flag.FlagSet, flags []typedFlag[T], parse func(string) (T, error), what string) func(set map[string]bool, getenv func(string) string) []error {
+	vals := make([]*string, len(flags))
+	for i, f := range flags {
+		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
+	return func(set map[string]bool, getenv func(string) string) []error {
+		var errs []error
+		for i, f := range flags {
+			v := getenv(f.env)
+			if set[f.name] {
+				v = *vals[i]
+			}
+			if v == "" {
+				continue
+			}
+			x, err := parse(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not %s", f.name, v, what))
+				continue
+			}
+			*f.dst = x
+		}
+		return errs
+	}
 }
 
 // usageError is a flag problem; it prints the flags.

@@ -15,16 +15,6 @@ func TestPrometheusURLSetting(t *testing.T) {
 	if err := os.WriteFile(yaml, []byte("prometheusUrl: http://from-yaml:9090\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -45,6 +35,49 @@ func TestPrometheusURLSetting(t *testing.T) {
 	for _, bad := range []string{"127.0.0.1:9090", "ftp://prom:21", "http://"} {
 		if _, err := LoadConfig([]string{"--prometheus-url", bad}, env()); err == nil || !strings.Contains(err.Error(), "prometheus-url") {
 			t.Errorf("--prometheus-url %q: %v", bad, err)
+		}
+	}
+}
+
+func env(kv ...string) func(string) string {
+	return func(k string) string {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == k {
+				return kv[i+1]
+			}
+		}
+		return ""
+	}
+}
+
+// TestMaxRunningJobsSetting: 100 by default; the flag, its environment
+// variable and the YAML key set it; what is not a number from 1 up is
+// refused with the flag's name.
+func TestMaxRunningJobsSetting(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "rayfleet.yaml")
+	if err := os.WriteFile(yaml, []byte("maxRunningJobsPerCluster: 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		want   int
+	}{
+		{"default", nil, env(), 100},
+		{"flag", []string{"--max-running-jobs-per-cluster", "3"}, env(), 3},
+		{"env", nil, env("RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "5"), 5},
+		{"yaml", []string{"--config", yaml}, env(), 7},
+		{"flag over env over yaml", []string{"--config", yaml, "--max-running-jobs-per-cluster", "2"}, env("RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "5"), 2},
+	} {
+		cfg, err := LoadConfig(tc.args, tc.getenv)
+		if err != nil || cfg.MaxRunningJobsPerCluster != tc.want {
+			t.Errorf("%s: %d, %v; want %d", tc.name, cfg.MaxRunningJobsPerCluster, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"0", "-1", "many"} {
+		if _, err := LoadConfig([]string{"--max-running-jobs-per-cluster", bad}, env()); err == nil || !strings.Contains(err.Error(), "max-running-jobs-per-cluster") {
+			t.Errorf("--max-running-jobs-per-cluster %q: %v", bad, err)
 		}
 	}
 }

@@ -51,6 +51,8 @@ type Server struct {
 
 	Runtime    clusterRuntime
 	Reconciler *reconcile.Reconciler
+	// Jobs hands Ray jobs to their clusters, in the reconciler's process.
+	Jobs *reconcile.JobRunner
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
 
@@ -129,6 +131,11 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, err
 	}
 	s.Reconciler.Runtime = s.Runtime
+	s.Jobs = &reconcile.JobRunner{
+		Store: s.Store, Heads: s.Runtime, Clusters: s.Service, Now: time.Now, Logger: logger,
+		MaxRunning: cfg.MaxRunningJobsPerCluster,
+	}
+	s.Reconciler.Watcher = s.Jobs
 	// The kuberay runtime keeps a namespace per workspace; the local one
 	// keeps nothing per workspace.
 	if wr, ok := s.Runtime.(service.WorkspaceRuntime); ok {
@@ -136,18 +143,23 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	// The API wakes the reconciler of its own process, and on PostgreSQL
 	// those of the other processes sharing the database too.
-	var wakers multiWaker
+	// A change of a cluster wakes the reconciler and the job runner (its
+	// jobs wait for it or end with it), a change of a job the job runner;
+	// a wake from another process wakes both.
+	var wakers, jobWakers multiWaker
 	if cfg.HasRole("reconciler") {
-		wakers = append(wakers, s.Reconciler)
+		wakers = append(wakers, s.Reconciler, s.Jobs)
+		jobWakers = append(jobWakers, s.Jobs)
 	}
 	if st, ok := s.Store.(*sqlstore.Store); ok && cfg.Store == "postgres" {
 		s.wakes = st.Wakes()
 		if cfg.HasRole("api") {
-			wakers = append(wakers, remoteWaker{wakes: s.wakes, log: logger})
+			remote := remoteWaker{wakes: s.wakes, log: logger}
+			wakers, jobWakers = append(wakers, remote), append(jobWakers, remote)
 		}
 	}
 	if len(wakers) > 0 {
-		s.Service.Waker = wakers
+		s.Service.Waker, s.Service.JobWaker = wakers, jobWakers
 	}
 	// Without the api role there is no API listener, and no first-start
 	// setup: the root credentials it writes name the API's address.
@@ -205,7 +217,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.jobs.Add(1)
 			go func() {
 				defer s.jobs.Done()
-				s.wakes.Listen(jobsCtx, 2*time.Second, s.Reconciler.Wake, func(err error) {
+				s.wakes.Listen(jobsCtx, 2*time.Second, func(ref store.ClusterRef) { s.Reconciler.Wake(ref); s.Jobs.Wake(ref) }, func(err error) {
 					logger.Warn("lost the wake channel; changes made through other processes wait for the next resync until it is back", "err", err.Error())
 				})
 			}()
@@ -394,6 +406,18 @@ func (s *Server) runReconciler(ctx context.Context) {
 	}
 	s.reconciling.Store(true)
 	defer s.reconciling.Store(false)
+	// The job runner acts on what the reconciler's lease covers (it makes
+	// and deletes clusters, hands jobs to heads): it runs while the
+	// reconciler does, and they stop together.
+	var jobs sync.WaitGroup
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		if err := s.Jobs.Run(runCtx); err != nil {
+			s.Logger.Error("job runner stopped", "err", err.Error())
+		}
+	}()
+	defer jobs.Wait()
 	if err := s.Reconciler.Run(runCtx); err != nil {
 		s.Logger.Error("reconciler stopped", "err", err.Error())
 	}

@@ -42,6 +42,20 @@ var sdkFields = []struct {
 	{"ListNetworkServices queues[0]", []string{"name", "networkServiceId", "state", "stateChangeReason", "type", "vpcId", "vswitchIds", "workspaceId"}, nil},
 	{"UpdateWorkspace", []string{"data", "orderId", "requestId"}, nil},
 	{"UpdateWorkspace data", []string{"orderId"}, nil},
+	{"GetRayJob", []string{"activeDeadlineSeconds", "backoffLimit", "clusterState", "creatorName", "cuHours", "dashboardUrl",
+		"dashboardUrlExtra", "displayReleaseVersion", "duration", "endTime", "entrypoint", "entrypointMemory", "entrypointNumCpus",
+		"entrypointNumGpus", "entrypointResources", "extraParam", "guHours", "headSpec", "logBucketName", "logPath", "message",
+		"metadataJson", "name", "networkServiceName", "requestId", "runtimeEnvJson", "shutdownAfterJobFinishes", "startTime", "status",
+		"submissionId", "submissionMode", "submitTime", "tags", "taskBizId", "ttlSecondsAfterFinished", "volumeIds", "workerSpecs",
+		"workingDir"}, []string{"workerSpec"}},
+	{"GetRayJob headSpec", []string{"cpu", "displayReleaseVersion", "enableAutoScaling", "gpuSpec", "idleTimeoutSeconds", "memory",
+		"queueName", "replica"}, nil},
+	{"GetRayJob workerSpecs[0]", []string{"cpu", "displayReleaseVersion", "gpuSpec", "groupName", "maxReplica", "memory", "minReplica",
+		"queueName", "replica"}, []string{"workerType"}},
+	{"GetRayJob guHours", []string{"gpuHours", "gpuSpec"}, nil},
+	{"ListRayJob", []string{"rayJobs", "requestId", "totalCount"}, nil},
+	{"ListRayJob rayJobs[0]", []string{"clusterState", "creatorName", "cuHours", "dashboardUrl", "duration", "endTime", "name",
+		"resourceQueue", "startTime", "status", "submissionId", "submitTime"}, nil},
 }
 
 // member follows a path such as "workerSpec[0]" or "headSpec.gftConfig"
@@ -90,8 +104,14 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	job, err := c.SubmitJob(ctx, ws, &api.SubmitJobRequest{Entrypoint: "true", ClusterID: created.ClusterID})
+	if err != nil {
+		t.Fatal(err)
+	}
 	answers := map[string]map[string]any{}
 	for _, call := range []struct{ action, path string }{
+		{"GetRayJob", "/api/v1/workspaces/" + ws + "/rayJob/" + job.SubmissionID},
+		{"ListRayJob", "/api/v1/workspaces/" + ws + "/rayJob"},
 		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID},
 		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster"},
 		{"ListWorkspaces", "/api/v1/workspaces"},

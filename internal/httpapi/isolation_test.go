@@ -29,6 +29,7 @@ type tenant struct {
 	keys       []signer.Credentials // the root user's key, then an administrator's
 	workspaces []string
 	clusters   map[string][]string // by workspace
+	jobs       map[string][]string // by workspace
 	users      []string            // RAM user names
 	userKeys   []string            // their access key ids
 	policies   []string            // custom policy names
@@ -53,7 +54,7 @@ func randomString(t *rapid.T, alphabet string, n int, label string) string {
 func (w *world) newTenant() *tenant {
 	ctx := context.Background()
 	t := w.t
-	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}}
+	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}, jobs: map[string][]string{}}
 	uid := "2" + randomString(t, "0123456789", 17, "uid")
 	st := w.svc.Store
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -90,6 +91,18 @@ func (w *world) newTenant() *tenant {
 				t.Fatal(err)
 			}
 			tn.clusters[o.WorkspaceID] = append(tn.clusters[o.WorkspaceID], c.ClusterID)
+		}
+		// Jobs on a cluster of the workspace, or with a cluster of their own.
+		for range rapid.IntRange(0, 2).Draw(t, "jobs") {
+			spec := rayfleet.JobSpec{Entrypoint: "python main.py", Head: &rayfleet.HeadSpec{CPU: "1", Memory: "2Gi"}, ShutdownAfterJobFinishes: true}
+			if cs := tn.clusters[o.WorkspaceID]; len(cs) > 0 && rapid.Bool().Draw(t, "on a cluster") {
+				spec.Head, spec.ClusterID = nil, rapid.SampledFrom(cs).Draw(t, "job's cluster")
+			}
+			j, err := w.svc.SubmitJob(ctx, root, o.WorkspaceID, spec, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn.jobs[o.WorkspaceID] = append(tn.jobs[o.WorkspaceID], j.ID)
 		}
 	}
 	// An administrator (AdministratorAccess), and other users with keys and
@@ -216,6 +229,9 @@ func (w *world) snapshot(tn *tenant) string {
 		qs, err := st.ListQueues(ctx, tn.id, wsID)
 		must(w.t, err)
 		out = append(out, qs)
+		js, _, err := st.ListJobs(ctx, store.JobFilter{AccountID: tn.id, WorkspaceID: wsID})
+		must(w.t, err)
+		out = append(out, js)
 	}
 	us, err := st.ListUsers(ctx, tn.id)
 	must(w.t, err)
@@ -294,6 +310,9 @@ func TestAccountIsolation(t *testing.T) {
 			body           func(ws, id string) any
 		}
 		clusterBody := func(string, string) any { return map[string]any{"name": "x"} }
+		jobBody := func(string, string) any {
+			return map[string]any{"entrypoint": "true", "headSpec": map[string]any{"cpu": "1", "memory": "2Gi"}}
+		}
 		noBody := func(string, string) any { return nil }
 		wsCalls := []roaCall{
 			{"ListRayCluster", "GET", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, noBody},
@@ -311,6 +330,8 @@ func TestAccountIsolation(t *testing.T) {
 				return map[string]any{"workspaceId": ws, "workspaceQueueName": "q", "resourceSpec": map[string]any{"cu": 1}}
 			}},
 			{"ListNetworkServices", "GET", func(ws, _ string) string { return wsPath(ws, "networkServices") }, noBody},
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, jobBody},
+			{"ListRayJob", "GET", func(ws, _ string) string { return wsPath(ws, "rayJob") }, noBody},
 			{"CreateNetworkService", "POST", func(ws, _ string) string { return wsPath(ws, "networkServices") }, func(string, string) any {
 				return map[string]any{"name": "n2"}
 			}},
@@ -324,33 +345,53 @@ func TestAccountIsolation(t *testing.T) {
 		m := w.call(cred, roa, "ListReleaseVersions", "GET", "/api/v1/releaseVersions", url.Values{"workspaceId": {wsMissing}}, nil)
 		w.sameAnswer("ListReleaseVersions for a foreign workspace", f, m, [2]string{wsB, wsMissing})
 
-		// Cluster calls: a foreign cluster in its own workspace, and in one
-		// of the attacker's, against missing ones.
-		var foreignClusters [][2]string
-		for ws, ids := range b.clusters {
-			for _, id := range ids {
-				foreignClusters = append(foreignClusters, [2]string{ws, id})
+		// Calls on a foreign object (of held, by workspace) in its own
+		// workspace, and through one of the attacker's, against missing ones
+		// (ids of prefix); it returns the object and the attacker's
+		// workspace it tried, or false when the victim has none.
+		onForeign := func(kind, prefix string, held map[string][]string, calls []roaCall) (id, own string, ok bool) {
+			var objs [][2]string
+			for ws, ids := range held {
+				for _, id := range ids {
+					objs = append(objs, [2]string{ws, id})
+				}
 			}
-		}
-		slices.SortFunc(foreignClusters, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
-		if len(foreignClusters) > 0 {
-			fc := rapid.SampledFrom(foreignClusters).Draw(rt, "foreign cluster")
-			idMissing := "ray-" + randomString(rt, lowerAlnum, 16, "missing cluster")
-			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
-			clusterCalls := []roaCall{
-				{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
-				{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
-				{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
-				{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
-				{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			if len(objs) == 0 {
+				return "", "", false
 			}
-			for _, c := range clusterCalls {
-				f := w.call(cred, roa, c.action, c.method, c.path(fc[0], fc[1]), nil, c.body(fc[0], fc[1]))
+			slices.SortFunc(objs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+			fo := rapid.SampledFrom(objs).Draw(rt, "foreign "+kind)
+			idMissing := prefix + randomString(rt, lowerAlnum, 16, "missing "+kind)
+			own = rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
+			for _, c := range calls {
+				f := w.call(cred, roa, c.action, c.method, c.path(fo[0], fo[1]), nil, c.body(fo[0], fo[1]))
 				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster", f, m, [2]string{fc[0], wsMissing}, [2]string{fc[1], idMissing})
-				f = w.call(cred, roa, c.action, c.method, c.path(own, fc[1]), nil, c.body(own, fc[1]))
+				w.sameAnswer(c.action+" on a foreign "+kind, f, m, [2]string{fo[0], wsMissing}, [2]string{fo[1], idMissing})
+				f = w.call(cred, roa, c.action, c.method, c.path(own, fo[1]), nil, c.body(own, fo[1]))
 				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster through an own workspace", f, m, [2]string{fc[1], idMissing})
+				w.sameAnswer(c.action+" on a foreign "+kind+" through an own workspace", f, m, [2]string{fo[1], idMissing})
+			}
+			return fo[1], own, true
+		}
+		onForeign("cluster", "ray-", b.clusters, []roaCall{
+			{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
+			{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
+			{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
+			{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			// A job submitted to a foreign cluster.
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, func(_, id string) any {
+				return map[string]any{"entrypoint": "true", "clusterId": id}
+			}},
+		})
+		if fj, own, ok := onForeign("job", "rj-", b.jobs, []roaCall{
+			{"GetRayJob", "GET", func(ws, id string) string { return wsPath(ws, "rayJob", id) }, noBody},
+			{"CancelRayJob", "POST", func(ws, id string) string { return wsPath(ws, "rayJob", id, "cancel") }, noBody},
+		}); ok {
+			// Nor does a list filtered by its id find it.
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj}}, nil)
+			if n, _ := lj.Body["totalCount"].(float64); n != 0 || len(lj.Body["rayJobs"].([]any)) != 0 {
+				rt.Fatalf("ListRayJob by a foreign job's id shows %+v", lj)
 			}
 		}
 
@@ -465,6 +506,17 @@ func TestAccountIsolation(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				rt.Fatalf("ListRayCluster of %s shows %v, want %v", ws, got, want)
+			}
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(ws, "rayJob"), url.Values{"pageSize": {"100"}}, nil)
+			got = nil
+			for _, x := range lj.Body["rayJobs"].([]any) {
+				got = append(got, x.(map[string]any)["submissionId"].(string))
+			}
+			slices.Sort(got)
+			want = append([]string(nil), a.jobs[ws]...)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				rt.Fatalf("ListRayJob of %s shows %v, want %v", ws, got, want)
 			}
 		}
 

@@ -19,6 +19,11 @@ func (h *Handler) routes(mux *http.ServeMux) {
 	mux.Handle("POST "+ws+"/rayCluster/{clusterId}/start", h.wrap("StartRayCluster", h.startCluster))
 	mux.Handle("POST "+ws+"/rayCluster/{clusterId}/stop", h.wrap("StopRayCluster", h.stopCluster))
 
+	mux.Handle("POST "+ws+"/rayJob", h.wrap("SubmitRayJob", h.submitJob))
+	mux.Handle("GET "+ws+"/rayJob", h.wrap("ListRayJob", h.listJobs))
+	mux.Handle("GET "+ws+"/rayJob/{submissionId}", h.wrap("GetRayJob", h.getJob))
+	mux.Handle("POST "+ws+"/rayJob/{submissionId}/cancel", h.wrap("CancelRayJob", h.cancelJob))
+
 	mux.Handle("GET /api/v1/workspaces", h.wrap("ListWorkspaces", h.listWorkspaces))
 	mux.Handle("POST /api/v1/workspaces", h.wrap("CreateWorkspace", h.createWorkspace))
 	mux.Handle("POST /api/v1/workspaces/update", h.wrap("UpdateWorkspace", h.updateWorkspace))

@@ -311,7 +311,7 @@ func TestWriteDuringPass(t *testing.T) {
 	if c.Desired != rayfleet.RunStateStopped || c.State != rayfleet.StateStopping || c.Message != "" {
 		t.Fatalf("after the pass: desired %s, state %s %q; want the stop's Stopping untouched", c.Desired, c.State, c.Message)
 	}
-	if n := e.rec.queue.len(); n != 1 {
+	if n := e.rec.loop.queue.len(); n != 1 {
 		t.Fatalf("%d clusters queued after the stale pass, want it queued again", n)
 	}
 	if c = e.settle(t, id); c.State != rayfleet.StateStopped || e.rt.has(id) {

@@ -21,7 +21,8 @@ type Sealer interface {
 }
 
 // Waker is told when a cluster's desired state changed, so it is reconciled
-// now rather than at the next resync.
+// now rather than at the next resync (and the jobs that wait for it, or end
+// with it, looked at).
 type Waker interface {
 	Wake(ref store.ClusterRef)
 }
@@ -56,7 +57,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// Revoker, Logger and WorkspaceRuntime.
+// JobWaker, LogBucket, Revoker, Logger and WorkspaceRuntime.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -67,6 +68,13 @@ type Service struct {
 	Endpoints Endpoints
 	RegionID  string
 	Waker     Waker
+	// JobWaker, if not nil, is told of the clusters whose jobs changed (a
+	// job submitted or cancelled), keyed as Waker is: the job runner looks
+	// at a cluster's jobs together.
+	JobWaker Waker
+	// LogBucket names the log store's bucket in GetRayJob's logBucketName
+	// (DefaultLogBucket if empty).
+	LogBucket string
 	// Revoker, if not nil, is told of revoked cluster tokens.
 	Revoker Revoker
 	Logger  *slog.Logger

@@ -219,6 +219,7 @@ func NewJob(accountID, workspaceID, clusterID string, n int) rayfleet.Job {
 		TaskBizID:    fmt.Sprintf("TSK-%032x", n),
 		LogBucket:    "rayfleet-logs",
 		LogPath:      rayfleet.JobLogPath(workspaceID, id),
+		Held:         rayfleet.Resources{MilliCPU: 2500, MemoryBytes: 10 * rayfleet.GiB},
 		SubmitTime:   submitted,
 		StartTime:    submitted.Add(2 * time.Second),
 		EndTime:      submitted.Add(time.Hour),
