@@ -101,7 +101,22 @@ type Config struct {
 	LocalTempRoot string `yaml:"localTempRoot"`
 	// AuditRetention is how long audit events are kept (0: for ever).
 	AuditRetention time.Duration `yaml:"auditRetention"`
+
+	// Logs is where jobs' logs are kept, under <dataDir>/logs/<bucket>/,
+	// and how GetRayLog's accessUrl opens one: a URL of the API signed
+	// with <dataDir>/log-url.key, which opens one file until URLExpiry has
+	// passed. URL is the API's public base URL; without it the accessUrl
+	// names the scheme and host the GetRayLog call came in on.
+	Logs struct {
+		Bucket    string        `yaml:"bucket"`
+		URL       string        `yaml:"url"`
+		URLExpiry time.Duration `yaml:"urlExpiry"`
+	} `yaml:"logs"`
 }
+
+// maxLogURLExpiry is the longest a log URL may open its file, as long as
+// an object store's presigned URLs may be valid.
+const maxLogURLExpiry = 7 * 24 * time.Hour
 
 // defaultAuditRetention keeps audit events 90 days, as long as the hosted
 // cloud's own trail keeps them by default.
@@ -128,6 +143,8 @@ func DefaultConfig() Config {
 	c.ReconcileWorkers = 16
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
+	c.Logs.Bucket = rayfleet.DefaultLogBucket
+	c.Logs.URLExpiry = service.DefaultLogURLTTL
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -171,7 +188,13 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format: must be json or text, got %q", c.LogFormat))
 	}
-	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL} {
+	if err := rayfleet.ValidLogBucket(c.Logs.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("log-bucket: %w", err))
+	}
+	if c.Logs.URLExpiry < time.Second || c.Logs.URLExpiry > maxLogURLExpiry {
+		errs = append(errs, fmt.Errorf("log-url-expiry: must be 1s to %s, got %s", maxLogURLExpiry, c.Logs.URLExpiry))
+	}
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL, "log-url": c.Logs.URL} {
 		if u == "" {
 			continue
 		}
@@ -310,6 +333,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
+		{"log-bucket", "RAYFLEET_LOG_BUCKET", "bucket name of the jobs' logs (logBucketName), kept under <data-dir>/logs/<bucket>/", &c.Logs.Bucket},
+		{"log-url", "RAYFLEET_LOG_URL", "base URL GetRayLog's accessUrl points at (default: the API's own address)", &c.Logs.URL},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
 	type durFlag struct {
@@ -320,6 +345,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
+		{"log-url-expiry", "RAYFLEET_LOG_URL_EXPIRY", "how long GetRayLog's accessUrl opens its file", &c.Logs.URLExpiry},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}
 	durVals := make([]*string, len(durFlags))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPrometheusURLSetting: the flag, its environment variable and the
@@ -45,6 +46,37 @@ func TestPrometheusURLSetting(t *testing.T) {
 	for _, bad := range []string{"127.0.0.1:9090", "ftp://prom:21", "http://"} {
 		if _, err := LoadConfig([]string{"--prometheus-url", bad}, env()); err == nil || !strings.Contains(err.Error(), "prometheus-url") {
 			t.Errorf("--prometheus-url %q: %v", bad, err)
+		}
+	}
+}
+
+// TestLogSettings: the log bucket, the base and expiry of log URLs, from
+// their defaults, flags, environment and YAML; what is refused names the
+// setting.
+func TestLogSettings(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "rayfleet.yaml")
+	if err := os.WriteFile(yaml, []byte("logs:\n  bucket: team-logs\n  url: https://rayfleet.example.com\n  urlExpiry: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) string { return "" }
+	cfg, err := LoadConfig(nil, none)
+	if err != nil || cfg.Logs.Bucket != "rayfleet-logs" || cfg.Logs.URL != "" || cfg.Logs.URLExpiry != 15*time.Minute {
+		t.Fatalf("defaults: %+v, %v", cfg.Logs, err)
+	}
+	cfg, err = LoadConfig([]string{"--config", yaml}, none)
+	if err != nil || cfg.Logs.Bucket != "team-logs" || cfg.Logs.URL != "https://rayfleet.example.com" || cfg.Logs.URLExpiry != time.Hour {
+		t.Fatalf("yaml: %+v, %v", cfg.Logs, err)
+	}
+	env := map[string]string{"RAYFLEET_LOG_BUCKET": "env-logs", "RAYFLEET_LOG_URL_EXPIRY": "30s"}
+	cfg, err = LoadConfig([]string{"--config", yaml, "--log-url", "http://127.0.0.1:8080"}, func(k string) string { return env[k] })
+	if err != nil || cfg.Logs.Bucket != "env-logs" || cfg.Logs.URL != "http://127.0.0.1:8080" || cfg.Logs.URLExpiry != 30*time.Second {
+		t.Fatalf("flags and env: %+v, %v", cfg.Logs, err)
+	}
+	for _, bad := range [][]string{
+		{"--log-bucket", "Not_A_Bucket"}, {"--log-url-expiry", "0s"}, {"--log-url-expiry", "200h"}, {"--log-url", "rayfleet.example.com"},
+	} {
+		if _, err := LoadConfig(bad, none); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%v: %v", bad, err)
 		}
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
+	"github.com/rayfleet/rayfleet/internal/logcollect"
+	"github.com/rayfleet/rayfleet/internal/logstore"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -51,6 +53,10 @@ type Server struct {
 
 	Runtime    clusterRuntime
 	Reconciler *reconcile.Reconciler
+	// Logs keeps jobs' logs; LogCollector copies them there from the
+	// heads, for the job runner to call while a job runs and when it ends.
+	Logs         *logstore.Dir
+	LogCollector *logcollect.Collector
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
 
@@ -112,6 +118,16 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
 		Logger: logger,
 	}
+	if s.Logs, err = logstore.OpenDir(filepath.Join(cfg.DataDir, "logs"), cfg.Logs.Bucket); err != nil {
+		return nil, err
+	}
+	s.Service.Logs = s.Logs
+	s.LogCollector = &logcollect.Collector{Store: s.Logs, Logger: logger}
+	logKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "log-url.key"))
+	if err != nil {
+		return nil, err
+	}
+	s.Service.LogURLs = service.LogURLs{Key: logKey, TTL: cfg.Logs.URLExpiry, Base: cfg.Logs.URL}
 	if l, ok := s.Store.(service.Locker); ok && cfg.Store == "postgres" {
 		// Other API processes may share the database: capacity decisions
 		// wait for theirs too.
@@ -162,6 +178,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		if s.certs != nil {
 			s.listener = s.certs.listener(s.listener, "http/1.1")
 		}
+
 	}
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
@@ -509,6 +526,9 @@ func (s *Server) closeResources() {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if s.Logs != nil {
+		s.Logs.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock

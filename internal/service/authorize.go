@@ -37,13 +37,17 @@ func denied(p rayfleet.Principal, action, resource, effect string) error {
 	}
 }
 
-// wsARN and clusterARN name the caller's resources in RAM policies.
+// wsARN, clusterARN and jobARN name the caller's resources in RAM policies.
 func (s *Service) wsARN(p rayfleet.Principal, wsID string) string {
 	return authz.WorkspaceARN(s.RegionID, p.AccountID, wsID)
 }
 
 func (s *Service) clusterARN(p rayfleet.Principal, wsID, id string) string {
 	return authz.ClusterARN(s.RegionID, p.AccountID, wsID, id)
+}
+
+func (s *Service) jobARN(p rayfleet.Principal, wsID, id string) string {
+	return authz.JobARN(s.RegionID, p.AccountID, wsID, id)
 }
 
 // authorize decides whether p may call operation (an operation of the

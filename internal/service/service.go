@@ -52,7 +52,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// Revoker, Logger and WorkspaceRuntime.
+// Revoker, Logger, WorkspaceRuntime, Locker, Logs and LogURLs.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -72,6 +72,10 @@ type Service struct {
 	// process wait for each other across the processes that share the
 	// store too (several API replicas on one PostgreSQL database).
 	Locker Locker
+	// Logs, if not nil, is where jobs' logs are kept; LogURLs signs the
+	// URLs that open them (GetRayLog).
+	Logs    LogStore
+	LogURLs LogURLs
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
