@@ -203,7 +203,7 @@ def server(tmp_path_factory):
                 return False
 
         wait_until("the server to be ready", ready, 30)
-        yield {"cred": cred, "clusters": clusters, "log": log_path, "temp_root": temp_root}
+        yield {"cred": cred, "clusters": clusters, "log": log_path, "temp_root": temp_root, "data": data}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
