@@ -122,8 +122,8 @@ func TestLogOperations(t *testing.T) {
 	refused := func(u, code string) {
 		t.Helper()
 		resp, body := get(u, nil)
-		var b struct{ RequestId, Code, Message, HostId string }
-		if err := json.Unmarshal([]byte(body), &b); err != nil || resp.StatusCode != http.StatusForbidden || b.Code != code || b.RequestId == "" || b.Message == "" ||
+		var b api.ErrorResponse
+		if err := json.Unmarshal([]byte(body), &b); err != nil || resp.StatusCode != http.StatusForbidden || b.Code != code || b.RequestID == "" || b.Message == "" ||
 			strings.Contains(body, "hello ray job") {
 			t.Fatalf("%s: %d %s", u, resp.StatusCode, body)
 		}
