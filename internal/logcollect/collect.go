@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/keylock"
 	"github.com/rayfleet/rayfleet/internal/rayjob"
 )
 
@@ -40,8 +40,8 @@ type Collector struct {
 	// MaxFilesPerNode bounds the files kept of one node in one collection.
 	MaxFilesPerNode int
 
-	mu    sync.Mutex
-	inUse map[string]*jobLock
+	// jobs serialises the collections of one job.
+	jobs keylock.Set
 }
 
 // Collect copies job j's logs from head, the client of its cluster's head,
@@ -52,7 +52,7 @@ type Collector struct {
 // wait for each other, so an older copy never lands over a newer. The
 // error joins what failed; everything else was stored.
 func (c *Collector) Collect(ctx context.Context, j rayfleet.Job, head rayjob.Client) error {
-	defer c.lock(j.ID)()
+	defer c.jobs.Lock(j.ID)()
 	var errs []error
 	info, infoErr := head.Job(ctx, j.ID)
 	if err := c.driver(ctx, &j, &head, info, infoErr); err != nil {
@@ -94,37 +94,6 @@ func (c *Collector) JobEnded(ctx context.Context, j rayfleet.Job, head rayjob.Cl
 	if err := c.Collect(ctx, j, head); err != nil && c.Logger != nil {
 		c.Logger.WarnContext(ctx, "some of the logs of an ended job were not kept", "submissionId", j.ID, "workspaceId", j.WorkspaceID, "err", err.Error())
 	}
-}
-
-// lock takes job id's lock; the returned function releases it.
-func (c *Collector) lock(id string) func() {
-	c.mu.Lock()
-	if c.inUse == nil {
-		c.inUse = map[string]*jobLock{}
-	}
-	l := c.inUse[id]
-	if l == nil {
-		l = &jobLock{}
-		c.inUse[id] = l
-	}
-	l.refs++
-	c.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		c.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(c.inUse, id)
-		}
-		c.mu.Unlock()
-	}
-}
-
-// jobLock is the lock of one job's collections, and how many hold or
-// wait for it.
-type jobLock struct {
-	mu   sync.Mutex
-	refs int
 }
 
 // driver keeps the driver's log: the job API's answer, else (a log too

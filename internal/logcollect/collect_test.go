@@ -326,28 +326,3 @@ func TestChoose(t *testing.T) {
 		}
 	}
 }
-
-// TestCollectionsOfAJobWait: collections of one job run one at a time.
-func TestCollectionsOfAJobWait(t *testing.T) {
-	c := &Collector{}
-	unlock := c.lock("rj-1")
-	second := make(chan struct{})
-	go func() {
-		defer close(second)
-		c.lock("rj-1")()
-	}()
-	otherJob := c.lock("rj-2") // another job does not wait
-	otherJob()
-	select {
-	case <-second:
-		t.Fatal("a second collection of the job ran while the first held it")
-	default:
-	}
-	unlock()
-	<-second
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.inUse) != 0 {
-		t.Fatalf("locks kept: %v", c.inUse)
-	}
-}

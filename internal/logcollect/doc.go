@@ -29,5 +29,6 @@
 // rayfleet.ValidLogKey, so nothing a head answers lands outside the job's
 // log path.
 //
-// It imports the domain, internal/rayjob and the standard library.
+// It imports the domain, internal/rayjob, internal/keylock and the
+// standard library.
 package logcollect

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/keylock"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
 
@@ -79,9 +79,9 @@ type Service struct {
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
-	wsLocks keyedMutex
+	wsLocks keylock.Set
 	// tokenLocks serialises calls that carry the same client token.
-	tokenLocks keyedMutex
+	tokenLocks keylock.Set
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
 	// policies remembers the parsed policies of recent callers.
@@ -126,8 +126,6 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// keyedMutex is a set of mutexes by key, created on demand and dropped when
-// nobody holds or waits for them.
 // Locker holds a lock named by kind and key across processes until
 // unlock. The service takes kinds in one order: "token" (a clientToken's)
 // before "ws" (a workspace's, or a user's keys).
@@ -144,8 +142,8 @@ func (s *Service) lock(ctx context.Context, key string) (func(), error) {
 
 // lockIn takes key's lock in km, and through Locker the lock of kind and
 // key.
-func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) (func(), error) {
-	unlock := km.lock(key)
+func (s *Service) lockIn(ctx context.Context, km *keylock.Set, kind, key string) (func(), error) {
+	unlock := km.Lock(key)
 	if s.Locker == nil {
 		return unlock, nil
 	}
@@ -158,40 +156,6 @@ func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) 
 		release()
 		unlock()
 	}, nil
-}
-
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
-	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // retryConflict runs fn again while it loses optimistic-concurrency races, a
