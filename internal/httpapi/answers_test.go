@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/store/storetest"
 )
 
 // sdkFields are the members of the answers' objects that the product's SDK
@@ -39,6 +41,11 @@ var sdkFields = []struct {
 		"gpuSpec", "instanceId", "maxResource", "minResource", "paymentType", "preheat", "properties", "queueCategory", "queueName",
 		"queueScope", "queueStatus", "queueType", "regionId", "usedResource", "workspaceId"}, nil},
 	{"ListNetworkServices", []string{"maxResults", "networkServices", "nextToken", "queues", "requestId", "totalCount"}, nil},
+	{"ListRayLogs", []string{"code", "data", "message", "requestId"}, nil},
+	{"ListRayLogs data", []string{"bucketName", "delimiter", "isTruncated", "marker", "maxKeys", "nextMarker", "objectList", "prefix"}, nil},
+	{"ListRayLogs data.objectList[0]", []string{"isDir", "name", "path", "size", "timeModified"}, nil},
+	{"GetRayLog", []string{"code", "data", "message", "requestId"}, nil},
+	{"GetRayLog data", []string{"accessUrl"}, nil},
 }
 
 // member follows a path such as "workerSpec[0]" or "headSpec.gftConfig"
@@ -87,16 +94,30 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A job with one log file, as SubmitRayJob and the collector leave it.
+	logs := giveLogs(t, svc, t.TempDir())
+	j := storetest.NewJob(boot.AccountID, ws, created.ClusterID, 1)
+	if err := svc.Store.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.Put(ctx, rayfleet.JobDriverLogKey(&j), strings.NewReader("hello\n")); err != nil {
+		t.Fatal(err)
+	}
 	answers := map[string]map[string]any{}
-	for _, call := range []struct{ action, path string }{
-		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID},
-		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster"},
-		{"ListWorkspaces", "/api/v1/workspaces"},
-		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues"},
-		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices"},
+	for _, call := range []struct {
+		action, path string
+		query        url.Values
+	}{
+		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID, nil},
+		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster", nil},
+		{"ListWorkspaces", "/api/v1/workspaces", nil},
+		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues", nil},
+		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices", nil},
+		{"ListRayLogs", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/logs", nil},
+		{"GetRayLog", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/log", url.Values{"path": {rayfleet.JobDriverLogKey(&j)}}},
 	} {
 		var out map[string]any
-		if err := c.Do(ctx, call.action, http.MethodGet, call.path, url.Values{}, nil, &out); err != nil {
+		if err := c.Do(ctx, call.action, http.MethodGet, call.path, call.query, nil, &out); err != nil {
 			t.Fatal(err)
 		}
 		answers[call.action] = out
@@ -104,6 +125,7 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	for _, want := range sdkFields {
 		action, path, _ := strings.Cut(want.what, " ")
 		answer := answers[action]
+
 		if action == "ListRayCluster" {
 			path = "rayClusters[0]." + path
 		}
