@@ -1,12 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
+	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/poll"
 	"github.com/rayfleet/rayfleet/internal/rayjob"
 	"github.com/rayfleet/rayfleet/internal/raytest"
@@ -64,7 +67,8 @@ func download(t *testing.T, u string) (int, http.Header, string) {
 // ends; after the cluster is stopped and deleted the official Go client
 // lists them (ListRayLogs, both signatures) and GetRayLog's accessUrl
 // opens the driver's log, with the job's output, and the log of the worker
-// that ran its task, to a plain HTTP client, until the URL expires.
+// that ran its task, to a plain HTTP client, until the URL expires; the
+// CLI lists and prints them too.
 //
 // The job API's operations are another piece of work: the job's row is
 // written to the store here as SubmitRayJob would, and the job handed to
@@ -254,6 +258,23 @@ func TestJobLogsOutliveTheirCluster(t *testing.T) {
 				return code == http.StatusForbidden && strings.Contains(body, rayfleet.EURLEXPIRED) && strings.Contains(body, "RequestId"), body
 			}, poll.Every(time.Second))
 		}
+	}
+
+	// The CLI lists them and prints the driver's.
+	env := map[string]string{
+		"RAYFLEET_ENDPOINT": srv.Addr, "RAYFLEET_ACCESS_KEY_ID": cred.AccessKeyID, "RAYFLEET_ACCESS_KEY_SECRET": cred.AccessKeySecret,
+		"RAYFLEET_WORKSPACE": ws, "RAYFLEET_CONFIG": filepath.Join(t.TempDir(), "none.json"),
+	}
+	runCLI := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.Run(ctx, cli.Env{Args: args, Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb}, nil)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := runCLI("logs", "list", id); code != 0 || !strings.Contains(out, j.LogPath+"driver/") || !strings.Contains(out, headDir) {
+		t.Fatalf("rayfleet logs list: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCLI("logs", "get", id, driverKey); code != 0 || !strings.Contains(out, "answer 42") {
+		t.Fatalf("rayfleet logs get: %d\n%s%s", code, out, errs)
 	}
 }
 
