@@ -107,10 +107,21 @@ type Config struct {
 	// with <dataDir>/log-url.key, which opens one file until URLExpiry has
 	// passed. URL is the API's public base URL; without it the accessUrl
 	// names the scheme and host the GetRayLog call came in on.
+	//
+	// With S3.Endpoint set the bucket is one of an S3-compatible server
+	// instead, which must hold it already; its credentials come from the
+	// file or the environment (RAYFLEET_LOG_S3_ACCESS_KEY_ID,
+	// RAYFLEET_LOG_S3_SECRET_ACCESS_KEY), never a flag.
 	Logs struct {
 		Bucket    string        `yaml:"bucket"`
 		URL       string        `yaml:"url"`
 		URLExpiry time.Duration `yaml:"urlExpiry"`
+		S3        struct {
+			Endpoint        string `yaml:"endpoint"`
+			Region          string `yaml:"region"`
+			AccessKeyID     string `yaml:"accessKeyId"`
+			SecretAccessKey string `yaml:"secretAccessKey"`
+		} `yaml:"s3"`
 	} `yaml:"logs"`
 }
 
@@ -191,10 +202,13 @@ func (c *Config) Validate() error {
 	if err := rayfleet.ValidLogBucket(c.Logs.Bucket); err != nil {
 		errs = append(errs, fmt.Errorf("log-bucket: %w", err))
 	}
+	if s3 := c.Logs.S3; s3.Endpoint != "" && (s3.AccessKeyID == "" || s3.SecretAccessKey == "") {
+		errs = append(errs, errors.New("log-s3-endpoint: needs RAYFLEET_LOG_S3_ACCESS_KEY_ID and RAYFLEET_LOG_S3_SECRET_ACCESS_KEY (or logs.s3.accessKeyId and secretAccessKey in the file)"))
+	}
 	if c.Logs.URLExpiry < time.Second || c.Logs.URLExpiry > maxLogURLExpiry {
 		errs = append(errs, fmt.Errorf("log-url-expiry: must be 1s to %s, got %s", maxLogURLExpiry, c.Logs.URLExpiry))
 	}
-	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL, "log-url": c.Logs.URL} {
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL, "log-url": c.Logs.URL, "log-s3-endpoint": c.Logs.S3.Endpoint} {
 		if u == "" {
 			continue
 		}
@@ -334,7 +348,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
 		{"log-bucket", "RAYFLEET_LOG_BUCKET", "bucket name of the jobs' logs (logBucketName), kept under <data-dir>/logs/<bucket>/", &c.Logs.Bucket},
-		{"log-url", "RAYFLEET_LOG_URL", "base URL GetRayLog's accessUrl points at (default: the API's own address)", &c.Logs.URL},
+		{"log-url", "RAYFLEET_LOG_URL", "base URL GetRayLog's accessUrl points at (default: where the call came in)", &c.Logs.URL},
+		{"log-s3-endpoint", "RAYFLEET_LOG_S3_ENDPOINT", "keep jobs' logs in the log bucket of this S3-compatible server (https://host:port) instead of the data dir", &c.Logs.S3.Endpoint},
+		{"log-s3-region", "RAYFLEET_LOG_S3_REGION", "the S3 server's signing region (default us-east-1)", &c.Logs.S3.Region},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
 	type durFlag struct {
@@ -386,6 +402,16 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
+	// Secrets come from the file or the environment, never a flag (which
+	// any user of the machine sees in the process list).
+	for _, e := range []struct {
+		env string
+		dst *string
+	}{{"RAYFLEET_LOG_S3_ACCESS_KEY_ID", &c.Logs.S3.AccessKeyID}, {"RAYFLEET_LOG_S3_SECRET_ACCESS_KEY", &c.Logs.S3.SecretAccessKey}} {
+		if v := getenv(e.env); v != "" {
+			*e.dst = v
+		}
+	}
 	if set["local-claim-home"] {
 		c.LocalClaimHome = *claimHome
 	} else if v := getenv("RAYFLEET_LOCAL_CLAIM_HOME"); v != "" {

@@ -72,7 +72,13 @@ func TestLogSettings(t *testing.T) {
 	if err != nil || cfg.Logs.Bucket != "env-logs" || cfg.Logs.URL != "http://127.0.0.1:8080" || cfg.Logs.URLExpiry != 30*time.Second {
 		t.Fatalf("flags and env: %+v, %v", cfg.Logs, err)
 	}
+	env = map[string]string{"RAYFLEET_LOG_S3_ACCESS_KEY_ID": "AK", "RAYFLEET_LOG_S3_SECRET_ACCESS_KEY": "SK", "RAYFLEET_LOG_S3_REGION": "eu-central-1"}
+	cfg, err = LoadConfig([]string{"--log-s3-endpoint", "https://s3.example.com"}, func(k string) string { return env[k] })
+	if s3 := cfg.Logs.S3; err != nil || s3.Endpoint != "https://s3.example.com" || s3.Region != "eu-central-1" || s3.AccessKeyID != "AK" || s3.SecretAccessKey != "SK" {
+		t.Fatalf("S3: %+v, %v", cfg.Logs.S3, err)
+	}
 	for _, bad := range [][]string{
+		{"--log-s3-endpoint", "https://s3.example.com"}, {"--log-s3-endpoint", "s3.example.com"},
 		{"--log-bucket", "Not_A_Bucket"}, {"--log-url-expiry", "0s"}, {"--log-url-expiry", "200h"}, {"--log-url", "rayfleet.example.com"},
 	} {
 		if _, err := LoadConfig(bad, none); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {

@@ -55,7 +55,7 @@ type Server struct {
 	Reconciler *reconcile.Reconciler
 	// Logs keeps jobs' logs; LogCollector copies them there from the
 	// heads, for the job runner to call while a job runs and when it ends.
-	Logs         *logstore.Dir
+	Logs         logstore.Store
 	LogCollector *logcollect.Collector
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
 		Logger: logger,
 	}
-	if s.Logs, err = logstore.OpenDir(filepath.Join(cfg.DataDir, "logs"), cfg.Logs.Bucket); err != nil {
+	if s.Logs, err = openLogs(ctx, cfg); err != nil {
 		return nil, err
 	}
 	s.Service.Logs = s.Logs
@@ -235,6 +235,28 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			"gatewayGrpc", s.GatewayGRPCAddr, "reconciler", cfg.HasRole("reconciler"), "store", cfg.Store, "dataDir", cfg.DataDir)
 	}
 	return s, nil
+}
+
+// openLogs opens the log store: the log bucket's directory under the data
+// directory, or with logs.s3.endpoint the bucket of that S3-compatible
+// server, checked now so a wrong address or key stops the start.
+func openLogs(ctx context.Context, cfg Config) (logstore.Store, error) {
+	if cfg.Logs.S3.Endpoint == "" {
+		return logstore.OpenDir(filepath.Join(cfg.DataDir, "logs"), cfg.Logs.Bucket)
+	}
+	s3 := &logstore.S3{
+		Endpoint: cfg.Logs.S3.Endpoint, Region: cfg.Logs.S3.Region, BucketName: cfg.Logs.Bucket,
+		AccessKeyID: cfg.Logs.S3.AccessKeyID, SecretAccessKey: cfg.Logs.S3.SecretAccessKey,
+	}
+	if err := s3.Validate(); err != nil {
+		return nil, err
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s3.Check(checkCtx); err != nil {
+		return nil, err
+	}
+	return s3, nil
 }
 
 // serveAPI starts the API on its listener, and the janitor of the client
@@ -527,8 +549,8 @@ func (s *Server) closeResources() {
 	if s.Store != nil {
 		s.Store.Close()
 	}
-	if s.Logs != nil {
-		s.Logs.Close()
+	if c, ok := s.Logs.(io.Closer); ok {
+		c.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock

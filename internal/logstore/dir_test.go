@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rayfleet/rayfleet"
 )
@@ -48,62 +46,12 @@ func read(t *testing.T, s Store, key string) (string, rayfleet.LogObject) {
 	return string(b), obj
 }
 
-// TestDirContract: what every Store does, on the directory store.
+// TestDirContract: what every Store does, on the directory store; and
+// what only a directory refuses, a key beside the keys under it.
 func TestDirContract(t *testing.T) {
-	ctx := context.Background()
 	d, _ := newDir(t)
-	if d.Bucket() != "rayfleet-logs" {
-		t.Fatalf("bucket %q", d.Bucket())
-	}
-	before := time.Now().Add(-time.Second)
-	put(t, d, "w-1/ray/logs/rj-1_default/driver/rj-1_driver.log", "hello\n")
-	put(t, d, "w-1/ray/logs/rj-1_default/head-n1/raylet.out", "raylet")
-	put(t, d, "w-1/ray/logs/rj-1_default/head-n1/raylet.out", "raylet, again") // replaces
-	put(t, d, "w-1/ray/logs/rj-1_default/empty.log", "")
-
-	got, obj := read(t, d, "w-1/ray/logs/rj-1_default/head-n1/raylet.out")
-	if got != "raylet, again" || obj.Size != int64(len(got)) || obj.Modified.Before(before) || obj.Modified.After(time.Now().Add(time.Second)) || obj.IsPrefix {
-		t.Fatalf("read %q %+v", got, obj)
-	}
-	if obj.Modified != obj.Modified.Truncate(time.Millisecond) {
-		t.Fatalf("time of modification %v is finer than the API's milliseconds", obj.Modified)
-	}
-	st, err := d.Stat(ctx, "w-1/ray/logs/rj-1_default/empty.log")
-	if err != nil || st.Size != 0 || st.Key != "w-1/ray/logs/rj-1_default/empty.log" {
-		t.Fatalf("stat: %+v %v", st, err)
-	}
-	for _, missing := range []string{"w-1/none", "w-1/ray/logs/rj-1_default/driver", "w-1/ray/logs/rj-1_default/driver/rj-1_driver.log/x"} {
-		if _, err := d.Stat(ctx, missing); rayfleet.ErrorCode(err) != rayfleet.ENOTFOUND {
-			t.Fatalf("stat %s: %v, want not found", missing, err)
-		}
-		if _, _, err := d.Open(ctx, missing); rayfleet.ErrorCode(err) != rayfleet.ENOTFOUND {
-			t.Fatalf("open %s: %v, want not found", missing, err)
-		}
-	}
-	l, err := d.List(ctx, rayfleet.LogListOptions{Prefix: "w-1/ray/logs/rj-1_default/", Delimiter: "/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"w-1/ray/logs/rj-1_default/driver/*", "w-1/ray/logs/rj-1_default/empty.log", "w-1/ray/logs/rj-1_default/head-n1/*"}; !slices.Equal(names(l), want) {
-		t.Fatalf("list %v, want %v", names(l), want)
-	}
-	l, err = d.List(ctx, rayfleet.LogListOptions{})
-	if err != nil || len(l.Entries) != 3 {
-		t.Fatalf("whole bucket: %v %v", names(l), err)
-	}
-	for _, e := range l.Entries {
-		if e.Size == 0 && e.Key != "w-1/ray/logs/rj-1_default/empty.log" || e.Modified.IsZero() {
-			t.Fatalf("entry without size or time: %+v", e)
-		}
-	}
-	for _, prefix := range []string{"w-9/", "w-1/ray/logs/rj-1_default/driver/rj-1_driver.log/", "../", "w-1/../w-1/"} {
-		l, err := d.List(ctx, rayfleet.LogListOptions{Prefix: prefix})
-		if err != nil || len(l.Entries) != 0 {
-			t.Fatalf("list %q: %v %v, want nothing", prefix, names(l), err)
-		}
-	}
-	// A key that is a directory of other keys cannot be an object too.
-	if err := d.Put(ctx, "w-1/ray/logs/rj-1_default/driver", strings.NewReader("x")); err == nil {
+	testContract(t, d)
+	if err := d.Put(context.Background(), "w-1/ray/logs/rj-1_default/driver", strings.NewReader("x")); err == nil {
 		t.Fatal("put over a directory of keys succeeded")
 	}
 }
