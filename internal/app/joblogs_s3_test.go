@@ -58,6 +58,10 @@ func TestJobLogsInS3(t *testing.T) {
 	if code != http.StatusOK || body != "hello from S3\n" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		t.Fatalf("download: %d %v %q", code, h, body)
 	}
+	// The URLs' key is the server's, made on first start for its owner alone.
+	if fi, err := os.Stat(filepath.Join(srv.Config.DataDir, "log-url.key")); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
+		t.Fatalf("log-url.key: %v %v", fi, err)
+	}
 	_, err := sdk.call("GetRayLog", "GET", logsPath(ws, j.ID, "log"), map[string]string{"path": j.LogPath + "none.log"}, nil)
 	wantErr(t, err, rayfleet.ENOTFOUND, 404, "not found")
 
