@@ -112,7 +112,33 @@ type Config struct {
 	LocalTempRoot string `yaml:"localTempRoot"`
 	// AuditRetention is how long audit events are kept (0: for ever).
 	AuditRetention time.Duration `yaml:"auditRetention"`
+
+	// Logs is where jobs' logs are kept, under <dataDir>/logs/<bucket>/,
+	// and how GetRayLog's accessUrl opens one: a URL of the API signed
+	// with <dataDir>/log-url.key, which opens one file until URLExpiry has
+	// passed. URL is the API's public base URL; without it the accessUrl
+	// names the scheme and host the GetRayLog call came in on.
+	//
+	// With S3.Endpoint set the bucket is one of an S3-compatible server
+	// instead, which must hold it already; its credentials come from the
+	// file or the environment (RAYFLEET_LOG_S3_ACCESS_KEY_ID,
+	// RAYFLEET_LOG_S3_SECRET_ACCESS_KEY), never a flag.
+	Logs struct {
+		Bucket    string        `yaml:"bucket"`
+		URL       string        `yaml:"url"`
+		URLExpiry time.Duration `yaml:"urlExpiry"`
+		S3        struct {
+			Endpoint        string `yaml:"endpoint"`
+			Region          string `yaml:"region"`
+			AccessKeyID     string `yaml:"accessKeyId"`
+			SecretAccessKey string `yaml:"secretAccessKey"`
+		} `yaml:"s3"`
+	} `yaml:"logs"`
 }
+
+// maxLogURLExpiry is the longest a log URL may open its file, as long as
+// an object store's presigned URLs may be valid.
+const maxLogURLExpiry = 7 * 24 * time.Hour
 
 // defaultAuditRetention keeps audit events 90 days, as long as the hosted
 // cloud's own trail keeps them by default.
@@ -140,6 +166,8 @@ func DefaultConfig() Config {
 	c.MaxRunningJobsPerCluster = 100
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
+	c.Logs.Bucket = rayfleet.DefaultLogBucket
+	c.Logs.URLExpiry = service.DefaultLogURLTTL
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -186,7 +214,16 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format: must be json or text, got %q", c.LogFormat))
 	}
-	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL} {
+	if err := rayfleet.ValidLogBucket(c.Logs.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("log-bucket: %w", err))
+	}
+	if s3 := c.Logs.S3; s3.Endpoint != "" && (s3.AccessKeyID == "" || s3.SecretAccessKey == "") {
+		errs = append(errs, errors.New("log-s3-endpoint: needs RAYFLEET_LOG_S3_ACCESS_KEY_ID and RAYFLEET_LOG_S3_SECRET_ACCESS_KEY (or logs.s3.accessKeyId and secretAccessKey in the file)"))
+	}
+	if c.Logs.URLExpiry < time.Second || c.Logs.URLExpiry > maxLogURLExpiry {
+		errs = append(errs, fmt.Errorf("log-url-expiry: must be 1s to %s, got %s", maxLogURLExpiry, c.Logs.URLExpiry))
+	}
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL, "log-url": c.Logs.URL, "log-s3-endpoint": c.Logs.S3.Endpoint} {
 		if u == "" {
 			continue
 		}
@@ -330,12 +367,17 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
+		{"log-bucket", "RAYFLEET_LOG_BUCKET", "bucket name of the jobs' logs (logBucketName), kept under <data-dir>/logs/<bucket>/", &c.Logs.Bucket},
+		{"log-url", "RAYFLEET_LOG_URL", "base URL GetRayLog's accessUrl points at (default: where the call came in)", &c.Logs.URL},
+		{"log-s3-endpoint", "RAYFLEET_LOG_S3_ENDPOINT", "keep jobs' logs in the log bucket of this S3-compatible server (https://host:port) instead of the data dir", &c.Logs.S3.Endpoint},
+		{"log-s3-region", "RAYFLEET_LOG_S3_REGION", "the S3 server's signing region (default us-east-1)", &c.Logs.S3.Region},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
 	setDurations := defineFlags(fs, []typedFlag[time.Duration]{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
+		{"log-url-expiry", "RAYFLEET_LOG_URL_EXPIRY", "how long GetRayLog's accessUrl opens its file", &c.Logs.URLExpiry},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}, time.ParseDuration, "a duration such as 10m or 30s")
 	setInts := defineFlags(fs, []typedFlag[int]{
@@ -375,6 +417,16 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
+	// Secrets come from the file or the environment, never a flag (which
+	// any user of the machine sees in the process list).
+	for _, e := range []struct {
+		env string
+		dst *string
+	}{{"RAYFLEET_LOG_S3_ACCESS_KEY_ID", &c.Logs.S3.AccessKeyID}, {"RAYFLEET_LOG_S3_SECRET_ACCESS_KEY", &c.Logs.S3.SecretAccessKey}} {
+		if v := getenv(e.env); v != "" {
+			*e.dst = v
+		}
+	}
 	if set["local-claim-home"] {
 		c.LocalClaimHome = *claimHome
 	} else if v := getenv("RAYFLEET_LOCAL_CLAIM_HOME"); v != "" {

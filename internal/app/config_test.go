@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPrometheusURLSetting: the flag, its environment variable and the
@@ -14,6 +15,16 @@ func TestPrometheusURLSetting(t *testing.T) {
 	yaml := filepath.Join(t.TempDir(), "rayfleet.yaml")
 	if err := os.WriteFile(yaml, []byte("prometheusUrl: http://from-yaml:9090\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -35,6 +46,43 @@ func TestPrometheusURLSetting(t *testing.T) {
 	for _, bad := range []string{"127.0.0.1:9090", "ftp://prom:21", "http://"} {
 		if _, err := LoadConfig([]string{"--prometheus-url", bad}, env()); err == nil || !strings.Contains(err.Error(), "prometheus-url") {
 			t.Errorf("--prometheus-url %q: %v", bad, err)
+		}
+	}
+}
+
+// TestLogSettings: the log bucket, the base and expiry of log URLs, from
+// their defaults, flags, environment and YAML; what is refused names the
+// setting.
+func TestLogSettings(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "rayfleet.yaml")
+	if err := os.WriteFile(yaml, []byte("logs:\n  bucket: team-logs\n  url: https://rayfleet.example.com\n  urlExpiry: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) string { return "" }
+	cfg, err := LoadConfig(nil, none)
+	if err != nil || cfg.Logs.Bucket != "rayfleet-logs" || cfg.Logs.URL != "" || cfg.Logs.URLExpiry != 15*time.Minute {
+		t.Fatalf("defaults: %+v, %v", cfg.Logs, err)
+	}
+	cfg, err = LoadConfig([]string{"--config", yaml}, none)
+	if err != nil || cfg.Logs.Bucket != "team-logs" || cfg.Logs.URL != "https://rayfleet.example.com" || cfg.Logs.URLExpiry != time.Hour {
+		t.Fatalf("yaml: %+v, %v", cfg.Logs, err)
+	}
+	env := map[string]string{"RAYFLEET_LOG_BUCKET": "env-logs", "RAYFLEET_LOG_URL_EXPIRY": "30s"}
+	cfg, err = LoadConfig([]string{"--config", yaml, "--log-url", "http://127.0.0.1:8080"}, func(k string) string { return env[k] })
+	if err != nil || cfg.Logs.Bucket != "env-logs" || cfg.Logs.URL != "http://127.0.0.1:8080" || cfg.Logs.URLExpiry != 30*time.Second {
+		t.Fatalf("flags and env: %+v, %v", cfg.Logs, err)
+	}
+	env = map[string]string{"RAYFLEET_LOG_S3_ACCESS_KEY_ID": "AK", "RAYFLEET_LOG_S3_SECRET_ACCESS_KEY": "SK", "RAYFLEET_LOG_S3_REGION": "eu-central-1"}
+	cfg, err = LoadConfig([]string{"--log-s3-endpoint", "https://s3.example.com"}, func(k string) string { return env[k] })
+	if s3 := cfg.Logs.S3; err != nil || s3.Endpoint != "https://s3.example.com" || s3.Region != "eu-central-1" || s3.AccessKeyID != "AK" || s3.SecretAccessKey != "SK" {
+		t.Fatalf("S3: %+v, %v", cfg.Logs.S3, err)
+	}
+	for _, bad := range [][]string{
+		{"--log-s3-endpoint", "https://s3.example.com"}, {"--log-s3-endpoint", "s3.example.com"},
+		{"--log-bucket", "Not_A_Bucket"}, {"--log-url-expiry", "0s"}, {"--log-url-expiry", "200h"}, {"--log-url", "rayfleet.example.com"},
+	} {
+		if _, err := LoadConfig(bad, none); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%v: %v", bad, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,5 +191,32 @@ func TestOfficialClientJobs(t *testing.T) {
 		if on[id] != 1 {
 			t.Errorf("the head lists job %s %d times: %v", id, on[id], on)
 		}
+	}
+
+	// The job's logs were copied when it ended: with its cluster deleted,
+	// ListRayLogs lists its driver log and GetRayLog's accessUrl opens it.
+	c.must("DeleteRayCluster", "DELETE", wsPath(ws, "rayCluster", cluster), nil, nil)
+	poll.Until(t, rayWait, "the cluster to be deleted", func() bool {
+		_, err := c.call("GetRayCluster", "GET", wsPath(ws, "rayCluster", cluster), nil, nil)
+		return err != nil && strings.Contains(err.Error(), "ResourceNotFound")
+	})
+	driverKey := ws + "/ray/logs/" + hello + "_default/driver/" + hello + "_driver.log"
+	ls := c.must("ListRayLogs", "GET", logsPath(ws, hello, "logs"), map[string]string{"bucketName": "rayfleet-logs", "prefix": "/" + ws + "/ray/logs/" + hello + "_default/driver/"}, nil)
+	found := false
+	for _, o := range ls["data"].(map[string]any)["objectList"].([]any) {
+		found = found || str(o.(map[string]any), "path") == driverKey || strings.HasSuffix(str(o.(map[string]any), "path"), hello+"_driver.log")
+	}
+	if !found {
+		t.Fatalf("ListRayLogs after the cluster went: %v", ls)
+	}
+	got := c.must("GetRayLog", "GET", logsPath(ws, hello, "log"), map[string]string{"bucketName": "rayfleet-logs", "path": "/" + driverKey}, nil)
+	res, err := http.Get(str(got["data"].(map[string]any), "accessUrl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "hello ray job hi") {
+		t.Fatalf("the driver log through its accessUrl: %d %q", res.StatusCode, body)
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
+	"github.com/rayfleet/rayfleet/internal/logcollect"
+	"github.com/rayfleet/rayfleet/internal/logstore"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -53,6 +55,10 @@ type Server struct {
 	Reconciler *reconcile.Reconciler
 	// Jobs hands Ray jobs to their clusters, in the reconciler's process.
 	Jobs *reconcile.JobRunner
+	// Logs keeps jobs' logs; LogCollector copies them there from the
+	// heads, for the job runner to call while a job runs and when it ends.
+	Logs         logstore.Store
+	LogCollector *logcollect.Collector
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
 
@@ -116,6 +122,16 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
 		Logger: logger,
 	}
+	if s.Logs, err = openLogs(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s.Service.Logs = s.Logs
+	s.LogCollector = &logcollect.Collector{Store: s.Logs, Logger: logger}
+	logKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "log-url.key"))
+	if err != nil {
+		return nil, err
+	}
+	s.Service.LogURLs = service.LogURLs{Key: logKey, TTL: cfg.Logs.URLExpiry, Base: cfg.Logs.URL}
 	if l, ok := s.Store.(service.Locker); ok && cfg.Store == "postgres" {
 		// Other API processes may share the database: capacity decisions
 		// wait for theirs too.
@@ -134,6 +150,9 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	s.Jobs = &reconcile.JobRunner{
 		Store: s.Store, Heads: s.Runtime, Clusters: s.Service, Now: time.Now, Logger: logger,
 		MaxRunning: cfg.MaxRunningJobsPerCluster,
+		// A job's logs are copied while it runs and once it ends, before
+		// its temporary cluster goes.
+		Ended: s.LogCollector, Running: s.LogCollector,
 	}
 	s.Reconciler.Watcher = s.Jobs
 	// The kuberay runtime keeps a namespace per workspace; the local one
@@ -179,6 +198,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		if s.certs != nil {
 			s.listener = s.certs.listener(s.listener, "http/1.1")
 		}
+
 	}
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
@@ -235,6 +255,28 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			"gatewayGrpc", s.GatewayGRPCAddr, "reconciler", cfg.HasRole("reconciler"), "store", cfg.Store, "dataDir", cfg.DataDir)
 	}
 	return s, nil
+}
+
+// openLogs opens the log store: the log bucket's directory under the data
+// directory, or with logs.s3.endpoint the bucket of that S3-compatible
+// server, checked now so a wrong address or key stops the start.
+func openLogs(ctx context.Context, cfg Config) (logstore.Store, error) {
+	if cfg.Logs.S3.Endpoint == "" {
+		return logstore.OpenDir(filepath.Join(cfg.DataDir, "logs"), cfg.Logs.Bucket)
+	}
+	s3 := &logstore.S3{
+		Endpoint: cfg.Logs.S3.Endpoint, Region: cfg.Logs.S3.Region, BucketName: cfg.Logs.Bucket,
+		AccessKeyID: cfg.Logs.S3.AccessKeyID, SecretAccessKey: cfg.Logs.S3.SecretAccessKey,
+	}
+	if err := s3.Validate(); err != nil {
+		return nil, err
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s3.Check(checkCtx); err != nil {
+		return nil, err
+	}
+	return s3, nil
 }
 
 // serveAPI starts the API on its listener, and the janitor of the client
@@ -538,6 +580,9 @@ func (s *Server) closeResources() {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if c, ok := s.Logs.(io.Closer); ok {
+		c.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock

@@ -93,7 +93,8 @@ func ClusterARN(region, account, workspaceID, clusterID string) string {
 
 // JobARN names a Ray job by its submission id:
 // acs:emr-serverless-spark:<region>:<account>:workspace/<workspaceId>/rayjob/<submissionId>.
-// ".../workspace/w-1/rayjob/*" covers every job of w-1.
+// ".../workspace/w-1/rayjob/*" covers every job of w-1. Its logs (ListRayLogs,
+// GetRayLog) are authorized on it too.
 func JobARN(region, account, workspaceID, submissionID string) string {
 	return WorkspaceARN(region, account, workspaceID) + "/rayjob/" + submissionID
 }

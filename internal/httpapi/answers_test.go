@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 )
@@ -56,6 +57,11 @@ var sdkFields = []struct {
 	{"ListRayJob", []string{"rayJobs", "requestId", "totalCount"}, nil},
 	{"ListRayJob rayJobs[0]", []string{"clusterState", "creatorName", "cuHours", "dashboardUrl", "duration", "endTime", "name",
 		"resourceQueue", "startTime", "status", "submissionId", "submitTime"}, nil},
+	{"ListRayLogs", []string{"code", "data", "message", "requestId"}, nil},
+	{"ListRayLogs data", []string{"bucketName", "delimiter", "isTruncated", "marker", "maxKeys", "nextMarker", "objectList", "prefix"}, nil},
+	{"ListRayLogs data.objectList[0]", []string{"isDir", "name", "path", "size", "timeModified"}, nil},
+	{"GetRayLog", []string{"code", "data", "message", "requestId"}, nil},
+	{"GetRayLog data", []string{"accessUrl"}, nil},
 }
 
 // member follows a path such as "workerSpec[0]" or "headSpec.gftConfig"
@@ -108,18 +114,32 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The job's driver log, as the collector leaves it.
+	logs := giveLogs(t, svc, t.TempDir())
+	j, err := svc.Store.GetJob(ctx, boot.AccountID, ws, job.SubmissionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.Put(ctx, rayfleet.JobDriverLogKey(&j), strings.NewReader("hello\n")); err != nil {
+		t.Fatal(err)
+	}
 	answers := map[string]map[string]any{}
-	for _, call := range []struct{ action, path string }{
-		{"GetRayJob", "/api/v1/workspaces/" + ws + "/rayJob/" + job.SubmissionID},
-		{"ListRayJob", "/api/v1/workspaces/" + ws + "/rayJob"},
-		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID},
-		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster"},
-		{"ListWorkspaces", "/api/v1/workspaces"},
-		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues"},
-		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices"},
+	for _, call := range []struct {
+		action, path string
+		query        url.Values
+	}{
+		{"GetRayJob", "/api/v1/workspaces/" + ws + "/rayJob/" + job.SubmissionID, nil},
+		{"ListRayJob", "/api/v1/workspaces/" + ws + "/rayJob", nil},
+		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID, nil},
+		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster", nil},
+		{"ListWorkspaces", "/api/v1/workspaces", nil},
+		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues", nil},
+		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices", nil},
+		{"ListRayLogs", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/logs", nil},
+		{"GetRayLog", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/log", url.Values{"path": {rayfleet.JobDriverLogKey(&j)}}},
 	} {
 		var out map[string]any
-		if err := c.Do(ctx, call.action, http.MethodGet, call.path, url.Values{}, nil, &out); err != nil {
+		if err := c.Do(ctx, call.action, http.MethodGet, call.path, call.query, nil, &out); err != nil {
 			t.Fatal(err)
 		}
 		answers[call.action] = out
@@ -132,6 +152,7 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	for _, want := range sdkFields {
 		action, path, _ := strings.Cut(want.what, " ")
 		answer := answers[action]
+
 		if action == "ListRayCluster" {
 			path = "rayClusters[0]." + path
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/logstore"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
@@ -29,7 +30,7 @@ type tenant struct {
 	keys       []signer.Credentials // the root user's key, then an administrator's
 	workspaces []string
 	clusters   map[string][]string // by workspace
-	jobs       map[string][]string // by workspace
+	jobs       map[string][]string // by workspace, each with a driver log
 	users      []string            // RAM user names
 	userKeys   []string            // their access key ids
 	policies   []string            // custom policy names
@@ -39,6 +40,7 @@ type world struct {
 	t       *rapid.T
 	srv     *httptest.Server
 	svc     *service.Service
+	logs    *logstore.Dir
 	tenants []*tenant
 }
 
@@ -92,14 +94,22 @@ func (w *world) newTenant() *tenant {
 			}
 			tn.clusters[o.WorkspaceID] = append(tn.clusters[o.WorkspaceID], c.ClusterID)
 		}
-		// Jobs on a cluster of the workspace, or with a cluster of their own.
+		// Jobs on a cluster of the workspace, or with a cluster of their own,
+		// each with its driver's log in the log store.
 		for range rapid.IntRange(0, 2).Draw(t, "jobs") {
 			spec := rayfleet.JobSpec{Entrypoint: "python main.py", Head: &rayfleet.HeadSpec{CPU: "1", Memory: "2Gi"}, ShutdownAfterJobFinishes: true}
 			if cs := tn.clusters[o.WorkspaceID]; len(cs) > 0 && rapid.Bool().Draw(t, "on a cluster") {
 				spec.Head, spec.ClusterID = nil, rapid.SampledFrom(cs).Draw(t, "job's cluster")
 			}
-			j, err := w.svc.SubmitJob(ctx, root, o.WorkspaceID, spec, "")
+			submitted, err := w.svc.SubmitJob(ctx, root, o.WorkspaceID, spec, "")
 			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := st.GetJob(ctx, tn.id, o.WorkspaceID, submitted.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.logs.Put(ctx, rayfleet.JobDriverLogKey(&j), strings.NewReader("the driver log of "+tn.id)); err != nil {
 				t.Fatal(err)
 			}
 			tn.jobs[o.WorkspaceID] = append(tn.jobs[o.WorkspaceID], j.ID)
@@ -232,6 +242,9 @@ func (w *world) snapshot(tn *tenant) string {
 		js, _, err := st.ListJobs(ctx, store.JobFilter{AccountID: tn.id, WorkspaceID: wsID})
 		must(w.t, err)
 		out = append(out, js)
+		ls, err := w.svc.Logs.List(ctx, rayfleet.LogListOptions{Prefix: wsID + "/", MaxKeys: rayfleet.MaxLogKeys})
+		must(w.t, err)
+		out = append(out, ls)
 	}
 	us, err := st.ListUsers(ctx, tn.id)
 	must(w.t, err)
@@ -259,7 +272,8 @@ func must(t *rapid.T, err error) {
 
 func newWorld(t *testing.T, rt *rapid.T) *world {
 	srv, svc, _ := testAPI(rt, t.TempDir())
-	return &world{t: rt, srv: srv, svc: svc}
+	logs := giveLogs(rt, svc, t.TempDir())
+	return &world{t: rt, srv: srv, svc: svc, logs: logs}
 }
 
 // TestAccountIsolation: in a world of several accounts with random
@@ -392,6 +406,70 @@ func TestAccountIsolation(t *testing.T) {
 			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj}}, nil)
 			if n, _ := lj.Body["totalCount"].(float64); n != 0 || len(lj.Body["rayJobs"].([]any)) != 0 {
 				rt.Fatalf("ListRayJob by a foreign job's id shows %+v", lj)
+			}
+		}
+
+		// Job logs: a foreign job in its own workspace, and in one of the
+		// attacker's, against missing ones; and a log URL of the attacker's
+		// own, pointed at the foreign job's file.
+		var foreignJobs [][2]string
+		for ws, ids := range b.jobs {
+			for _, id := range ids {
+				foreignJobs = append(foreignJobs, [2]string{ws, id})
+			}
+		}
+		slices.SortFunc(foreignJobs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+		logsPath := func(ws, id, leaf string) string {
+			return "/api/interactive/v1/workspace/" + ws + "/ray/" + id + "/" + leaf
+		}
+		if len(foreignJobs) > 0 {
+			fj := rapid.SampledFrom(foreignJobs).Draw(rt, "foreign job")
+			idMissing := "rj-" + randomString(rt, lowerAlnum, 16, "missing job")
+			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace for jobs")
+			driver := func(ws, id string) string { return rayfleet.JobLogPath(ws, id) + "driver/" + id + "_driver.log" }
+			for _, c := range []struct {
+				action, leaf string
+				q            func(ws, id string) url.Values
+			}{
+				{"ListRayLogs", "logs", func(ws, id string) url.Values {
+					return url.Values{"prefix": {rayfleet.JobLogPath(ws, id)}, "delimiter": {"/"}, "maxKeys": {"10"}}
+				}},
+				{"GetRayLog", "log", func(ws, id string) url.Values {
+					return url.Values{"bucketName": {rayfleet.DefaultLogBucket}, "path": {driver(ws, id)}}
+				}},
+			} {
+				f := w.call(cred, roa, c.action, "GET", logsPath(fj[0], fj[1], c.leaf), c.q(fj[0], fj[1]), nil)
+				m := w.call(cred, roa, c.action, "GET", logsPath(wsMissing, idMissing, c.leaf), c.q(wsMissing, idMissing), nil)
+				w.sameAnswer(c.action+" on a foreign job", f, m, [2]string{fj[0], wsMissing}, [2]string{fj[1], idMissing})
+				f = w.call(cred, roa, c.action, "GET", logsPath(own, fj[1], c.leaf), c.q(own, fj[1]), nil)
+				m = w.call(cred, roa, c.action, "GET", logsPath(own, idMissing, c.leaf), c.q(own, idMissing), nil)
+				w.sameAnswer(c.action+" on a foreign job through an own workspace", f, m, [2]string{fj[1], idMissing})
+			}
+			for ws, ids := range a.jobs {
+				if len(ids) == 0 {
+					continue
+				}
+				g := w.call(cred, roa, "GetRayLog", "GET", logsPath(ws, ids[0], "log"), url.Values{"path": {driver(ws, ids[0])}}, nil)
+				data, _ := g.Body["data"].(map[string]any)
+				access, _ := data["accessUrl"].(string)
+				if g.Status != 200 || !strings.Contains(access, driver(ws, ids[0])) {
+					rt.Fatalf("GetRayLog of an own job: %+v", g)
+				}
+				for _, u := range []string{
+					strings.Replace(access, driver(ws, ids[0]), driver(fj[0], fj[1]), 1),
+					strings.Replace(access, ws+"/", fj[0]+"/", 1),
+				} {
+					resp, err := w.srv.Client().Get(u)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "the driver log of") {
+						rt.Fatalf("an own log URL pointed at a foreign file answered %d %s", resp.StatusCode, body)
+					}
+				}
+				break
 			}
 		}
 

@@ -52,11 +52,21 @@ type JobEnded interface {
 	JobEnded(ctx context.Context, j rayfleet.Job, head rayjob.Client)
 }
 
+// JobRunning is told, now and then (JobRunner.CollectEvery), of each job
+// Ray runs, with a client of its head: to copy what it has written so far
+// (its logs), so that it outlives a cluster that dies before the job ends.
+type JobRunning interface {
+	Collect(ctx context.Context, j rayfleet.Job, head rayjob.Client) error
+}
+
 // Defaults of the job runner.
 const (
 	DefaultMaxRunningJobs = 100
 	DefaultJobWorkers     = 4
+	DefaultCollectEvery   = time.Minute
 	headTimeout           = 10 * time.Second
+	// hookTimeout bounds one call of Ended or Running.
+	hookTimeout = 2 * time.Minute
 )
 
 // JobRunner hands jobs to the heads of their clusters and follows them to
@@ -89,6 +99,10 @@ type JobRunner struct {
 	HTTP *http.Client
 	// Ended, if not nil, is told of every job that ends.
 	Ended JobEnded
+	// Running, if not nil, is told every CollectEvery (DefaultCollectEvery
+	// if 0) of each job that runs.
+	Running      JobRunning
+	CollectEvery time.Duration
 
 	once sync.Once
 	loop *loop
@@ -115,6 +129,9 @@ func (r *JobRunner) init() {
 		if r.HTTP == nil {
 			r.HTTP = &http.Client{Timeout: headTimeout}
 		}
+		if r.CollectEvery <= 0 {
+			r.CollectEvery = DefaultCollectEvery
+		}
 	})
 }
 
@@ -128,8 +145,59 @@ func (r *JobRunner) Wake(ref Ref) {
 // Run works until ctx ends, resyncing every Resync.
 func (r *JobRunner) Run(ctx context.Context) error {
 	r.init()
+	if r.Running != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			t := time.NewTicker(r.CollectEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					r.eachRunning(ctx)
+				}
+			}
+		}()
+	}
 	r.loop.run(ctx, r.Workers, r.Resync, r.Logger, r.resync, r.Reconcile)
 	return nil
+}
+
+// eachRunning tells Running of every job that runs now on its cluster's
+// current instance, one at a time.
+func (r *JobRunner) eachRunning(ctx context.Context) {
+	refs, err := r.Store.ListUnfinishedJobClusters(ctx)
+	if err != nil {
+		r.Logger.Warn("list the clusters with running jobs", "err", err.Error())
+		return
+	}
+	for _, ref := range refs {
+		c, err := r.Store.GetClusterAny(ctx, ref.AccountID, ref.WorkspaceID, ref.ID)
+		if err != nil || c.State != rayfleet.StateRunning {
+			continue
+		}
+		head, ok := r.head(&c)
+		if !ok {
+			continue
+		}
+		jobs, err := r.Store.ListUnfinishedJobs(ctx, ref)
+		if err != nil {
+			continue
+		}
+		for _, j := range jobs {
+			if j.Status != rayfleet.JobRunning || j.InstanceID != c.InstanceID || ctx.Err() != nil {
+				continue
+			}
+			hctx, cancel := context.WithTimeout(ctx, hookTimeout)
+			if err := r.Running.Collect(hctx, j, head); err != nil && ctx.Err() == nil {
+				r.Logger.Warn("copy what a running job wrote so far", "submissionId", j.ID, "err", err.Error())
+			}
+			cancel()
+		}
+	}
 }
 
 // resync lists every cluster with unfinished jobs (whether or not its row
@@ -306,7 +374,9 @@ func (r *JobRunner) write(ctx context.Context, v *jobView, s *jobStep) (*rayflee
 	if j.Status.Final() && !read.Status.Final() {
 		if r.Ended != nil {
 			head, _ := r.head(v.Cluster)
-			r.Ended.JobEnded(ctx, j, head)
+			hctx, cancel := context.WithTimeout(ctx, hookTimeout)
+			r.Ended.JobEnded(hctx, j, head)
+			cancel()
 		}
 		if j.OwnsCluster() {
 			// The next pass sees it ended, and deletes its cluster when due.

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultLogBucket is the log store's bucket when none is configured.
-const DefaultLogBucket = "rayfleet-logs"
+const DefaultLogBucket = rayfleet.DefaultLogBucket
 
 // JobInfo is a job as the API shows it: with the spec of the cluster it
 // runs on and the addresses of that cluster while it runs the job.
@@ -47,7 +47,7 @@ func (s *Service) SubmitJob(ctx context.Context, p rayfleet.Principal, wsID stri
 		now := s.now()
 		j := rayfleet.Job{
 			ID: id, AccountID: p.AccountID, WorkspaceID: wsID, Spec: spec, Status: rayfleet.JobSubmitted,
-			LogBucket: s.logBucket(), LogPath: rayfleet.JobLogPath(wsID, id), SubmitTime: now,
+			LogBucket: s.LogBucket(), LogPath: rayfleet.JobLogPath(wsID, id), SubmitTime: now,
 			Creator: p.UserUID, CreatorName: p.Nickname,
 		}
 		if err := s.prepareJob(ctx, p, &j); err != nil {
@@ -124,13 +124,6 @@ func (s *Service) couldEverFit(ctx context.Context, accountID, wsID string, spec
 		}
 	}
 	return nil
-}
-
-func (s *Service) logBucket() string {
-	if s.LogBucket != "" {
-		return s.LogBucket
-	}
-	return DefaultLogBucket
 }
 
 // GetJob returns one job.

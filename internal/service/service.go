@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/keylock"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
 
@@ -57,7 +57,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// JobWaker, LogBucket, Revoker, Logger and WorkspaceRuntime.
+// JobWaker, LogBucket, Revoker, Logger, WorkspaceRuntime, Locker, Logs and LogURLs.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -72,9 +72,6 @@ type Service struct {
 	// job submitted or cancelled), keyed as Waker is: the job runner looks
 	// at a cluster's jobs together.
 	JobWaker Waker
-	// LogBucket names the log store's bucket in GetRayJob's logBucketName
-	// (DefaultLogBucket if empty).
-	LogBucket string
 	// Revoker, if not nil, is told of revoked cluster tokens.
 	Revoker Revoker
 	Logger  *slog.Logger
@@ -84,12 +81,16 @@ type Service struct {
 	// process wait for each other across the processes that share the
 	// store too (several API replicas on one PostgreSQL database).
 	Locker Locker
+	// Logs, if not nil, is where jobs' logs are kept; LogURLs signs the
+	// URLs that open them (GetRayLog).
+	Logs    LogStore
+	LogURLs LogURLs
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
-	wsLocks keyedMutex
+	wsLocks keylock.Set
 	// tokenLocks serialises calls that carry the same client token.
-	tokenLocks keyedMutex
+	tokenLocks keylock.Set
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
 	// policies remembers the parsed policies of recent callers.
@@ -134,8 +135,6 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// keyedMutex is a set of mutexes by key, created on demand and dropped when
-// nobody holds or waits for them.
 // Locker holds a lock named by kind and key across processes until
 // unlock. The service takes kinds in one order: "token" (a clientToken's)
 // before "ws" (a workspace's, or a user's keys).
@@ -152,8 +151,8 @@ func (s *Service) lock(ctx context.Context, key string) (func(), error) {
 
 // lockIn takes key's lock in km, and through Locker the lock of kind and
 // key.
-func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) (func(), error) {
-	unlock := km.lock(key)
+func (s *Service) lockIn(ctx context.Context, km *keylock.Set, kind, key string) (func(), error) {
+	unlock := km.Lock(key)
 	if s.Locker == nil {
 		return unlock, nil
 	}
@@ -166,40 +165,6 @@ func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) 
 		release()
 		unlock()
 	}, nil
-}
-
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
-	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // retryConflict runs fn again while it loses optimistic-concurrency races, a

@@ -210,7 +210,7 @@ def run_server(work, extra_args=(), scheme="http", ca=None):
                 return False
 
         wait_until("the server to be ready", ready, 30)
-        yield {"cred": cred, "address": address, "clusters": clusters, "log": log_path, "temp_root": temp_root}
+        yield {"cred": cred, "address": address, "clusters": clusters, "log": log_path, "temp_root": temp_root, "data": data}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
