@@ -492,3 +492,40 @@ func TestJobInfo(t *testing.T) {
 		t.Fatalf("logs at %s %s", info.LogBucket, info.LogPath)
 	}
 }
+
+// runnings records the JobRunning hook's calls.
+type runnings struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (r *runnings) Collect(_ context.Context, j rayfleet.Job, head rayjob.Client) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if head.Address != "" {
+		r.calls[j.ID]++
+	}
+	return nil
+}
+
+// Running is told of the jobs that run on their cluster's instance, and
+// of no other.
+func TestJobRunningHook(t *testing.T) {
+	e := newJobEnv(t, 2)
+	id := e.create(t, 0)
+	c := e.settle(t, id)
+	running := e.submit(t, rayfleet.JobSpec{Entrypoint: "python a.py", ClusterID: id, ShutdownAfterJobFinishes: true})
+	pending := e.submit(t, rayfleet.JobSpec{Entrypoint: "python b.py", ClusterID: id, ShutdownAfterJobFinishes: true})
+	e.pass(t, id)
+	e.heads.of(c.InstanceID).set(running, rayfleet.RayJobRunning, "Job is currently running.")
+	e.pass(t, id)
+	wantJob(t, e.job(t, running), rayfleet.JobRunning, "Job is currently running.")
+	hook := &runnings{calls: map[string]int{}}
+	e.runner.Running = hook
+	e.runner.init()
+	e.runner.eachRunning(context.Background())
+	e.runner.eachRunning(context.Background())
+	if hook.calls[running] != 2 || hook.calls[pending] != 0 {
+		t.Fatalf("Running was told %v, want the running job twice and the pending one never", hook.calls)
+	}
+}
