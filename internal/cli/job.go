@@ -395,8 +395,13 @@ func (a *app) printJob(j *api.Job) error {
 	if j.ActiveDeadlineSeconds > 0 {
 		t.row("Deadline:", (time.Duration(j.ActiveDeadlineSeconds)*time.Second).String()+" after submission")
 	}
-	if j.ShutdownAfterJobFinishes {
-		t.row("Own cluster:", fmt.Sprintf("deleted %s after the job ends", time.Duration(j.TTLSecondsAfterFinished)*time.Second))
+	// A job's own cluster has the id of the job's (see docs/api.md).
+	if j.ClusterID == "ray-"+strings.TrimPrefix(j.SubmissionID, "rj-") {
+		fate := "kept after the job ends (delete it with: rayfleet cluster delete " + j.ClusterID + ")"
+		if j.ShutdownAfterJobFinishes {
+			fate = fmt.Sprintf("deleted %s after the job ends", time.Duration(j.TTLSecondsAfterFinished)*time.Second)
+		}
+		t.row("Own cluster:", fate)
 	}
 	t.row("Submitted:", a.when(j.SubmitTime))
 	t.row("Started:", a.when(j.StartTime))

@@ -1,7 +1,13 @@
 package cli
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 const submittedResp = `{"requestId":"REQ-SUBMIT","submissionId":"rj-k7nm8ahl5te4tg91"}`
@@ -77,4 +83,70 @@ func TestJobListTable(t *testing.T) {
 	if q := srv.only(t).Query; q != "submitTime=%7B%22startTime%22%3A1767312000000%7D" {
 		t.Errorf("query %q", q)
 	}
+}
+
+// job get shows a job's own cluster and what becomes of it, and escapes
+// the message.
+func TestJobGet(t *testing.T) {
+	srv := newFakeServer(t, answer(200, `{"requestId":"R","submissionId":"rj-k7nm8ahl5te4tg91","name":"n","status":"Failed",
+		"message":"Job entrypoint command failed with exit code 3\u001b[31m","entrypoint":"python x.py","clusterId":"ray-k7nm8ahl5te4tg91",
+		"clusterState":"Deleted","shutdownAfterJobFinishes":true,"ttlSecondsAfterFinished":60,"logBucketName":"rayfleet-logs","logPath":"w/ray/logs/rj-k7nm8ahl5te4tg91_default/"}`))
+	r := runCLI(t, srv.vars(t), "", "job", "get", "rj-k7nm8ahl5te4tg91")
+	r.wantCode(t, 0)
+	contains(t, "stdout", r.stdout, "Failed", `exit code 3\x1b[31m`, "ray-k7nm8ahl5te4tg91 (Deleted)", "deleted 1m0s after the job ends",
+		"rayfleet-logs/w/ray/logs/rj-k7nm8ahl5te4tg91_default/")
+}
+
+// job logs --follow waits while the job has not reached Ray, then tails
+// its log through the gateway with the cluster's submit token.
+func TestJobLogsFollow(t *testing.T) {
+	var mu sync.Mutex
+	onRay := false
+	upgrader := websocket.Upgrader{}
+	head := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		known := onRay
+		mu.Unlock()
+		switch {
+		case r.Header.Get("ray-token") != "tok":
+			http.Error(w, "no token", http.StatusUnauthorized)
+		case !known:
+			http.Error(w, "Job does not exist", http.StatusNotFound)
+		case r.URL.Path == "/api/jobs/rj-k7nm8ahl5te4tg91":
+			_, _ = io.WriteString(w, `{"submission_id":"rj-k7nm8ahl5te4tg91","status":"RUNNING"}`)
+		case r.URL.Path == "/api/jobs/rj-k7nm8ahl5te4tg91/logs/tail":
+			conn, err := upgrader.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			_ = conn.WriteMessage(websocket.TextMessage, []byte("line 1\n"))
+			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer head.Close()
+	looks := 0
+	srv := newFakeServer(t, func(c call) (int, string) {
+		switch c.Action {
+		case "GetRayJob":
+			looks++
+			if looks == 3 {
+				mu.Lock()
+				onRay = true
+				mu.Unlock()
+			}
+			return 200, `{"submissionId":"rj-k7nm8ahl5te4tg91","status":"Pending","clusterState":"Running","clusterId":"ray-0123456789abcdef","message":"waiting for a slot"}`
+		case "GetRayCluster":
+			return 200, `{"clusterId":"ray-0123456789abcdef","state":"Running","jobUrl":"` + head.URL + `","submitToken":"tok"}`
+		}
+		return 404, `{"code":"ResourceNotFound","message":"no"}`
+	})
+	r := runCLI(t, srv.vars(t), "", "job", "logs", "rj-k7nm8ahl5te4tg91", "--follow", "--wait-interval", "10ms")
+	r.wantCode(t, 0)
+	if r.stdout != "line 1\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	contains(t, "stderr", r.stderr, "waiting for the job to reach Ray: rj-k7nm8ahl5te4tg91 Pending (cluster Running): waiting for a slot")
 }
