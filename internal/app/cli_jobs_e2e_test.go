@@ -18,7 +18,8 @@ import (
 // job with a local working directory submitted to a cluster by its name
 // and followed to Succeeded, its log read and followed through the
 // gateway, the list as JSON, a failing job exiting 5 with Ray's message, a
-// sleeping one cancelled, and the log of a job whose cluster is gone.
+// sleeping one cancelled, a job on a cluster of its own, and the log of a
+// job whose cluster is gone.
 func TestCLIJobs(t *testing.T) {
 	needRay(t)
 	srv, cred := testServer(t)
@@ -91,6 +92,13 @@ func TestCLIJobs(t *testing.T) {
 	code, out, errs = run("job", "cancel", sub.SubmissionID, "--wait", "--wait-interval", "200ms")
 	if code != 0 || !strings.Contains(out, "Job "+sub.SubmissionID+" Cancelled") {
 		t.Fatalf("cancel --wait: %d %q %q", code, out, errs)
+	}
+
+	// A job on a cluster of its own, sized by cluster create's flags.
+	code, out, errs = run("job", "submit", "--name", "own", "--head-cpu", "1", "--head-memory", "2Gi",
+		"--wait", "--wait-interval", "200ms", "--", "python", "-c", "print(6 * 7)")
+	if code != 0 || !strings.Contains(out, "Succeeded") {
+		t.Fatalf("job on its own cluster: %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 
 	// With the cluster gone the head has no log to give; the stored logs are
