@@ -41,13 +41,9 @@ user's to read.`,
 				if tf.v == "" {
 					continue
 				}
-				t, err := time.Parse(time.RFC3339, tf.v)
+				t, err := parseWhen(tf.flag, tf.v, time.Now())
 				if err != nil {
-					if d, derr := time.ParseDuration(tf.v); derr == nil {
-						t = time.Now().Add(-d)
-					} else {
-						return usagef("%s must be an RFC 3339 time (2026-01-02T15:04:05Z) or a duration ago (24h), not %q", tf.flag, tf.v)
-					}
+					return err
 				}
 				q.Set(tf.name, t.UTC().Format(time.RFC3339))
 			}

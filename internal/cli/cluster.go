@@ -422,6 +422,20 @@ func (f *specFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.description, "description", "", "description")
 	fl.StringVar(&f.release, "release-version", "", `engine version, as "rayfleet release-version list" shows it (default the server's)`)
 	fl.StringVar(&f.network, "network-service", "vpc", "network service name")
+	f.addNodes(cmd)
+	fl.StringArrayVar(&f.env, "env", nil, "environment variable KEY=VALUE of every node (repeatable; replaces the env)")
+}
+
+// Names of the flags addNodes adds, by the part of the spec they change.
+var (
+	headFlagNames   = []string{"head-cpu", "head-memory", "queue", "autoscale", "idle-timeout"}
+	workerFlagNames = []string{"workers", "worker-cpu", "worker-memory", "worker-group", "min-workers", "max-workers"}
+)
+
+// addNodes adds the flags that size the head and a worker group, shared by
+// cluster create/update and the job's own cluster of job submit.
+func (f *specFlags) addNodes(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.StringVar(&f.headCPU, "head-cpu", "2", "head node CPU cores")
 	fl.StringVar(&f.headMemory, "head-memory", "8Gi", "head node memory")
 	fl.StringVar(&f.queue, "queue", "root_queue", "queue of the head and of every worker group")
@@ -433,7 +447,14 @@ func (f *specFlags) add(cmd *cobra.Command) {
 	fl.Int32Var(&f.minWorkers, "min-workers", 1, "autoscaling lower bound of the group")
 	fl.Int32Var(&f.maxWorkers, "max-workers", 0, "autoscaling upper bound of the group (needed with --autoscale)")
 	fl.Int32Var(&f.idleTimeout, "idle-timeout", 60, "seconds before an idle autoscaled worker is removed")
-	fl.StringArrayVar(&f.env, "env", nil, "environment variable KEY=VALUE of every node (repeatable; replaces the env)")
+}
+
+// newHead is the head the flags describe, defaults included.
+func (f *specFlags) newHead() *api.HeadSpec {
+	return &api.HeadSpec{
+		QueueName: f.queue, CPU: f.headCPU, Memory: f.headMemory,
+		EnableAutoScaling: f.autoscale, IdleTimeoutSeconds: f.idleTimeout,
+	}
 }
 
 func (a *app) clusterCreate() *cobra.Command {
@@ -591,14 +612,11 @@ func (a *app) clusterRequest(cmd *cobra.Command, f *specFlags, current func() (*
 		return cur, nil
 	}
 
-	headFlags := anyChanged(changed, "head-cpu", "head-memory", "queue", "autoscale", "idle-timeout", "env")
+	headFlags := anyChanged(changed, headFlagNames...) || changed("env")
 	if req.HeadSpec == nil {
 		switch {
 		case create:
-			req.HeadSpec = &api.HeadSpec{
-				QueueName: f.queue, CPU: f.headCPU, Memory: f.headMemory,
-				EnableAutoScaling: f.autoscale, IdleTimeoutSeconds: f.idleTimeout,
-			}
+			req.HeadSpec = f.newHead()
 		case headFlags:
 			cl, err := getCurrent()
 			if err != nil {
@@ -632,7 +650,7 @@ func (a *app) clusterRequest(cmd *cobra.Command, f *specFlags, current func() (*
 		}
 	}
 
-	workerFlags := anyChanged(changed, "workers", "worker-cpu", "worker-memory", "worker-group", "min-workers", "max-workers")
+	workerFlags := anyChanged(changed, workerFlagNames...)
 	ownGroups := false // workerSpec built here rather than read from -f
 	if req.WorkerSpec == nil && (workerFlags || !create && (changed("queue") || changed("env"))) {
 		ownGroups = true

@@ -7,8 +7,11 @@
 // Every call goes through api.Client, which signs with api/signer, so the CLI
 // exercises exactly the client code third-party tools use. The package imports
 // api, api/signer (for its Credentials type; tests verify signatures with it)
-// and cobra. It does not import the domain root package or any other internal
-// package: it knows the server only through the wire, as any client does.
+// and cobra, and internal/rayjob, the client of Ray's own job REST API, for
+// what `rayfleet job` sends to a cluster's head through the gateway as Ray's
+// job CLI does (a working directory's upload, driver logs). It imports no
+// other internal package: it knows the server only through the wire, as any
+// client does.
 //
 // Run takes an Env (args, environment, stdio) rather than touching os.*
 // directly, so tests run whole commands in-process.
@@ -25,4 +28,5 @@
 //	2  usage error: bad command, flag or argument, missing credentials or workspace
 //	3  the API refused the request (4xx other than not found)
 //	4  not found: ResourceNotFound or another 404, or an unknown local profile
+//	5  a job followed with --wait ended otherwise than wanted
 package cli

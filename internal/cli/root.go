@@ -42,6 +42,7 @@ const (
 	exitUsage    = 2
 	exitRefused  = 3
 	exitNotFound = 4
+	exitJobEnded = 5
 )
 
 // defaultEndpoint is where `rayfleet server` listens with no configuration,
@@ -125,7 +126,9 @@ Exit codes:
   1  unexpected error: network, server (5xx), local I/O
   2  usage error: bad command, flag or argument; missing credentials or workspace
   3  the API refused the request (4xx other than not found)
-  4  not found (ResourceNotFound, 404, unknown profile)`
+  4  not found (ResourceNotFound, 404, unknown profile)
+  5  a job followed with --wait ended otherwise than wanted (Failed, Cancelled,
+     Timeout after job submit --wait; not Cancelled after job cancel --wait)`
 
 const rootExample = `  rayfleet server &                  # first start writes a profile
   rayfleet cluster create --name dev --workers 2
@@ -166,6 +169,7 @@ func (a *app) rootCommand(extra []Command) *cobra.Command {
 
 	root.AddCommand(
 		a.clusterCommand(),
+		a.jobCommand(),
 		a.workspaceCommand(),
 		a.queueCommand(),
 		a.releaseCommand(),
@@ -343,6 +347,14 @@ func (a *app) describe(err error) (int, string) {
 	var nf *notFoundError
 	if errors.As(err, &nf) {
 		return exitNotFound, nf.msg
+	}
+	var je *jobEndedError
+	if errors.As(err, &je) {
+		return exitJobEnded, je.Error()
+	}
+	var ge *gatewayError
+	if errors.As(err, &ge) {
+		return exitError, ge.Error()
 	}
 	if errors.Is(err, context.Canceled) {
 		return exitError, "interrupted"

@@ -8,6 +8,7 @@
 //	GET  /api/jobs/                 every job
 //	POST /api/jobs/{id}/stop        stop
 //	GET  /api/jobs/{id}/logs        the driver's log
+//	GET  /api/jobs/{id}/logs/tail   the driver's log as it grows (a WebSocket)
 //	GET  /api/packages/{protocol}/{name}, PUT the same   a runtime_env package
 //	GET  /api/version
 //
@@ -32,5 +33,6 @@
 // With token authentication on (RAY_AUTH_MODE=token), the head wants
 // "Authorization: Bearer <token>" on every request; Client.Token sends it.
 //
-// It imports the domain and the standard library only.
+// It imports the domain, the standard library and, for the log tail,
+// gorilla/websocket.
 package rayjob
