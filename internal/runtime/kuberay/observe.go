@@ -249,11 +249,6 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 	return false, nil
 }
 
-// HeadToken returns Ray's token of c's head: none yet, the clusters on
-// Kubernetes run without Ray's token authentication (their heads are
-// reached inside the Kubernetes cluster only).
-func (r *Runtime) HeadToken(*rayfleet.Cluster) string { return "" }
-
 // HeadEndpoints returns host:port of the dashboard and of the Ray client
 // server of c's current head, through the head service KubeRay made, for
 // the gateway; ok is false while the current instance's head is not
