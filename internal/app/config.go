@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/runtime/kuberay"
 	"github.com/rayfleet/rayfleet/internal/service"
 )
 
@@ -76,6 +77,15 @@ type Config struct {
 	Kubeconfig string `yaml:"kubeconfig"`
 	// NamespacePrefix names each workspace's namespace: <prefix>-<workspaceId>.
 	NamespacePrefix string `yaml:"namespacePrefix"`
+	// NetworkPolicy is who, besides a cluster's own pods, its
+	// NetworkPolicy lets in (kuberay.Peers: label selectors as kubectl -l
+	// takes them).
+	NetworkPolicy struct {
+		GatewayPods       string `yaml:"gatewayPods"`
+		GatewayNamespaces string `yaml:"gatewayNamespaces"`
+		ScraperPods       string `yaml:"scraperPods"`
+		ScraperNamespaces string `yaml:"scraperNamespaces"`
+	} `yaml:"networkPolicy"`
 	// RayPath is the ray executable of the local runtime ("" = PATH).
 	RayPath string `yaml:"rayPath"`
 	// RayEnvs is how the local runtime gets the Ray of a release the
@@ -161,6 +171,8 @@ func DefaultConfig() Config {
 	c.RayEnvs = "off"
 	c.Roles = "api,gateway,reconciler"
 	c.NamespacePrefix = "rayfleet"
+	c.NetworkPolicy.GatewayPods = kuberay.DefaultGatewayPods
+	c.NetworkPolicy.GatewayNamespaces = kuberay.DefaultGatewayNamespaces
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 16
 	c.MaxRunningJobsPerCluster = 100
@@ -276,12 +288,27 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("releaseVersions[%d]: releaseVersion, rayVersion, pythonVersion and image are required", i))
 		}
 	}
+	for name, sel := range map[string]string{
+		"network-policy-gateway-pods": c.NetworkPolicy.GatewayPods, "network-policy-gateway-namespaces": c.NetworkPolicy.GatewayNamespaces,
+		"network-policy-scraper-pods": c.NetworkPolicy.ScraperPods, "network-policy-scraper-namespaces": c.NetworkPolicy.ScraperNamespaces,
+	} {
+		if err := kuberay.CheckSelector(sel); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
 	for name, g := range c.GPUTypes {
 		if g.GPUs < 1 {
 			errs = append(errs, fmt.Errorf("gpuTypes[%s].gpus: must be at least 1", name))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// peers is the NetworkPolicy section as the kuberay runtime takes it.
+func (c *Config) peers() kuberay.Peers {
+	n := c.NetworkPolicy
+	return kuberay.Peers{GatewayPods: n.GatewayPods, GatewayNamespaces: n.GatewayNamespaces,
+		ScraperPods: n.ScraperPods, ScraperNamespaces: n.ScraperNamespaces}
 }
 
 // HasRole reports whether this process runs role.
@@ -364,6 +391,10 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"runtime", "RAYFLEET_RUNTIME", "where clusters run: local (ray processes here) or kuberay (Kubernetes)", &c.Runtime},
 		{"kubeconfig", "RAYFLEET_KUBECONFIG", "kubeconfig for --runtime kuberay (default: in-cluster config)", &c.Kubeconfig},
 		{"namespace-prefix", "RAYFLEET_NAMESPACE_PREFIX", "kuberay: namespace per workspace is <prefix>-<workspaceId>", &c.NamespacePrefix},
+		{"network-policy-gateway-pods", "RAYFLEET_NETWORK_POLICY_GATEWAY_PODS", "kuberay: label selector of the gateway's pods, which alone reach heads from outside their cluster", &c.NetworkPolicy.GatewayPods},
+		{"network-policy-gateway-namespaces", "RAYFLEET_NETWORK_POLICY_GATEWAY_NAMESPACES", "kuberay: label selector of the namespaces those pods run in", &c.NetworkPolicy.GatewayNamespaces},
+		{"network-policy-scraper-pods", "RAYFLEET_NETWORK_POLICY_SCRAPER_PODS", "kuberay: label selector of the pods (a Prometheus) let in to every node's metrics ports (default: none)", &c.NetworkPolicy.ScraperPods},
+		{"network-policy-scraper-namespaces", "RAYFLEET_NETWORK_POLICY_SCRAPER_NAMESPACES", "kuberay: label selector of the namespaces those pods run in", &c.NetworkPolicy.ScraperNamespaces},
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},

@@ -129,3 +129,42 @@ func TestMaxRunningJobsSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkPolicySettings: the gateway's peers default to deploy/'s pods
+// and namespace; flags, environment and YAML set all four selectors, and
+// what is not a label selector is refused with the flag's name.
+func TestNetworkPolicySettings(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := LoadConfig(nil, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.peers(); p.GatewayPods != "app.kubernetes.io/name=rayfleet" || p.GatewayNamespaces != "kubernetes.io/metadata.name=rayfleet" ||
+		p.ScraperPods != "" || p.ScraperNamespaces != "" {
+		t.Errorf("defaults = %+v", p)
+	}
+	yaml := filepath.Join(t.TempDir(), "rayfleet.yaml")
+	if err := os.WriteFile(yaml, []byte("networkPolicy:\n  gatewayPods: app=gw\n  scraperPods: app=prometheus\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = LoadConfig([]string{"--config", yaml, "--network-policy-scraper-namespaces", "team in (mon)"},
+		func(k string) string {
+			if k == "RAYFLEET_NETWORK_POLICY_GATEWAY_NAMESPACES" {
+				return "kubernetes.io/metadata.name=rf"
+			}
+			return ""
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.peers(); p.GatewayPods != "app=gw" || p.GatewayNamespaces != "kubernetes.io/metadata.name=rf" ||
+		p.ScraperPods != "app=prometheus" || p.ScraperNamespaces != "team in (mon)" {
+		t.Errorf("set = %+v", p)
+	}
+	_, err = LoadConfig([]string{"--network-policy-gateway-pods", "app=(x", "--network-policy-scraper-namespaces", "a in b"}, none)
+	for _, want := range []string{"network-policy-gateway-pods", "network-policy-scraper-namespaces"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

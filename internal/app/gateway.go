@@ -62,9 +62,9 @@ func (g gatewayLookup) Upstream(ctx context.Context, ws, id string) (string, str
 	return g.runtime.HeadEndpoints(&c)
 }
 
-// UpstreamToken is Ray's own token of the cluster's head (the local
-// runtime turns Ray's token authentication on for every instance): the
-// gateway sends it upstream, so users hold only rayfleet's token.
+// UpstreamToken is Ray's own token of the cluster's head (both runtimes
+// turn Ray's token authentication on for every instance): the gateway
+// sends it upstream, so users hold only rayfleet's token.
 func (g gatewayLookup) UpstreamToken(ctx context.Context, ws, id string) (string, error) {
 	c, err := g.store.ClusterForGateway(ctx, ws, id)
 	if rayfleet.IsNotFound(err) {

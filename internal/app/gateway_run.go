@@ -28,11 +28,13 @@ import (
 //     with SQLite it opens the server's database file beside it (WAL lets
 //     readers in while the server writes); with PostgreSQL it needs the
 //     data directory only for the node state files and the session key.
-//   - kuberay runtime: from the RayClusters and pods it watches
-//     (kuberay.Heads), so it must run where the head services resolve (in
-//     the Kubernetes cluster), and its service account needs list and
-//     watch on RayClusters and pods only. Any number of gateways may run,
-//     each with its own data directory for the session key.
+//   - kuberay runtime: from the RayClusters, pods and Ray token secrets it
+//     watches (kuberay.Heads), so it must run where the head services
+//     resolve (in the Kubernetes cluster), its service account needs list
+//     and watch on those three only, and its pods must match the clusters'
+//     NetworkPolicy's gateway peers (--network-policy-gateway-pods and
+//     -namespaces of the server). Any number of gateways may run, each
+//     with its own data directory for the session key.
 type Gateway struct {
 	Config Config
 	Logger *slog.Logger

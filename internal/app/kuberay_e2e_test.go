@@ -12,6 +12,7 @@ import (
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -83,7 +84,7 @@ func newKubeEnv(t *testing.T) *kubeEnv {
 func kubeClient(t *testing.T, stack *kubetest.Stack) ctrlclient.Client {
 	t.Helper()
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, rayv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, networkingv1.AddToScheme, rayv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +159,9 @@ func (e *kubeEnv) rayCluster(ws, id string) *rayv1.RayCluster {
 }
 
 // leftovers lists what the API server still has of a cluster: its
-// RayCluster, and every pod, service, service account, role and role
-// binding that carries its rayfleet or KubeRay cluster label.
+// RayCluster, and every pod, service, service account, role, role binding,
+// secret and NetworkPolicy that carries its rayfleet or KubeRay cluster
+// label.
 func leftovers(t testing.TB, kube ctrlclient.Client, ns, id string) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -171,7 +173,7 @@ func leftovers(t testing.TB, kube ctrlclient.Client, ns, id string) []string {
 	}
 	for _, sel := range []ctrlclient.MatchingLabels{{"rayfleet.io/cluster": id}, {"ray.io/cluster": id}} {
 		for _, l := range []ctrlclient.ObjectList{&corev1.PodList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
-			&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &corev1.SecretList{}} {
+			&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &corev1.SecretList{}, &networkingv1.NetworkPolicyList{}} {
 			if err := kube.List(ctx, l, ctrlclient.InNamespace(ns), sel); err != nil {
 				t.Fatal(err)
 			}
@@ -187,6 +189,19 @@ func leftovers(t testing.TB, kube ctrlclient.Client, ns, id string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// deleteUntilGone deletes a cluster through the API and waits until
+// nothing of it is left on Kubernetes and its row is purged.
+func (e *kubeEnv) deleteUntilGone(ws, id string) {
+	e.t.Helper()
+	if _, err := e.api.DeleteCluster(context.Background(), ws, id); err != nil {
+		e.t.Fatal(err)
+	}
+	poll.UntilSeen(e.t, kubeWait, "nothing of the cluster left and its row purged", func() (bool, string) {
+		left := leftovers(e.t, e.kube, e.ns(ws), id)
+		return len(left) == 0 && e.purged(ws, id), fmt.Sprintf("left %v, purged %v", left, e.purged(ws, id))
+	}, kubeEvery)
 }
 
 // purged reports whether the cluster's row is gone from the store (the
@@ -423,13 +438,7 @@ func TestKubeRayAutoscalingLiveAndDelete(t *testing.T) {
 		t.Error("a live change marked the cluster modified")
 	}
 
-	if _, err := e.api.DeleteCluster(ctx, ws, id); err != nil {
-		t.Fatal(err)
-	}
-	poll.UntilSeen(t, kubeWait, "nothing of the cluster left and its row purged", func() (bool, string) {
-		left := leftovers(t, e.kube, e.ns(ws), id)
-		return len(left) == 0 && e.purged(ws, id), fmt.Sprintf("left %v, purged %v", left, e.purged(ws, id))
-	}, kubeEvery)
+	e.deleteUntilGone(ws, id)
 }
 
 // TestKubeRayPodDeletedRecovers: pods deleted under a running cluster are

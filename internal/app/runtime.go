@@ -41,6 +41,7 @@ func newRuntime(ctx context.Context, cfg Config, logger *slog.Logger, waker reco
 		}
 		r, err := kuberay.New(ctx, kuberay.Config{
 			RestConfig: rc, NamespacePrefix: cfg.NamespacePrefix, GPUTypes: gpus, Logger: logger, Waker: waker, Now: time.Now,
+			Peers: cfg.peers(),
 			Image: func(release string) (string, bool) {
 				for _, r := range releases {
 					if r.Display == release || r.Version == release {

@@ -25,8 +25,9 @@ import (
 
 // Apply makes c's RayCluster match c.RunningSpec for c.InstanceID, with
 // spec.suspend off: it creates the workspace's namespace if needed, the
-// Redis secret (before the RayCluster, so that the head pod never starts
-// without it), and server-side applies the RayCluster. Live changes
+// Redis secret, the instance's Ray token secret and the cluster's
+// NetworkPolicy (all three before the RayCluster, so that no pod ever
+// starts without them), and server-side applies the RayCluster. Live changes
 // (replicas, min/max, autoscaling) are nothing more than the next Apply.
 // A spec that cannot run makes nothing: Observe reports it as the Failure.
 func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
@@ -69,21 +70,38 @@ func (r *Runtime) Apply(ctx context.Context, c *rayfleet.Cluster) error {
 	if current != nil {
 		uid = string(current.UID)
 	}
-	if err := r.applySecret(ctx, c, ns, uid); err != nil {
+	if err := r.applyDependents(ctx, c, ns, uid); err != nil {
 		return err
 	}
-	if unchanged {
-		return r.nudgeIfStalled(ctx, current)
+	if !unchanged {
+		applied, err := r.applyRayCluster(ctx, rc, current, in)
+		if err != nil {
+			return err
+		}
+		if uid == "" {
+			// Created just now: what it owns can name its owner only now.
+			return r.applyDependents(ctx, c, ns, applied)
+		}
 	}
-	applied, err := r.applyRayCluster(ctx, rc, current, in)
-	if err != nil {
+	// The reconciler ends the pods of other instances before it applies a
+	// new one: their tokens are not needed any more.
+	if err := r.dropOldTokens(ctx, c, ns); err != nil {
 		return err
-	}
-	if uid == "" {
-		// Created just now: the secret can name its owner only now.
-		return r.applySecret(ctx, c, ns, applied)
 	}
 	return r.nudgeIfStalled(ctx, current)
+}
+
+// applyDependents applies what c's RayCluster owns, with the RayCluster
+// ownerUID as their owner when it is known: the Redis secret, the Ray
+// token secret of the instance and the NetworkPolicy.
+func (r *Runtime) applyDependents(ctx context.Context, c *rayfleet.Cluster, ns, ownerUID string) error {
+	if err := r.applySecret(ctx, c, ns, ownerUID); err != nil {
+		return err
+	}
+	if err := r.ensureToken(ctx, c, ns, ownerUID); err != nil {
+		return err
+	}
+	return r.applyNetworkPolicy(ctx, c, ns, ownerUID)
 }
 
 // buildInputs is everything of a cluster its RayCluster is built from,
@@ -147,7 +165,7 @@ func (r *Runtime) builtBefore(key string, in buildInputs) bool {
 // gives the worker replicas the autoscaler chose.
 func (r *Runtime) build(c *rayfleet.Cluster, current *rayv1.RayCluster, network map[string]string) (*rayv1.RayCluster, error) {
 	o := buildOptions{Namespace: r.namespaceName(c.WorkspaceID), Image: r.cfg.Image, GPUTypes: r.cfg.GPUTypes,
-		NetworkLabels: network}
+		NetworkLabels: network, TokenSecret: tokenSecretName(c.InstanceID)}
 	if current != nil && current.Labels[labelInstance] == c.InstanceID {
 		o.LiveReplicas = replicasOf(current)
 	}
@@ -188,10 +206,7 @@ func (r *Runtime) ensureNamespace(ctx context.Context, c *rayfleet.Cluster, name
 // applySecret applies the Redis secret of c, owned by the RayCluster
 // ownerUID when known, or removes a secret c no longer needs.
 func (r *Runtime) applySecret(ctx context.Context, c *rayfleet.Cluster, ns, ownerUID string) error {
-	var owner *metav1.OwnerReference
-	if ownerUID != "" {
-		owner = ownerRef(c.ID, ownerUID)
-	}
+	owner := ownerOf(c.ID, ownerUID)
 	want := buildSecret(c, ns, owner)
 	var have corev1.Secret
 	err := r.cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName(c.ID)}, &have)

@@ -33,6 +33,9 @@ type buildOptions struct {
 	GPUTypes  map[string]GPUType
 	// NetworkLabels are extra pod labels for the network service.
 	NetworkLabels map[string]string
+	// TokenSecret, if set, is the secret holding the instance's Ray token
+	// (token.go): Ray's token authentication is on, the token read from it.
+	TokenSecret string
 	// LiveReplicas are the worker replicas the RayCluster of this instance
 	// runs now, by group. Under autoscaling they win over the spec's
 	// replica (clamped to min/max): the Ray autoscaler owns that number
@@ -100,6 +103,13 @@ func buildUnchecked(c *rayfleet.Cluster, o buildOptions) (*rayv1.RayCluster, err
 	}
 	if h.EnableAutoScaling && h.IdleTimeoutSeconds > 0 {
 		rc.Spec.AutoscalerOptions = &rayv1.AutoscalerOptions{IdleTimeoutSeconds: ptr.To(h.IdleTimeoutSeconds)}
+	}
+	if h.EnableAutoScaling && o.TokenSecret != "" {
+		// The autoscaler sidecar talks to the GCS: it needs the token too.
+		if rc.Spec.AutoscalerOptions == nil {
+			rc.Spec.AutoscalerOptions = &rayv1.AutoscalerOptions{}
+		}
+		rc.Spec.AutoscalerOptions.Env = authEnv(o.TokenSecret)
 	}
 	if gcs, err := gcsFaultTolerance(c); err != nil {
 		return nil, err
@@ -189,6 +199,9 @@ func buildPodTemplate(c *rayfleet.Cluster, o buildOptions, nodeType, queue strin
 	if err != nil {
 		return t, specErrorf("%s.env %s", g.field, err)
 	}
+	if o.TokenSecret != "" {
+		env = append(env, authEnv(o.TokenSecret)...)
+	}
 	name := headContainer
 	if nodeType == nodeTypeWorker {
 		name = workerContainer
@@ -208,7 +221,8 @@ func buildPodTemplate(c *rayfleet.Cluster, o buildOptions, nodeType, queue strin
 
 // containerEnv turns env lines into container env. A name given twice keeps
 // its last value, as a shell would; Kubernetes keys env by name, and a
-// server-side apply with a duplicate name is refused.
+// server-side apply with a duplicate name is refused. Ray's authentication
+// settings are the runtime's (ownedEnv): lines setting them are left out.
 func containerEnv(s string) ([]corev1.EnvVar, error) {
 	lines, err := rayfleet.ParseEnv(s)
 	if err != nil {
@@ -217,6 +231,9 @@ func containerEnv(s string) ([]corev1.EnvVar, error) {
 	var out []corev1.EnvVar
 	at := map[string]int{}
 	for _, kv := range lines {
+		if ownedEnv(kv[0]) {
+			continue
+		}
 		if i, ok := at[kv[0]]; ok {
 			out[i].Value = kv[1]
 			continue
@@ -307,6 +324,15 @@ func ownerRef(name, uid string) *metav1.OwnerReference {
 	return &metav1.OwnerReference{
 		APIVersion: rayv1.GroupVersion.String(), Kind: "RayCluster", Name: name, UID: types.UID(uid),
 	}
+}
+
+// ownerOf is ownerRef, or nil while the RayCluster's uid is not known
+// (uid is "").
+func ownerOf(name, uid string) *metav1.OwnerReference {
+	if uid == "" {
+		return nil
+	}
+	return ownerRef(name, uid)
 }
 
 var rayVersionRE = regexp.MustCompile(`\(Ray ([0-9]+\.[0-9]+\.[0-9]+[^,) ]*)`)

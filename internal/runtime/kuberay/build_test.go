@@ -290,6 +290,47 @@ func TestBuildFields(t *testing.T) {
 			}
 		},
 	}, {
+		name: "token authentication: every Ray container reads the token from the instance's secret",
+		tweak: func(c *rayfleet.Cluster, o *buildOptions) {
+			o.TokenSecret = c.InstanceID + "-ray-token"
+			c.RunningSpec.Head.Env = "A=1\nRAY_AUTH_MODE=disabled\nRAY_AUTH_TOKEN=mine\nRAY_AUTH_TOKEN_PATH=/tmp/t"
+			c.RunningSpec.Workers[0].Env = "RAY_AUTH_MODE=disabled"
+		},
+		check: func(t *testing.T, rc *rayv1.RayCluster) {
+			secret := rc.Labels[labelInstance] + "-ray-token"
+			want := append([]corev1.EnvVar{{Name: "A", Value: "1"}}, authEnv(secret)...)
+			if got := rc.Spec.HeadGroupSpec.Template.Spec.Containers[0].Env; !reflect.DeepEqual(got, want) {
+				t.Errorf("head env = %v, want %v", got, want)
+			}
+			if got := rc.Spec.WorkerGroupSpecs[0].Template.Spec.Containers[0].Env; !reflect.DeepEqual(got, authEnv(secret)) {
+				t.Errorf("worker env = %v", got)
+			}
+			tok := authEnv(secret)[1]
+			if tok.Value != "" || tok.ValueFrom.SecretKeyRef.Name != secret || tok.ValueFrom.SecretKeyRef.Key != "auth_token" {
+				t.Errorf("RAY_AUTH_TOKEN = %+v", tok)
+			}
+			if rc.Spec.AutoscalerOptions != nil {
+				t.Errorf("autoscalerOptions without autoscaling: %+v", rc.Spec.AutoscalerOptions)
+			}
+		},
+	}, {
+		name: "token authentication with autoscaling: the autoscaler reads the token too",
+		tweak: func(c *rayfleet.Cluster, o *buildOptions) {
+			o.TokenSecret = c.InstanceID + "-ray-token"
+			c.RunningSpec.Head.EnableAutoScaling, c.RunningSpec.Head.IdleTimeoutSeconds = true, 60
+			w := &c.RunningSpec.Workers[0]
+			w.MinReplica, w.Replica, w.MaxReplica = 1, 1, 3
+		},
+		check: func(t *testing.T, rc *rayv1.RayCluster) {
+			a := rc.Spec.AutoscalerOptions
+			if a == nil || !reflect.DeepEqual(a.Env, authEnv(rc.Labels[labelInstance]+"-ray-token")) || ptr.Deref(a.IdleTimeoutSeconds, 0) != 60 {
+				t.Errorf("autoscalerOptions = %+v", a)
+			}
+			if err := kuberayutils.ValidateRayClusterSpec(&rc.Spec, rc.Annotations); err != nil {
+				t.Errorf("KubeRay refuses it: %v", err)
+			}
+		},
+	}, {
 		name: "network labels go on the pods and never override rayfleet's",
 		tweak: func(_ *rayfleet.Cluster, o *buildOptions) {
 			o.NetworkLabels = map[string]string{

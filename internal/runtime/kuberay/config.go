@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
@@ -41,6 +42,43 @@ type Config struct {
 	Now func() time.Time
 	// FieldManager is the server-side apply field manager; default "rayfleet".
 	FieldManager string
+	// Peers are who may reach a cluster's pods besides the cluster's own
+	// pods (its NetworkPolicy, netpol.go).
+	Peers Peers
+}
+
+// Peers select, by label selectors written as kubectl's -l takes them
+// ("a=b,c in (d)"), the pods outside a cluster that its NetworkPolicy lets
+// in: a pod matches when it matches the pod selector and runs in a
+// namespace that matches the namespace selector.
+type Peers struct {
+	// GatewayPods in GatewayNamespaces reach the head's dashboard and Ray
+	// client ports: rayfleet's gateway (and any rayfleet process that
+	// talks to heads). Default: DefaultGatewayPods in
+	// DefaultGatewayNamespaces, the labels of deploy/'s Deployment and of
+	// the namespace it runs in.
+	GatewayPods, GatewayNamespaces string
+	// ScraperPods in ScraperNamespaces, when either is set, reach every
+	// node's metrics ports (a Prometheus); an empty one of the two then
+	// matches every pod, or every namespace. Unset, nothing outside the
+	// cluster reaches them.
+	ScraperPods, ScraperNamespaces string
+}
+
+// Defaults of Peers: deploy/deployment.yaml's pod labels, and the label the
+// API server puts on every namespace (namespace rayfleet of
+// deploy/namespace.yaml).
+const (
+	DefaultGatewayPods       = "app.kubernetes.io/name=rayfleet"
+	DefaultGatewayNamespaces = "kubernetes.io/metadata.name=rayfleet"
+)
+
+// CheckSelector reports whether s is a label selector as Peers take them.
+func CheckSelector(s string) error {
+	if _, err := metav1.ParseToLabelSelector(s); err != nil {
+		return fmt.Errorf("%q is not a label selector such as app=x,tier in (a,b): %w", s, err)
+	}
+	return nil
 }
 
 // GPUType is what a gpuSpec means on Kubernetes: how many GPUs of which
@@ -67,6 +105,12 @@ func (c Config) withDefaults() Config {
 	if c.FieldManager == "" {
 		c.FieldManager = DefaultFieldManager
 	}
+	if c.Peers.GatewayPods == "" {
+		c.Peers.GatewayPods = DefaultGatewayPods
+	}
+	if c.Peers.GatewayNamespaces == "" {
+		c.Peers.GatewayNamespaces = DefaultGatewayNamespaces
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +133,14 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("kuberay: namespace prefix %q is longer than %d characters", c.NamespacePrefix, maxPrefixLen))
 	} else if msgs := validation.IsDNS1123Label(c.NamespacePrefix); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("kuberay: namespace prefix %q is not a DNS label: %s", c.NamespacePrefix, msgs[0]))
+	}
+	for name, sel := range map[string]string{
+		"GatewayPods": c.Peers.GatewayPods, "GatewayNamespaces": c.Peers.GatewayNamespaces,
+		"ScraperPods": c.Peers.ScraperPods, "ScraperNamespaces": c.Peers.ScraperNamespaces,
+	} {
+		if err := CheckSelector(sel); err != nil {
+			errs = append(errs, fmt.Errorf("kuberay: Peers.%s: %w", name, err))
+		}
 	}
 	for name, g := range c.GPUTypes {
 		if g.GPUs < 0 {

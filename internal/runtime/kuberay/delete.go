@@ -7,6 +7,7 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,7 +19,8 @@ import (
 
 // Delete removes c's RayCluster and its Redis secret. The garbage collector
 // removes what KubeRay made for it (pods, head service, the autoscaler's
-// service account, role and role binding), and KubeRay first runs its
+// service account, role and role binding) and what rayfleet made owned by
+// it (the Ray token secrets, the NetworkPolicy), and KubeRay first runs its
 // Redis cleanup job when GCS fault tolerance is on; Observe reports Exists
 // until all of it is gone. Once the RayCluster is gone, whatever is left
 // of the cluster is deleted directly, so that nothing depends on the
@@ -83,8 +85,9 @@ type leftoverKind struct {
 }
 
 // leftoverKinds lists, with fresh lists to read into, what may outlive
-// cluster id's RayCluster: its jobs (and pods, when asked) by rayfleet's
-// label, and what KubeRay made for it by KubeRay's.
+// cluster id's RayCluster: its jobs, secrets and NetworkPolicy (and pods,
+// when asked) by rayfleet's label, and what KubeRay made for it by
+// KubeRay's.
 func leftoverKinds(id string, pods bool) []leftoverKind {
 	byUs := []client.ListOption{ofCluster(id)}
 	byKubeRay := madeByKubeRayFor(id)
@@ -94,6 +97,8 @@ func leftoverKinds(id string, pods bool) []leftoverKind {
 	}
 	return append(kinds,
 		leftoverKind{&batchv1.JobList{}, byUs},
+		leftoverKind{&corev1.SecretList{}, byUs},
+		leftoverKind{&networkingv1.NetworkPolicyList{}, byUs},
 		leftoverKind{&corev1.ServiceList{}, byKubeRay},
 		leftoverKind{&corev1.ServiceAccountList{}, byKubeRay},
 		leftoverKind{&rbacv1.RoleList{}, byKubeRay},

@@ -10,11 +10,16 @@
 // copies the pod template's labels to the pods, so a rayfleet restarted at
 // any moment finds every object again by label; the runtime keeps no state
 // of its own beyond caches. What it sees comes from informers (watches, never
-// polls): RayClusters, pods, secrets, jobs and namespaces that carry the
-// managed-by label, and the services, service accounts, roles and role
+// polls): RayClusters, pods, secrets, NetworkPolicies, jobs and namespaces
+// that carry the managed-by label, and the services, service accounts, roles and role
 // bindings KubeRay makes for a cluster (app.kubernetes.io/created-by=
 // kuberay-operator, ray.io/cluster=<clusterId>). Every event wakes the
 // reconciler for its cluster; Observe reads the caches only.
+//
+// Each cluster is fenced in: a NetworkPolicy lets only its own pods and
+// rayfleet's gateway reach it (netpol.go), and Ray's token authentication
+// is on, with a token per instance in a secret the gateway reads back
+// (token.go).
 //
 // The RayCluster builder (build.go) and the pod readings (pods.go) are pure
 // functions with table tests; the rest is tested against a real

@@ -17,14 +17,15 @@ import (
 )
 
 // Heads finds the heads of the clusters a Runtime runs on the same
-// Kubernetes cluster, for a gateway that runs apart from the server
-// (`rayfleet gateway`). It watches RayClusters and pods only, so the
-// gateway's service account needs list and watch on those two and nothing
-// else (no secrets, no jobs); it never changes anything.
+// Kubernetes cluster, and their Ray tokens, for a gateway that runs apart
+// from the server (`rayfleet gateway`). It watches RayClusters, pods and
+// the Ray token secrets (by their label; the Redis secrets are not in its
+// cache), so the gateway's service account needs list and watch on those
+// three and nothing else (no jobs, no writes); it never changes anything.
 type Heads struct{ r *Runtime }
 
 // NewHeads starts watching and waits until the watches have synced.
-// cfg's Image, GPUTypes and Waker are not used.
+// cfg's Image, GPUTypes, Waker and Peers are not used.
 func NewHeads(ctx context.Context, cfg Config) (*Heads, error) {
 	cfg = cfg.withDefaults()
 	if cfg.RestConfig == nil {
@@ -41,7 +42,10 @@ func NewHeads(ctx context.Context, cfg Config) (*Heads, error) {
 		return nil, fmt.Errorf("kuberay: connect to %s: %w", rc.Host, err)
 	}
 	managed := labels.SelectorFromSet(labels.Set{labelManagedBy: managedByValue})
-	byObject := map[client.Object]cache.ByObject{&rayv1.RayCluster{}: {Label: managed}, &corev1.Pod{}: {Label: managed}}
+	tokens := labels.SelectorFromSet(labels.Set{labelManagedBy: managedByValue, labelPurpose: purposeRayToken})
+	byObject := map[client.Object]cache.ByObject{
+		&rayv1.RayCluster{}: {Label: managed}, &corev1.Pod{}: {Label: managed}, &corev1.Secret{}: {Label: tokens},
+	}
 	ca, err := cache.New(rc, cache.Options{
 		Scheme: scheme, Mapper: cl.RESTMapper(), ByObject: byObject,
 		DefaultTransform:            cache.TransformStripManagedFields(),
@@ -63,7 +67,7 @@ func NewHeads(ctx context.Context, cfg Config) (*Heads, error) {
 		}
 	}
 	r := &Runtime{cfg: cfg, client: cl, cache: ca, done: make(chan struct{})}
-	if err := r.startCache(ctx, "watches of RayClusters and pods", rc.Host); err != nil {
+	if err := r.startCache(ctx, "watches of RayClusters, pods and Ray token secrets", rc.Host); err != nil {
 		return nil, err
 	}
 	return &Heads{r: r}, nil
@@ -76,7 +80,7 @@ func (h *Heads) HeadEndpoints(c *rayfleet.Cluster) (dashboard, clientAddr string
 	return h.r.HeadEndpoints(c)
 }
 
-// HeadToken is Runtime.HeadToken.
+// HeadToken is Runtime.HeadToken: Ray's token of c's current instance.
 func (h *Heads) HeadToken(c *rayfleet.Cluster) string { return h.r.HeadToken(c) }
 
 // Close stops the watches.

@@ -20,6 +20,10 @@ const (
 	labelCluster   = "rayfleet.io/cluster"
 	labelInstance  = "rayfleet.io/instance"
 	labelQueue     = "rayfleet.io/queue"
+	// labelPurpose tells the Ray token secrets from the Redis secret, so
+	// that a gateway of its own watches those and no other.
+	labelPurpose    = "rayfleet.io/purpose"
+	purposeRayToken = "ray-token"
 
 	// annotationQueue holds the queue name when it cannot be a label value.
 	annotationQueue = "rayfleet.io/queue"
@@ -56,6 +60,10 @@ const (
 	secretUsername = "username"
 )
 
+// tokenKey is the key of the Ray token in an instance's token secret (the
+// key KubeRay's own token secrets use from v1.5.1 on).
+const tokenKey = "auth_token"
+
 // Cache indexes: the cluster an object belongs to, by the label that names
 // it. Looking at one cluster then costs the same however many clusters
 // share its namespace; a label selector alone scans every object of the
@@ -91,6 +99,13 @@ func (r *Runtime) namespaceName(workspaceID string) string {
 
 // secretName is the GCS fault tolerance secret of a cluster.
 func secretName(clusterID string) string { return clusterID + "-redis" }
+
+// tokenSecretName is the secret holding the Ray token of a cluster
+// instance (<clusterId>-<8>: 29 characters, well within a name).
+func tokenSecretName(instanceID string) string { return instanceID + "-ray-token" }
+
+// networkPolicyName is the NetworkPolicy of a cluster.
+func networkPolicyName(clusterID string) string { return clusterID + "-ingress" }
 
 // headServiceName is the head service KubeRay makes for a RayCluster
 // without a custom headService (utils.GenerateHeadServiceName).

@@ -249,15 +249,11 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 	return false, nil
 }
 
-// HeadToken returns Ray's token of c's head: none yet, the clusters on
-// Kubernetes run without Ray's token authentication (their heads are
-// reached inside the Kubernetes cluster only).
-func (r *Runtime) HeadToken(*rayfleet.Cluster) string { return "" }
-
 // JobAPI returns the base URL of the job API of c's current head, for the
 // control plane: the dashboard port of the head service, by its cluster
-// DNS name, so it is reached from inside the Kubernetes cluster only; no
-// Ray token (see HeadToken). ok is false while the head is not ready.
+// DNS name, so it is reached from inside the Kubernetes cluster only, with
+// the instance's Ray token (HeadToken). ok is false while the head is not
+// ready.
 func (r *Runtime) JobAPI(c *rayfleet.Cluster) (baseURL, token string, ok bool) {
 	dashboard, _, ok := r.HeadEndpoints(c)
 	if !ok {

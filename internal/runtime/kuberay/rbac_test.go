@@ -44,8 +44,10 @@ const (
 // node: the pod is Running and Ready, but no container runs there, so the
 // server in it does not), and then runs the runtime under a token of the
 // rayfleet ServiceAccount, with nothing but the ClusterRole's rules,
-// through a whole cluster lifecycle: create, Running, scale, suspend,
-// resume, delete, a delete of what outlived its RayCluster, and the
+// through a whole cluster lifecycle: create (with its NetworkPolicy and
+// Ray token secret), Running, the token read back by the runtime and by a
+// gateway's watches, scale, suspend, resume (a new token; the old one
+// deleted), delete, a delete of what outlived its RayCluster, and the
 // workspace's namespace delete. A rule missing from the ClusterRole makes
 // New, Apply, Suspend, Delete or DeleteWorkspace fail with Forbidden.
 func TestDeployedRBAC(t *testing.T) {
@@ -145,6 +147,26 @@ func TestDeployedRBAC(t *testing.T) {
 	if e.wakes.count(refOfCluster(a)) == 0 {
 		t.Error("the runtime's informers woke nobody for the cluster")
 	}
+	// The isolation objects, made under the ServiceAccount too, and the
+	// token read back from the cache for the gateway, by the runtime and by
+	// the watches a gateway of its own runs (list and watch on RayClusters,
+	// pods and secrets, which the ClusterRole grants).
+	poll.UntilSeen(e.t, time.Minute, "the NetworkPolicy and the token secret owned by the RayCluster", func() (bool, string) {
+		rc := e.getRayCluster(a)
+		return ownedBy(e.networkPolicy(a), rc) && ownedBy(e.tokenSecret(a), rc), "not yet"
+	})
+	tok := string(e.tokenSecret(a).Data[tokenKey])
+	if got := e.rt.HeadToken(a); got != tok || tok == "" {
+		t.Errorf("HeadToken under the ServiceAccount = %q, want the secret's %q", got, tok)
+	}
+	heads, err := NewHeads(ctx, Config{RestConfig: saCfg})
+	if err != nil {
+		t.Fatalf("NewHeads under the ServiceAccount: %v", err)
+	}
+	t.Cleanup(func() { heads.Close() })
+	poll.UntilSeen(e.t, time.Minute, "Heads under the ServiceAccount to know the token", func() (bool, string) {
+		return heads.HeadToken(a) == tok, "not yet"
+	})
 
 	a.RunningSpec.Workers[0].MinReplica = 2 // the live replicas follow min
 	e.applyUntil(e.rt, a, "scaled to 2 workers", func(o reconcile.Observation) bool { return ready(a)(o) && o.DesiredWorkers == 2 })
@@ -182,7 +204,7 @@ func TestDeployedRBAC(t *testing.T) {
 	e.applyUntil(e.rt, b, "the second cluster running", ready(b))
 	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(b)
-		return len(left) >= 6, strings.Join(left, ", ")
+		return madeByKubeRay(left), strings.Join(left, ", ")
 	})
 	if err := admin.Delete(ctx, e.getRayCluster(b), client.PropagationPolicy(metav1.DeletePropagationOrphan)); err != nil {
 		t.Fatal(err)
@@ -193,7 +215,7 @@ func TestDeployedRBAC(t *testing.T) {
 	}
 	poll.UntilSeen(e.t, time.Minute, "the RayCluster gone, its dependents orphaned", func() (bool, string) {
 		left := e.leftovers(b)
-		return len(left) >= 6 && left[0] != "RayCluster", strings.Join(left, ", ")
+		return madeByKubeRay(left) && left[0] != "RayCluster", strings.Join(left, ", ")
 	})
 	b.Deleted = true
 	e.waitObs(e.rt, b, "the orphans deleted", func(o reconcile.Observation) bool {

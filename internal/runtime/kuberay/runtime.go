@@ -11,6 +11,7 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +37,7 @@ type Runtime struct {
 	cfg    Config
 	client client.Client // writes, and the few reads that must not be stale
 	cache  cache.Cache   // every other read
+	peers  peerSelectors // cfg.Peers, parsed
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -74,15 +76,16 @@ func watched() map[client.Object]cache.ByObject {
 		panic(err) // a constant selector
 	}
 	return map[client.Object]cache.ByObject{
-		&rayv1.RayCluster{}:      {Label: managed},
-		&corev1.Pod{}:            {Label: managed},
-		&corev1.Secret{}:         {Label: managed},
-		&corev1.Namespace{}:      {Label: managed},
-		&batchv1.Job{}:           {Label: managed},
-		&corev1.Service{}:        {Label: byKubeRay},
-		&corev1.ServiceAccount{}: {Label: byKubeRay},
-		&rbacv1.Role{}:           {Label: byKubeRay},
-		&rbacv1.RoleBinding{}:    {Label: byKubeRay},
+		&rayv1.RayCluster{}:           {Label: managed},
+		&corev1.Pod{}:                 {Label: managed},
+		&corev1.Secret{}:              {Label: managed},
+		&networkingv1.NetworkPolicy{}: {Label: managed},
+		&corev1.Namespace{}:           {Label: managed},
+		&batchv1.Job{}:                {Label: managed},
+		&corev1.Service{}:             {Label: byKubeRay},
+		&corev1.ServiceAccount{}:      {Label: byKubeRay},
+		&rbacv1.Role{}:                {Label: byKubeRay},
+		&rbacv1.RoleBinding{}:         {Label: byKubeRay},
 	}
 }
 
@@ -90,7 +93,7 @@ func watched() map[client.Object]cache.ByObject {
 // belongs to, and the label it is read from.
 func clusterIndex(obj client.Object) (field, label string, ok bool) {
 	switch obj.(type) {
-	case *corev1.Pod, *batchv1.Job:
+	case *corev1.Pod, *batchv1.Job, *corev1.Secret, *networkingv1.NetworkPolicy:
 		return indexCluster, labelCluster, true
 	case *corev1.Service, *corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding:
 		return indexKubeRayCluster, kuberayCluster, true
@@ -101,7 +104,7 @@ func clusterIndex(obj client.Object) (field, label string, ok bool) {
 func newScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, batchv1.AddToScheme, rbacv1.AddToScheme, rayv1.AddToScheme,
+		corev1.AddToScheme, batchv1.AddToScheme, rbacv1.AddToScheme, networkingv1.AddToScheme, rayv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err
@@ -119,6 +122,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	peers, err := cfg.Peers.selectors()
+	if err != nil {
+		return nil, fmt.Errorf("kuberay: %w", err)
 	}
 	// controller-runtime logs through a global logger and complains on
 	// stderr when none was ever set.
@@ -163,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("kuberay: %w", err)
 	}
 	r := &Runtime{
-		cfg: cfg, client: cl, cache: ca, done: make(chan struct{}),
+		cfg: cfg, client: cl, cache: ca, peers: peers, done: make(chan struct{}),
 		applied: map[string]appliedSpec{}, nudged: map[string]time.Time{}, stallAfter: defaultStallAfter,
 	}
 
@@ -306,6 +313,9 @@ func checkIDs(c *rayfleet.Cluster) error {
 	}
 	if len(c.ID) > maxClusterName || !dnsLabel(c.ID) || !dnsLabel(c.WorkspaceID) {
 		return fmt.Errorf("kuberay runtime: cluster id %q or workspace id %q cannot name Kubernetes objects", c.ID, c.WorkspaceID)
+	}
+	if c.InstanceID != "" && !dnsLabel(tokenSecretName(c.InstanceID)) {
+		return fmt.Errorf("kuberay runtime: instance id %q cannot name Kubernetes objects", c.InstanceID)
 	}
 	return nil
 }

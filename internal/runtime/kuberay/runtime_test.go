@@ -3,6 +3,7 @@ package kuberay
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -287,7 +289,7 @@ func TestDelete(t *testing.T) {
 	e.waitObs(e.rt, c, "ready", ready(c))
 	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(c)
-		return len(left) >= 5, strings.Join(left, ", ")
+		return madeByKubeRay(left), strings.Join(left, ", ")
 	})
 	// The runtime's informers see what KubeRay made, not only what
 	// rayfleet labelled.
@@ -341,14 +343,14 @@ func TestDeleteOrphans(t *testing.T) {
 	e.waitObs(e.rt, c, "ready", ready(c))
 	poll.UntilSeen(e.t, time.Minute, "KubeRay's service and RBAC", func() (bool, string) {
 		left := e.leftovers(c)
-		return len(left) >= 6, strings.Join(left, ", ")
+		return madeByKubeRay(left), strings.Join(left, ", ")
 	})
 	if err := e.api.Delete(ctx, e.getRayCluster(c), client.PropagationPolicy("Orphan")); err != nil {
 		t.Fatal(err)
 	}
 	poll.UntilSeen(e.t, time.Minute, "the RayCluster gone, its dependents orphaned", func() (bool, string) {
 		left := e.leftovers(c)
-		return len(left) >= 5 && left[0] != "RayCluster", strings.Join(left, ", ")
+		return madeByKubeRay(left) && left[0] != "RayCluster", strings.Join(left, ", ")
 	})
 
 	c.Deleted = true
@@ -493,8 +495,9 @@ func (e *env) getRayCluster(c *rayfleet.Cluster) *rayv1.RayCluster {
 }
 
 // leftovers lists, from the API server, everything of c that exists:
-// the RayCluster, the secret, and whatever carries c's labels or KubeRay's
-// ray.io/cluster label.
+// the RayCluster, the Redis secret, and whatever carries c's labels or
+// KubeRay's ray.io/cluster label (the token secrets and the NetworkPolicy
+// among them).
 func (e *env) leftovers(c *rayfleet.Cluster) []string {
 	e.t.Helper()
 	ctx := context.Background()
@@ -507,7 +510,7 @@ func (e *env) leftovers(c *rayfleet.Cluster) []string {
 	}
 	for _, sel := range []client.MatchingLabels{{labelCluster: c.ID}, {kuberayCluster: c.ID}} {
 		for _, l := range []client.ObjectList{&corev1.PodList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
-			&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &batchv1.JobList{}} {
+			&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &batchv1.JobList{}, &corev1.SecretList{}, &networkingv1.NetworkPolicyList{}} {
 			if err := e.api.List(ctx, l, client.InNamespace(e.ns()), sel); err != nil {
 				e.t.Fatal(err)
 			}
@@ -528,6 +531,17 @@ func (e *env) leftovers(c *rayfleet.Cluster) []string {
 		}
 	}
 	return uniq
+}
+
+// madeByKubeRay reports whether leftovers (e.leftovers) show the head
+// service and the autoscaler's service account, role and role binding.
+func madeByKubeRay(left []string) bool {
+	for _, kind := range []string{"Service ", "ServiceAccount ", "Role ", "RoleBinding "} {
+		if !slices.ContainsFunc(left, func(s string) bool { return strings.HasPrefix(s, kind) }) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasEnvVar(env []corev1.EnvVar, name, value string) bool {
