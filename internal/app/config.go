@@ -35,9 +35,10 @@ type Config struct {
 	// the listeners; URL, InnerURL and GRPCAddress are what the API hands
 	// out (dashboardUrl, jobUrl, jobUrlInner, grpcEndpoint). Left empty,
 	// they are derived from the listeners' real addresses. CacheTTL is how
-	// long the gateway remembers a running cluster's token and head (0:
-	// not at all): a gateway in the API's process forgets a revoked token
-	// at once, one in a process of its own only when the TTL runs out.
+	// long the gateway remembers (0: not at all) that a credential opens a
+	// door, with its cluster's head: a gateway in the API's process forgets
+	// a revoked credential at once, one in a process of its own only when
+	// the TTL runs out.
 	Gateway struct {
 		Listen      string `yaml:"listen"`
 		GRPCListen  string `yaml:"grpcListen"`
@@ -108,6 +109,9 @@ type Config struct {
 	LocalTempRoot string `yaml:"localTempRoot"`
 	// AuditRetention is how long audit events are kept (0: for ever).
 	AuditRetention time.Duration `yaml:"auditRetention"`
+	// DataPlaneTokenTTL is how long a data-plane credential (submitToken,
+	// dashboardUrl's token) lasts.
+	DataPlaneTokenTTL time.Duration `yaml:"dataPlaneTokenTTL"`
 }
 
 // defaultAuditRetention keeps audit events 90 days, as long as the hosted
@@ -135,6 +139,7 @@ func DefaultConfig() Config {
 	c.ReconcileWorkers = 16
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
+	c.DataPlaneTokenTTL = service.DefaultDataPlaneTokenTTL
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -219,6 +224,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
+	}
+	if c.DataPlaneTokenTTL < time.Second {
+		errs = append(errs, fmt.Errorf("data-plane-token-ttl: must be at least 1s, got %s", c.DataPlaneTokenTTL))
 	}
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("audit-retention: must not be negative, got %s", c.AuditRetention))
@@ -332,7 +340,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
-		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
+		{"data-plane-token-ttl", "RAYFLEET_DATA_PLANE_TOKEN_TTL", "how long a data-plane credential (submitToken, dashboardUrl's token) lasts", &c.DataPlaneTokenTTL},
+		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers that a credential opens a door, and how often it checks what is open again; a standalone gateway honours a revoked credential until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}
 	durVals := make([]*string, len(durFlags))
 	for i, f := range durFlags {
