@@ -46,9 +46,15 @@ func sourceOf(r *http.Request) source {
 // and client are ""); NotAllowed with the grant Lookup found, for the audit
 // log.
 func (g *gate) authorize(ctx context.Context, k grantKey) (*clusterRoute, Verdict, error) {
+	return g.decide(ctx, k, true)
+}
+
+// decide is authorize, from the cache when cached is true, else from
+// Lookup (and what passes is cached anew).
+func (g *gate) decide(ctx context.Context, k grantKey, cached bool) (*clusterRoute, Verdict, error) {
 	now := time.Now()
 	gen := g.cache.generation()
-	if cr := g.cache.get(k, now); cr != nil {
+	if cr := g.cache.get(k, now); cr != nil && cached {
 		return cr, Granted, nil
 	}
 	grant, v, err := g.lookup.Authorize(ctx, Request{TokenHash: k.tokenHash, Door: k.door, SourceIP: k.sourceIP, Secure: k.secure})
@@ -71,10 +77,11 @@ func (g *gate) authorize(ctx context.Context, k grantKey) (*clusterRoute, Verdic
 	return cr, Granted, nil
 }
 
-// stillOpens decides again whether fl's credential opens its door of its
-// cluster.
+// stillOpens decides again, asking Lookup, whether fl's credential opens
+// its door of its cluster: so what is open is never let go on longer than
+// a check's interval after Lookup would refuse it.
 func (g *gate) stillOpens(ctx context.Context, fl *flight) (bool, error) {
-	cr, v, err := g.authorize(ctx, fl.key)
+	cr, v, err := g.decide(ctx, fl.key, false)
 	if err != nil {
 		return false, err
 	}
