@@ -88,7 +88,9 @@ func TestDoorsByPolicy(t *testing.T) {
 
 	// The Ray client endpoint is a door of its own.
 	g := newGRPCEnv(t, Config{})
-	g.fleet.credential(tokenDash, func(c *fakeCred) { c.ws, c.id, c.user, c.doors = g.a.ws, g.a.id, "dana", []Door{DoorDashboard, DoorJobAPI} })
+	g.fleet.credential(tokenDash, func(c *fakeCred) {
+		c.ws, c.id, c.user, c.doors = g.a.ws, g.a.id, "dana", []Door{DoorDashboard, DoorJobAPI}
+	})
 	g.fleet.credential(tokenAll, func(c *fakeCred) { c.ws, c.id, c.user, c.doors = g.a.ws, g.a.id, "al", everyDoor })
 	if err := clientCall(t, g.conn, tokenDash); status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "may not use") {
 		t.Fatalf("the Ray client without its door: %v", err)
