@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
@@ -94,11 +95,13 @@ func (s *Service) doorsOf(ctx context.Context, p rayfleet.Principal) (func(arn s
 // A credential is the caller's own, for its user, the access key that
 // signed the call and the instance, and is handed out again while at least
 // half its lifetime is left (rayfleet.DataPlaneToken.Fresh); then a new one
-// is made, and the old one stays good until it expires. So a list costs
-// one read of the caller's credentials for its page, and a write only when
-// some instance on it has none fresh: one transaction, at most a page's
-// worth (100) of tokens, and for each caller and instance at most one per
-// half lifetime.
+// is made, and the old one stays good until it expires. The credentials
+// this process handed out are remembered (credentialCache), so a list of
+// clusters it has shown the caller before costs no store query; else one
+// read of the caller's credentials for the rest of the page, and a write
+// only when some instance on it has none fresh: one transaction, at most a
+// page's worth (100) of tokens, and for each caller and instance at most
+// one per half lifetime (per process).
 func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, infos []ClusterInfo) error {
 	if p.AccountID == "" || p.AccessKeyID == "" || len(infos) == 0 {
 		return nil
@@ -125,9 +128,24 @@ func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, inf
 		return nil
 	}
 	now := s.now()
+	tokens := make([]string, len(infos))
+	unknown := ids[:0]
+	for i := range infos {
+		c := &infos[i].Cluster
+		if !open[i].any() {
+			continue
+		}
+		if tokens[i] = s.credentials.get(p, c.InstanceID, now); tokens[i] == "" {
+			unknown = append(unknown, c.ID)
+		}
+	}
+	if len(unknown) == 0 {
+		setCredentials(infos, open, tokens)
+		return nil
+	}
 	have, err := s.Store.ListDataPlaneTokens(ctx, store.DataPlaneTokenFilter{
 		AccountID: p.AccountID, UserUID: p.UserUID, AccessKeyID: p.AccessKeyID,
-		WorkspaceID: infos[0].WorkspaceID, ClusterIDs: ids, ExpiresAfter: now,
+		WorkspaceID: infos[0].WorkspaceID, ClusterIDs: unknown, ExpiresAfter: now,
 	})
 	if err != nil {
 		return fmt.Errorf("list data-plane tokens: %w", err)
@@ -143,10 +161,10 @@ func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, inf
 		expires = e // a temporary key's credential ends with its session
 	}
 	var made []rayfleet.DataPlaneToken
-	tokens := make([]string, len(infos))
+	var known []knownCredential
 	for i := range infos {
 		c := &infos[i].Cluster
-		if !open[i].any() {
+		if !open[i].any() || tokens[i] != "" {
 			continue
 		}
 		if t, ok := fresh[c.InstanceID]; ok {
@@ -155,6 +173,7 @@ func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, inf
 				return fmt.Errorf("open data-plane token of %s: %w", c.ID, err)
 			}
 			tokens[i] = string(plain)
+			known = append(known, knownCredential{t, tokens[i]})
 			continue
 		}
 		tok, err := s.newToken()
@@ -171,12 +190,21 @@ func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, inf
 			WorkspaceID: c.WorkspaceID, ClusterID: c.ID, InstanceID: c.InstanceID, CreateTime: now, ExpireTime: expires,
 		}
 		made = append(made, t)
+		known = append(known, knownCredential{t, tok})
 		fresh[c.InstanceID] = t
 		tokens[i] = tok
 	}
 	if err := s.Store.CreateDataPlaneTokens(ctx, made); err != nil {
 		return fmt.Errorf("store data-plane tokens: %w", err)
 	}
+	s.credentials.put(known)
+	setCredentials(infos, open, tokens)
+	return nil
+}
+
+// setCredentials puts tokens[i] in the fields of infos[i] that open[i]
+// says the caller may use.
+func setCredentials(infos []ClusterInfo, open []doors, tokens []string) {
 	for i := range infos {
 		if tokens[i] == "" {
 			continue
@@ -188,7 +216,56 @@ func (s *Service) withCredentials(ctx context.Context, p rayfleet.Principal, inf
 			infos[i].DashboardURL = infos[i].JobURL + "/dashboard/?token=" + url.QueryEscape(tokens[i])
 		}
 	}
-	return nil
+}
+
+// credentialCache remembers the data-plane credentials this process
+// handed out, by their owner, key and instance, so that showing them again
+// costs no store query and no unsealing. It needs no invalidation: a
+// credential never changes, and one is handed out only while it is fresh
+// (whether it still opens anything is the gateway's question, asked on
+// every request).
+type credentialCache struct {
+	mu sync.Mutex
+	m  map[credentialKey]knownCredential
+}
+
+type credentialKey struct{ accountID, userUID, accessKeyID, instanceID string }
+
+type knownCredential struct {
+	t     rayfleet.DataPlaneToken // without TokenSealed
+	token string
+}
+
+// maxKnownCredentials bounds the cache; past it, it starts over.
+const maxKnownCredentials = 1 << 16
+
+// get returns p's fresh credential for instance, or "".
+func (c *credentialCache) get(p rayfleet.Principal, instance string, now time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.m[credentialKey{p.AccountID, p.UserUID, p.AccessKeyID, instance}]
+	if !ok || !k.t.Fresh(now) {
+		return ""
+	}
+	return k.token
+}
+
+func (c *credentialCache) put(ks []knownCredential) {
+	if len(ks) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(ks) > maxKnownCredentials {
+		c.m = make(map[credentialKey]knownCredential, len(ks))
+	}
+	for _, k := range ks {
+		k.t.TokenSealed = nil
+		key := credentialKey{k.t.AccountID, k.t.UserUID, k.t.AccessKeyID, k.t.InstanceID}
+		if old, ok := c.m[key]; !ok || k.t.ExpireTime.After(old.t.ExpireTime) {
+			c.m[key] = k
+		}
+	}
 }
 
 // ErrDataPlaneToken says a data-plane token opens nothing: it is unknown or

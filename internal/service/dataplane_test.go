@@ -311,7 +311,9 @@ func TestDataPlaneExpiry(t *testing.T) {
 }
 
 // TestDataPlaneListMintsOnce: the first List makes one credential per
-// running cluster on the page, in one write; the next makes none.
+// running cluster on the page, in one write; the next ones make none and
+// read none (this process remembers them); another process on the store
+// reads them, in one query, and makes none.
 func TestDataPlaneListMintsOnce(t *testing.T) {
 	s, root, ws := newDataPlaneService(t)
 	ctx := context.Background()
@@ -339,14 +341,38 @@ func TestDataPlaneListMintsOnce(t *testing.T) {
 			}
 		}
 	}
-	if counting.writes != 1 || counting.made != 2 {
-		t.Fatalf("three lists wrote %d times, %d tokens; want one write of 2", counting.writes, counting.made)
+	if counting.writes != 1 || counting.made != 2 || counting.reads != 1 {
+		t.Fatalf("three lists read %d times and wrote %d times, %d tokens; want one read and one write of 2", counting.reads, counting.writes, counting.made)
+	}
+	other := &service.Service{Store: counting, Sealer: s.Sealer, Now: s.Now, Random: s.Random, Endpoints: s.Endpoints, Releases: s.Releases}
+	first, err := s.ListClusters(ctx, root, service.ListClustersInput{WorkspaceID: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		list, err := other.ListClusters(ctx, root, service.ListClustersInput{WorkspaceID: ws})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Clusters {
+			if list.Clusters[i].DashboardURL != first.Clusters[i].DashboardURL {
+				t.Fatalf("another process lists %q for %s, this one %q", list.Clusters[i].DashboardURL, list.Clusters[i].ID, first.Clusters[i].DashboardURL)
+			}
+		}
+	}
+	if counting.writes != 1 || counting.reads != 2 {
+		t.Fatalf("another process's lists read %d times and wrote %d times; want one read and no write", counting.reads-1, counting.writes-1)
 	}
 }
 
 type countingTokens struct {
 	store.Store
-	writes, made int
+	reads, writes, made int
+}
+
+func (c *countingTokens) ListDataPlaneTokens(ctx context.Context, f store.DataPlaneTokenFilter) ([]rayfleet.DataPlaneToken, error) {
+	c.reads++
+	return c.Store.ListDataPlaneTokens(ctx, f)
 }
 
 func (c *countingTokens) CreateDataPlaneTokens(ctx context.Context, ts []rayfleet.DataPlaneToken) error {

@@ -100,6 +100,8 @@ type Service struct {
 	auths authCache
 	// policies remembers the parsed policies of recent callers.
 	policies policyCache
+	// credentials remembers the data-plane credentials handed out.
+	credentials credentialCache
 }
 
 // now returns the injected time at millisecond precision, the precision the
