@@ -60,6 +60,23 @@ func permits(sp, up []authz.Policy, root bool, req authz.Request) authz.Decision
 	return authz.Evaluate(up, req)
 }
 
+// principalPolicies returns what permits decides p's requests with: the
+// session's policy (nil without one) and, unless p is the root user, its
+// user's policies as load reads them.
+func (s *Service) principalPolicies(ctx context.Context, p rayfleet.Principal, load func(context.Context, rayfleet.Principal) ([]authz.Policy, error)) (sp, up []authz.Policy, err error) {
+	if p.SessionPolicy != "" {
+		if sp, err = sessionPolicy(p); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !p.Root {
+		if up, err = load(ctx, p); err != nil {
+			return nil, nil, err
+		}
+	}
+	return sp, up, nil
+}
+
 // doorsOf returns what p may use of a cluster's data plane, by the
 // cluster's ARN. It decides silently: a call that hands out credentials is
 // not refused, nor audited, for the doors it does not open.
@@ -67,17 +84,9 @@ func (s *Service) doorsOf(ctx context.Context, p rayfleet.Principal) (func(arn s
 	if p.Root && p.SessionPolicy == "" {
 		return func(string) doors { return doors{true, true, true} }, nil
 	}
-	var sp, up []authz.Policy
-	var err error
-	if p.SessionPolicy != "" {
-		if sp, err = sessionPolicy(p); err != nil {
-			return nil, err
-		}
-	}
-	if !p.Root {
-		if up, err = s.userPolicies(ctx, p); err != nil {
-			return nil, err
-		}
+	sp, up, err := s.principalPolicies(ctx, p, s.userPolicies)
+	if err != nil {
+		return nil, err
 	}
 	return func(arn string) doors {
 		may := func(op string) bool {
@@ -347,16 +356,9 @@ func (s *Service) AuthorizeDataPlane(ctx context.Context, tokenHash, operation s
 	a.UserName = p.UserName
 	p.AccessKeyID, p.ParentAccessKeyID, p.SessionPolicy = t.AccessKeyID, t.ParentKeyID, t.SessionPolicy
 	p.SourceIP, p.SecureTransport = r.SourceIP, r.SecureTransport
-	var sp, up []authz.Policy
-	if p.SessionPolicy != "" {
-		if sp, err = sessionPolicy(p); err != nil {
-			return a, err
-		}
-	}
-	if !p.Root {
-		if up, err = s.readPolicies(ctx, p); err != nil {
-			return a, err
-		}
+	sp, up, err := s.principalPolicies(ctx, p, s.readPolicies)
+	if err != nil {
+		return a, err
 	}
 	action, arn := authz.ActionName(operation), s.clusterARN(p, t.WorkspaceID, t.ClusterID)
 	if d := permits(sp, up, p.Root, s.authzRequest(p, action, arn)); !d.Allowed {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,21 +85,9 @@ func opens(t *testing.T, s *service.Service, token string) []bool {
 
 func wantOpens(t *testing.T, s *service.Service, token, what string, want ...bool) {
 	t.Helper()
-	if got := opens(t, s, token); !equalBools(got, want) {
+	if got := opens(t, s, token); !slices.Equal(got, want) {
 		t.Fatalf("%s opens dashboard/job API/Ray client %v, want %v", what, got, want)
 	}
-}
-
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDataPlaneCredentials: the root user's Get and List hand out one
@@ -461,22 +450,10 @@ func TestRevokerIsToldOfUsersAndKeys(t *testing.T) {
 		if err := step.do(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
-		if !equalStrings(r.calls, step.want) {
+		if !slices.Equal(r.calls, step.want) {
 			t.Fatalf("%s told the Revoker %q, want %q", step.name, r.calls, step.want)
 		}
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestAuditDataPlane: a data-plane event lands in the account's audit log
