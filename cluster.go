@@ -221,19 +221,24 @@ func (w *WorkerSpec) validate(i int, autoscaling bool) error {
 	if w.Replica < 1 {
 		return Errorf(EINVALID, "%s.replica must be at least 1, got %d", name, w.Replica)
 	}
-	if autoscaling {
-		if w.MinReplica < 1 {
-			return Errorf(EINVALID, "%s.minReplica must be at least 1 when autoscaling is on, got %d", name, w.MinReplica)
-		}
-		if w.MaxReplica < 1 {
-			return Errorf(EINVALID, "%s.maxReplica must be at least 1 when autoscaling is on, got %d", name, w.MaxReplica)
-		}
-		if !(w.MinReplica <= w.Replica && w.Replica <= w.MaxReplica) {
-			return Errorf(EINVALID, "%s needs minReplica <= replica <= maxReplica when autoscaling is on, got %d <= %d <= %d",
-				name, w.MinReplica, w.Replica, w.MaxReplica)
-		}
-	} else if w.MinReplica < 0 || w.MaxReplica < 0 {
-		return Errorf(EINVALID, "%s.minReplica and maxReplica must not be negative", name)
+	// The hosted product's rule is 1 <= minReplica <= maxReplica in every
+	// case. 0 is a bound left out: FillReplicaBounds makes it the group's
+	// replica when autoscaling is off, and with autoscaling on it is
+	// refused here.
+	switch {
+	case autoscaling && w.MinReplica < 1:
+		return Errorf(EINVALID, "%s.minReplica must be at least 1 when autoscaling is on, got %d", name, w.MinReplica)
+	case autoscaling && w.MaxReplica < 1:
+		return Errorf(EINVALID, "%s.maxReplica must be at least 1 when autoscaling is on, got %d", name, w.MaxReplica)
+	case w.MinReplica < 0:
+		return Errorf(EINVALID, "%s.minReplica must be at least 1, got %d", name, w.MinReplica)
+	case w.MaxReplica < 0:
+		return Errorf(EINVALID, "%s.maxReplica must be at least 1, got %d", name, w.MaxReplica)
+	case w.MinReplica > 0 && w.MaxReplica > 0 && w.MinReplica > w.MaxReplica:
+		return Errorf(EINVALID, "%s needs minReplica <= maxReplica, got %d > %d", name, w.MinReplica, w.MaxReplica)
+	case autoscaling && !(w.MinReplica <= w.Replica && w.Replica <= w.MaxReplica):
+		return Errorf(EINVALID, "%s needs minReplica <= replica <= maxReplica when autoscaling is on, got %d <= %d <= %d",
+			name, w.MinReplica, w.Replica, w.MaxReplica)
 	}
 	if _, err := ParseCPU(w.CPU); err != nil {
 		return Errorf(EINVALID, "%s.cpu %s", name, err)
@@ -273,6 +278,28 @@ func ParseEnv(env string) ([][2]string, error) {
 	return out, nil
 }
 
+// FillReplicaBounds gives the worker groups' bounds left out (0) their
+// value when autoscaling is off: a group of fixed size, its replica, or as
+// close to it as the other bound allows. With autoscaling on they stay 0,
+// for Validate to refuse: a range is not guessed.
+func (s *ClusterSpec) FillReplicaBounds() {
+	if s.Head.EnableAutoScaling {
+		return
+	}
+	for i := range s.Workers {
+		w := &s.Workers[i]
+		if w.MinReplica == 0 {
+			w.MinReplica = w.Replica
+			if w.MaxReplica > 0 {
+				w.MinReplica = min(w.Replica, w.MaxReplica)
+			}
+		}
+		if w.MaxReplica == 0 {
+			w.MaxReplica = max(w.Replica, w.MinReplica)
+		}
+	}
+}
+
 // NodeNeed is what one group of identical nodes holds in one queue.
 type NodeNeed struct {
 	Queue string
@@ -289,6 +316,15 @@ func (s *ClusterSpec) Needs() map[string]Resources {
 		out[n.Queue] = out[n.Queue].Add(n.Each.Scale(n.Count))
 	}
 	return out
+}
+
+// Total is what a cluster with this spec holds in all its queues together.
+func (s *ClusterSpec) Total() Resources {
+	var t Resources
+	for _, n := range s.nodeNeeds() {
+		t = t.Add(n.Each.Scale(n.Count))
+	}
+	return t
 }
 
 func (s *ClusterSpec) nodeNeeds() []NodeNeed {

@@ -25,6 +25,10 @@ const (
 	ETOOLARGE      = "RequestEntityTooLarge"
 	EMETHOD        = "UnsupportedOperation"
 	EINTERNAL      = "Error.Internal"
+	// A signed log URL that is past its expiry, or whose signature does
+	// not match what it names.
+	EURLEXPIRED   = "Forbidden.UrlExpired"
+	EURLSIGNATURE = "Forbidden.UrlSignature"
 )
 
 // Error is an error meant for the API caller: a code from the list above and a

@@ -139,7 +139,7 @@ const (
 	JobClusterDeleted   JobClusterState = "Deleted"
 )
 
-// Tag is a key/value label of a job.
+// Tag is a key/value label of a job or a workspace.
 type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
@@ -383,6 +383,9 @@ type Job struct {
 	// the key prefix under it (<workspaceId>/ray/logs/<id>_default/).
 	LogBucket string
 	LogPath   string
+	// Held is what the job's cluster held (its spec's Total) when the job
+	// was handed to it: what the job is metered on (CUHours).
+	Held Resources
 
 	SubmitTime  time.Time
 	StartTime   time.Time
@@ -408,6 +411,29 @@ func (j *Job) Duration(now time.Time) time.Duration {
 	}
 	return max(now.Sub(j.StartTime), 0)
 }
+
+// CUHours is the compute the job used: the CUs its cluster held times the
+// hours it ran (Duration).
+func (j *Job) CUHours(now time.Time) float64 {
+	return j.Held.CUs() * j.Duration(now).Hours()
+}
+
+// TemporaryClusterID is the id of the cluster made for the job jobID
+// (rj-<x>): ray-<x>. Deriving it makes the cluster's creation idempotent
+// (a second create finds the first) and ties the two together without a
+// column.
+func TemporaryClusterID(jobID string) string { return "ray-" + strings.TrimPrefix(jobID, "rj-") }
+
+// TemporaryClusterJob is the id of the job whose temporary cluster
+// clusterID would be (TemporaryClusterID's inverse); it says nothing of
+// whether that job exists.
+func TemporaryClusterJob(clusterID string) string {
+	return "rj-" + strings.TrimPrefix(clusterID, "ray-")
+}
+
+// TemporaryClusterName is the name a job's temporary cluster has in
+// ListRayCluster, which marks it as the job's.
+func TemporaryClusterName(jobID string) string { return "job-" + jobID }
 
 // JobLogPath is the key prefix of a job's logs in the log bucket.
 func JobLogPath(workspaceID, jobID string) string {

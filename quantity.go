@@ -35,6 +35,13 @@ func (r Resources) Scale(n int64) Resources {
 	return Resources{MilliCPU: r.MilliCPU * n, MemoryBytes: r.MemoryBytes * n}
 }
 
+// CUs is how many compute units r is: the fewest whose resources (CU) it
+// fits in, max(cores, memory / 4 GiB), fractions kept. It is the measure
+// queues are admitted by, so a job is metered as its cluster is admitted.
+func (r Resources) CUs() float64 {
+	return max(float64(r.MilliCPU)/1000, float64(r.MemoryBytes)/float64(4*GiB), 0)
+}
+
 // Fits reports whether r fits within capacity.
 func (r Resources) Fits(capacity Resources) bool {
 	return r.MilliCPU <= capacity.MilliCPU && r.MemoryBytes <= capacity.MemoryBytes

@@ -1,6 +1,7 @@
 package rayfleet
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -26,6 +27,38 @@ type Workspace struct {
 	ReleaseType string
 	CreateTime  time.Time
 	Creator     string
+	// Tags label the workspace; ListWorkspaces filters on them.
+	Tags []Tag
+}
+
+// Workspace tag limits.
+const (
+	MaxWorkspaceTags = 20
+	MaxTagKeyLen     = 128
+	MaxTagValueLen   = 128
+)
+
+// ValidateWorkspaceTags checks a workspace's tags, named field in
+// messages: at most MaxWorkspaceTags, each with a key of 1 to MaxTagKeyLen
+// characters used once and a value of at most MaxTagValueLen.
+func ValidateWorkspaceTags(field string, tags []Tag) error {
+	if len(tags) > MaxWorkspaceTags {
+		return Errorf(EINVALID, "%s has %d entries; at most %d are allowed", field, len(tags), MaxWorkspaceTags)
+	}
+	seen := make(map[string]bool, len(tags))
+	for i, t := range tags {
+		if t.Key == "" || utf8.RuneCountInString(t.Key) > MaxTagKeyLen {
+			return Errorf(EINVALID, "%s[%d].key must be 1 to %d characters", field, i, MaxTagKeyLen)
+		}
+		if utf8.RuneCountInString(t.Value) > MaxTagValueLen {
+			return Errorf(EINVALID, "%s[%d].value must be at most %d characters", field, i, MaxTagValueLen)
+		}
+		if seen[t.Key] {
+			return Errorf(EINVALID, "%s[%d].key %q is used by another tag; keys must be unique", field, i, t.Key)
+		}
+		seen[t.Key] = true
+	}
+	return nil
 }
 
 // ValidateWorkspaceName checks a workspace name.
@@ -48,8 +81,34 @@ type Queue struct {
 	MaxCU       int64
 	Category    string
 	Description string
-	CreateTime  time.Time
-	Creator     string
+	// Environments are those the queue serves, of QueueEnvironments.
+	Environments []string
+	PaymentType  string
+	CreateTime   time.Time
+	Creator      string
+}
+
+// QueueEnvironments are the environments a queue may serve, and those a
+// queue serves unless told otherwise.
+func QueueEnvironments() []string { return []string{"dev", "production"} }
+
+// ValidateQueueEnvironments checks a queue's environments, named field in
+// messages: one or more of QueueEnvironments, each once.
+func ValidateQueueEnvironments(field string, envs []string) error {
+	if len(envs) == 0 {
+		return Errorf(EINVALID, "%s must name at least one of dev and production", field)
+	}
+	seen := map[string]bool{}
+	for i, e := range envs {
+		if !slices.Contains(QueueEnvironments(), e) {
+			return Errorf(EINVALID, "%s[%d] must be dev or production, got %q", field, i, e)
+		}
+		if seen[e] {
+			return Errorf(EINVALID, "%s names %s twice", field, e)
+		}
+		seen[e] = true
+	}
+	return nil
 }
 
 // Max returns the queue's capacity.

@@ -217,6 +217,12 @@ func (c *Client) CreateWorkspace(ctx context.Context, req *CreateWorkspaceReques
 	return &out, c.Do(ctx, "CreateWorkspace", http.MethodPost, "/api/v1/workspaces", nil, req, &out)
 }
 
+// UpdateWorkspace calls UpdateWorkspace.
+func (c *Client) UpdateWorkspace(ctx context.Context, req *UpdateWorkspaceRequest) (*UpdateWorkspaceResponse, error) {
+	var out UpdateWorkspaceResponse
+	return &out, c.Do(ctx, "UpdateWorkspace", http.MethodPost, "/api/v1/workspaces/update", nil, req, &out)
+}
+
 // DeleteWorkspace calls DeleteWorkspace.
 func (c *Client) DeleteWorkspace(ctx context.Context, ws string) (*RequestIDResponse, error) {
 	var out RequestIDResponse

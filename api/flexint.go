@@ -3,7 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"reflect"
 	"strconv"
 )
 
@@ -22,7 +22,8 @@ func (f *FlexInt) UnmarshalJSON(b []byte) error {
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%q is not an integer", s)
+			// A type error, so that the decoder names the field.
+			return &json.UnmarshalTypeError{Value: "string holding no integer", Type: reflect.TypeFor[int64]()}
 		}
 		*f = FlexInt(n)
 		return nil

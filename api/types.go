@@ -31,13 +31,15 @@ type GFTConfig struct {
 }
 
 // WorkerSpec is one worker group as CreateRayCluster and UpdateRayCluster
-// take it.
+// take it. MinReplica and MaxReplica left 0 are left out, and then are the
+// group's replica unless headSpec.enableAutoScaling; given, they are 1 or
+// more.
 type WorkerSpec struct {
 	GroupName             string `json:"groupName"`
 	WorkerType            string `json:"workerType,omitempty"`
 	Replica               int32  `json:"replica"`
-	MinReplica            int32  `json:"minReplica"`
-	MaxReplica            int32  `json:"maxReplica"`
+	MinReplica            int32  `json:"minReplica,omitempty"`
+	MaxReplica            int32  `json:"maxReplica,omitempty"`
 	QueueName             string `json:"queueName,omitempty"`
 	CPU                   string `json:"cpu,omitempty"`
 	Memory                string `json:"memory,omitempty"`
@@ -249,19 +251,58 @@ type ResourceSpec struct {
 	GPUMachineNum int32    `json:"gpuMachineNum,omitempty"`
 }
 
-// CreateWorkspaceRequest is the body of CreateWorkspace.
+// CreateWorkspaceRequest is the body of CreateWorkspace, every field of the
+// SDK's model. rayfleet refuses those it has no counterpart for when they
+// ask for something (a RAM role, a DLF catalog, a session cluster, GPU
+// quota, a resource group, subscription terms); the subscription terms are
+// strings, as the SDK sends them.
 type CreateWorkspaceRequest struct {
 	WorkspaceName           string       `json:"workspaceName"`
 	OSSBucket               string       `json:"ossBucket,omitempty"`
 	RAMRoleName             string       `json:"ramRoleName,omitempty"`
 	PaymentType             string       `json:"paymentType,omitempty"`
 	ResourceSpec            ResourceSpec `json:"resourceSpec"`
+	GPUSpec                 []string     `json:"gpuSpec,omitempty"`
 	DLFCatalogID            string       `json:"dlfCatalogId,omitempty"`
 	DLFType                 string       `json:"dlfType,omitempty"`
 	ReleaseType             string       `json:"releaseType,omitempty"`
 	AutoStartSessionCluster bool         `json:"autoStartSessionCluster,omitempty"`
+	ResourceGroupID         string       `json:"resourceGroupId,omitempty"`
+	AutoRenew               string       `json:"autoRenew,omitempty"`
+	AutoRenewPeriod         string       `json:"autoRenewPeriod,omitempty"`
+	AutoRenewPeriodUnit     string       `json:"autoRenewPeriodUnit,omitempty"`
+	Duration                string       `json:"duration,omitempty"`
+	PaymentDurationUnit     string       `json:"paymentDurationUnit,omitempty"`
 	ClientToken             string       `json:"clientToken,omitempty"`
 	Tag                     []Tag        `json:"tag,omitempty"`
+}
+
+// UpdateWorkspaceRequest is the body of UpdateWorkspace: workspaceId names
+// the workspace, workspaceName and cu (its quota) change what they are
+// given. The rest is the SDK's, refused when it asks for something.
+type UpdateWorkspaceRequest struct {
+	WorkspaceID     string         `json:"workspaceId"`
+	WorkspaceName   *string        `json:"workspaceName,omitempty"`
+	CU              *FlexInt       `json:"cu,omitempty"`
+	GPU             int32          `json:"gpu,omitempty"`
+	GPUSpec         []string       `json:"gpuSpec,omitempty"`
+	IPWhiteList     []string       `json:"ipWhiteList,omitempty"`
+	ResourceGroupID string         `json:"resourceGroupId,omitempty"`
+	Subscription    map[string]any `json:"subscription,omitempty"`
+	GPUSubscription map[string]any `json:"gpuSubscription,omitempty"`
+}
+
+// UpdateWorkspaceResponse answers UpdateWorkspace. The order ids are
+// empty: rayfleet places no orders.
+type UpdateWorkspaceResponse struct {
+	RequestID string              `json:"requestId"`
+	OrderID   string              `json:"orderId"`
+	Data      UpdateWorkspaceData `json:"data"`
+}
+
+// UpdateWorkspaceData is the data member of UpdateWorkspace's answer.
+type UpdateWorkspaceData struct {
+	OrderID string `json:"orderId"`
 }
 
 // CreateWorkspaceResponse answers CreateWorkspace.
@@ -273,7 +314,7 @@ type CreateWorkspaceResponse struct {
 
 // Workspace is one item of ListWorkspaces. It carries every field of the
 // SDK's model: what rayfleet has no counterpart for is there with its empty
-// value (no DLF catalog, no IP allow-list, no resource group, no tags), and
+// value (no DLF catalog, no IP allow-list, no resource group), and
 // the subscription fields (autoRenew..., duration, paymentDurationUnit) are
 // those of a pay-as-you-go workspace. prePaidQuota, the quota bought with a
 // subscription, is left out rather than sent empty: rayfleet sells none.
@@ -321,6 +362,9 @@ type ListWorkspacesResponse struct {
 }
 
 // QueueRequest is the body of CreateWorkspaceQueue and EditWorkspaceQueue.
+// Environments left out (nil) keep a queue's, or are both for a new one.
+// GPUSpec, InstanceID and Preheat are the SDK's, refused when they ask for
+// something: rayfleet's queues hold CU only.
 type QueueRequest struct {
 	WorkspaceID        string       `json:"workspaceId"`
 	WorkspaceQueueName string       `json:"workspaceQueueName"`
@@ -329,6 +373,9 @@ type QueueRequest struct {
 	PaymentType        string       `json:"paymentType,omitempty"`
 	ResourceSpec       ResourceSpec `json:"resourceSpec"`
 	Environments       []string     `json:"environments,omitempty"`
+	GPUSpec            []string     `json:"gpuSpec,omitempty"`
+	InstanceID         string       `json:"instanceId,omitempty"`
+	Preheat            bool         `json:"preheat,omitempty"`
 	ClientToken        string       `json:"clientToken,omitempty"`
 }
 
@@ -432,8 +479,9 @@ type NetworkService struct {
 	WorkspaceID       string            `json:"workspaceId"`
 }
 
-// ListNetworkServicesResponse answers ListNetworkServices. Queues is a
-// deprecated member of the SDK's model, always empty.
+// ListNetworkServicesResponse answers ListNetworkServices. Queues is the
+// SDK model's deprecated second list of the same items, sent as it is read
+// there: the network services again.
 type ListNetworkServicesResponse struct {
 	RequestID       string           `json:"requestId"`
 	NetworkServices []NetworkService `json:"networkServices"`

@@ -10,13 +10,15 @@
 #      Python SDK, pytest
 #   5. Prometheus (scripts/prometheus.sh), built from the Go module proxy:
 #      the browser test's dashboards query it (4-5 min the first time)
-#   6. every Go test, with the race detector, then the Python SDK suite
+#   6. an S3-compatible server (scripts/s3.sh, versitygw), built from the Go
+#      module proxy: the log store's S3 tests run against it
+#   7. every Go test, with the race detector, then the Python SDK suite
 #
 # Each step is skipped when what it makes is already there. With every step
 # done nothing skips: RAYFLEET_TEST_REQUIRE_KUBE, RAYFLEET_TEST_REQUIRE_RAY,
-# RAYFLEET_TEST_REQUIRE_PROMETHEUS and (as root) RAYFLEET_TEST_REQUIRE_ROOT
-# make a missing stack, Ray, Chromium, Prometheus or root's tmpfs mount a
-# failure; PostgreSQL's tests fail without their DSN
+# RAYFLEET_TEST_REQUIRE_PROMETHEUS, RAYFLEET_TEST_REQUIRE_S3 and (as root)
+# RAYFLEET_TEST_REQUIRE_ROOT make a missing stack, Ray, Chromium, Prometheus,
+# S3 server or root's tmpfs mount a failure; PostgreSQL's tests fail without their DSN
 # once RAYFLEET_TEST_POSTGRES is set. Steps 1 and 3 need root (they start
 # a system service and install a package); without root they are skipped with
 # a message and the tests that need them skip (or fail where required).
@@ -29,7 +31,7 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 step() { printf '\n== %s\n' "$*" >&2; }
 started=$SECONDS
 
-step "1/6 PostgreSQL"
+step "1/7 PostgreSQL"
 if [[ -n ${RAYFLEET_TEST_POSTGRES:-} ]]; then
 	echo "   using RAYFLEET_TEST_POSTGRES" >&2
 elif [[ $(id -u) -eq 0 ]]; then
@@ -39,11 +41,11 @@ else
 	echo "   not root: PostgreSQL is not started and its tests skip (set RAYFLEET_TEST_POSTGRES to a DSN to run them)" >&2
 fi
 
-step "2/6 the test Kubernetes stack (about a second when built, 17-30 min from empty caches; progress below)"
+step "2/7 the test Kubernetes stack (about a second when built, 17-30 min from empty caches; progress below)"
 scripts/kube/build.sh >/dev/null
 export RAYFLEET_TEST_REQUIRE_KUBE=1
 
-step "3/6 Chromium"
+step "3/7 Chromium"
 if command -v chromium >/dev/null || [[ -n ${RAYFLEET_TEST_BROWSER:-} ]]; then
 	echo "   $(command -v chromium || echo "$RAYFLEET_TEST_BROWSER")" >&2
 elif [[ $(id -u) -eq 0 ]]; then
@@ -55,12 +57,12 @@ else
 	echo "   not root and no chromium: the browser tests fail; apt-get install chromium" >&2
 fi
 
-step "4/6 the Python environment (real Ray, the product's SDK, pytest; about a minute the first time)"
+step "4/7 the Python environment (real Ray, the product's SDK, pytest; about a minute the first time)"
 RAYFLEET_TEST_PYENV="$(scripts/pyenv.sh | tail -n 1)"
 export RAYFLEET_TEST_PYENV RAYFLEET_TEST_REQUIRE_RAY=1
 echo "   $RAYFLEET_TEST_PYENV ($("$RAYFLEET_TEST_PYENV/bin/ray" --version))" >&2
 
-step "5/6 Prometheus (4-5 minutes the first time, from the Go module proxy)"
+step "5/7 Prometheus (4-5 minutes the first time, from the Go module proxy)"
 RAYFLEET_TEST_PROMETHEUS="$(scripts/prometheus.sh | tail -n 1)"
 export RAYFLEET_TEST_PROMETHEUS RAYFLEET_TEST_REQUIRE_PROMETHEUS=1
 echo "   $RAYFLEET_TEST_PROMETHEUS" >&2
@@ -70,7 +72,12 @@ if [[ $(id -u) -eq 0 ]]; then
 	export RAYFLEET_TEST_REQUIRE_ROOT=1
 fi
 
-step "6/6 the tests (setup took $((SECONDS - started)) s)"
+step "6/7 an S3-compatible server (4-5 minutes the first time, from the Go module proxy)"
+RAYFLEET_TEST_S3_SERVER="$(scripts/s3.sh | tail -n 1)"
+export RAYFLEET_TEST_S3_SERVER RAYFLEET_TEST_REQUIRE_S3=1
+echo "   $RAYFLEET_TEST_S3_SERVER" >&2
+
+step "7/7 the tests (setup took $((SECONDS - started)) s)"
 # The Go packages run one at a time (-p 1): the end-to-end tests start real
 # Ray clusters, each several processes and about 2 GB, and two packages'
 # clusters at once on a small machine make both slow enough to time out.

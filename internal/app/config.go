@@ -98,6 +98,10 @@ type Config struct {
 	StartTimeout time.Duration `yaml:"startTimeout"`
 	// ReconcileWorkers is how many clusters are reconciled at once.
 	ReconcileWorkers int `yaml:"reconcileWorkers"`
+	// MaxRunningJobsPerCluster is how many Ray jobs one cluster runs at
+	// once: further jobs wait, Pending, in submission order, so a burst of
+	// submissions cannot overwhelm a head.
+	MaxRunningJobsPerCluster int `yaml:"maxRunningJobsPerCluster"`
 	// StopGrace is how long nodes get between TERM and KILL.
 	StopGrace time.Duration `yaml:"stopGrace"`
 	// Roles are the parts this process runs: api, gateway, reconciler (all
@@ -109,10 +113,37 @@ type Config struct {
 	LocalTempRoot string `yaml:"localTempRoot"`
 	// AuditRetention is how long audit events are kept (0: for ever).
 	AuditRetention time.Duration `yaml:"auditRetention"`
+
+	// Logs is where jobs' logs are kept, under <dataDir>/logs/<bucket>/,
+	// and how GetRayLog's accessUrl opens one: a URL of the API signed
+	// with <dataDir>/log-url.key, which opens one file until URLExpiry has
+	// passed. URL is the API's public base URL; without it the accessUrl
+	// names the scheme and host the GetRayLog call came in on.
+	//
+	// With S3.Endpoint set the bucket is one of an S3-compatible server
+	// instead, which must hold it already; its credentials come from the
+	// file or the environment (RAYFLEET_LOG_S3_ACCESS_KEY_ID,
+	// RAYFLEET_LOG_S3_SECRET_ACCESS_KEY), never a flag.
+	Logs struct {
+		Bucket    string        `yaml:"bucket"`
+		URL       string        `yaml:"url"`
+		URLExpiry time.Duration `yaml:"urlExpiry"`
+		S3        struct {
+			Endpoint        string `yaml:"endpoint"`
+			Region          string `yaml:"region"`
+			AccessKeyID     string `yaml:"accessKeyId"`
+			SecretAccessKey string `yaml:"secretAccessKey"`
+		} `yaml:"s3"`
+	} `yaml:"logs"`
+
 	// DataPlaneTokenTTL is how long a data-plane credential (submitToken,
 	// dashboardUrl's token) lasts.
 	DataPlaneTokenTTL time.Duration `yaml:"dataPlaneTokenTTL"`
 }
+
+// maxLogURLExpiry is the longest a log URL may open its file, as long as
+// an object store's presigned URLs may be valid.
+const maxLogURLExpiry = 7 * 24 * time.Hour
 
 // defaultAuditRetention keeps audit events 90 days, as long as the hosted
 // cloud's own trail keeps them by default.
@@ -137,8 +168,11 @@ func DefaultConfig() Config {
 	c.NamespacePrefix = "rayfleet"
 	c.StartTimeout = 10 * time.Minute
 	c.ReconcileWorkers = 16
+	c.MaxRunningJobsPerCluster = 100
 	c.StopGrace = 10 * time.Second
 	c.AuditRetention = defaultAuditRetention
+	c.Logs.Bucket = rayfleet.DefaultLogBucket
+	c.Logs.URLExpiry = service.DefaultLogURLTTL
 	c.DataPlaneTokenTTL = service.DefaultDataPlaneTokenTTL
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
@@ -186,7 +220,16 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format: must be json or text, got %q", c.LogFormat))
 	}
-	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL} {
+	if err := rayfleet.ValidLogBucket(c.Logs.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("log-bucket: %w", err))
+	}
+	if s3 := c.Logs.S3; s3.Endpoint != "" && (s3.AccessKeyID == "" || s3.SecretAccessKey == "") {
+		errs = append(errs, errors.New("log-s3-endpoint: needs RAYFLEET_LOG_S3_ACCESS_KEY_ID and RAYFLEET_LOG_S3_SECRET_ACCESS_KEY (or logs.s3.accessKeyId and secretAccessKey in the file)"))
+	}
+	if c.Logs.URLExpiry < time.Second || c.Logs.URLExpiry > maxLogURLExpiry {
+		errs = append(errs, fmt.Errorf("log-url-expiry: must be 1s to %s, got %s", maxLogURLExpiry, c.Logs.URLExpiry))
+	}
+	for name, u := range map[string]string{"gateway.url": c.Gateway.URL, "gateway.innerUrl": c.Gateway.InnerURL, "prometheus-url": c.PrometheusURL, "log-url": c.Logs.URL, "log-s3-endpoint": c.Logs.S3.Endpoint} {
 		if u == "" {
 			continue
 		}
@@ -221,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileWorkers < 1 || c.ReconcileWorkers > 1024 {
 		errs = append(errs, fmt.Errorf("reconcile-workers: must be 1 to 1024, got %d", c.ReconcileWorkers))
+	}
+	if c.MaxRunningJobsPerCluster < 1 || c.MaxRunningJobsPerCluster > 100000 {
+		errs = append(errs, fmt.Errorf("max-running-jobs-per-cluster: must be 1 to 100000, got %d", c.MaxRunningJobsPerCluster))
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
@@ -330,24 +376,24 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"roles", "RAYFLEET_ROLES", "parts to run, comma-separated: api, gateway, reconciler", &c.Roles},
 		{"ray-path", "RAYFLEET_RAY_PATH", "the ray executable for the local runtime (default: ray on PATH)", &c.RayPath},
 		{"prometheus-url", "RAYFLEET_PROMETHEUS_URL", "local runtime: the Prometheus server the heads' dashboards query (it scrapes <data-dir>/local/prometheus/targets.json)", &c.PrometheusURL},
+		{"log-bucket", "RAYFLEET_LOG_BUCKET", "bucket name of the jobs' logs (logBucketName), kept under <data-dir>/logs/<bucket>/", &c.Logs.Bucket},
+		{"log-url", "RAYFLEET_LOG_URL", "base URL GetRayLog's accessUrl points at (default: where the call came in)", &c.Logs.URL},
+		{"log-s3-endpoint", "RAYFLEET_LOG_S3_ENDPOINT", "keep jobs' logs in the log bucket of this S3-compatible server (https://host:port) instead of the data dir", &c.Logs.S3.Endpoint},
+		{"log-s3-region", "RAYFLEET_LOG_S3_REGION", "the S3 server's signing region (default us-east-1)", &c.Logs.S3.Region},
 		{"ray-envs", "RAYFLEET_RAY_ENVS", "local runtime, a release whose Ray the ray executable does not run: off (Error) or pip (make its environment under the data dir)", &c.RayEnvs},
 	}
-	type durFlag struct {
-		name, env, usage string
-		dst              *time.Duration
-	}
-	durFlags := []durFlag{
+	setDurations := defineFlags(fs, []typedFlag[time.Duration]{
 		{"start-timeout", "RAYFLEET_START_TIMEOUT", "how long a cluster may stay Starting before it is Error", &c.StartTimeout},
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
+		{"log-url-expiry", "RAYFLEET_LOG_URL_EXPIRY", "how long GetRayLog's accessUrl opens its file", &c.Logs.URLExpiry},
 		{"data-plane-token-ttl", "RAYFLEET_DATA_PLANE_TOKEN_TTL", "how long a data-plane credential (submitToken, dashboardUrl's token) lasts", &c.DataPlaneTokenTTL},
 		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers that a credential opens a door, and how often it checks what is open again; a standalone gateway honours a revoked credential until it runs out (0: no cache)", &c.Gateway.CacheTTL},
-	}
-	durVals := make([]*string, len(durFlags))
-	for i, f := range durFlags {
-		durVals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
-	}
-	workers := fs.String("reconcile-workers", "", "clusters reconciled at once (env RAYFLEET_RECONCILE_WORKERS)")
+	}, time.ParseDuration, "a duration such as 10m or 30s")
+	setInts := defineFlags(fs, []typedFlag[int]{
+		{"reconcile-workers", "RAYFLEET_RECONCILE_WORKERS", "clusters reconciled at once", &c.ReconcileWorkers},
+		{"max-running-jobs-per-cluster", "RAYFLEET_MAX_RUNNING_JOBS_PER_CLUSTER", "Ray jobs one cluster runs at once; further ones wait, Pending", &c.MaxRunningJobsPerCluster},
+	}, strconv.Atoi, "a number")
 	claimHome := fs.Bool("local-claim-home", false, "reconcile the local runtime from this data directory although another is recorded as where its nodes run (that machine is gone for good) (env RAYFLEET_LOCAL_CLAIM_HOME)")
 	vals := make([]*string, len(flags))
 	for i, f := range flags {
@@ -381,6 +427,16 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
+	// Secrets come from the file or the environment, never a flag (which
+	// any user of the machine sees in the process list).
+	for _, e := range []struct {
+		env string
+		dst *string
+	}{{"RAYFLEET_LOG_S3_ACCESS_KEY_ID", &c.Logs.S3.AccessKeyID}, {"RAYFLEET_LOG_S3_SECRET_ACCESS_KEY", &c.Logs.S3.SecretAccessKey}} {
+		if v := getenv(e.env); v != "" {
+			*e.dst = v
+		}
+	}
 	if set["local-claim-home"] {
 		c.LocalClaimHome = *claimHome
 	} else if v := getenv("RAYFLEET_LOCAL_CLAIM_HOME"); v != "" {
@@ -390,31 +446,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		c.LocalClaimHome = b
 	}
-	for i, f := range durFlags {
-		v := getenv(f.env)
-		if set[f.name] {
-			v = *durVals[i]
-		}
-		if v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10m or 30s", f.name, v))
-			continue
-		}
-		*f.dst = d
-	}
-	if v := getenv("RAYFLEET_RECONCILE_WORKERS"); v != "" || set["reconcile-workers"] {
-		if set["reconcile-workers"] {
-			v = *workers
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reconcile-workers: %q is not a number", v))
-		}
-		c.ReconcileWorkers = n
-	}
+	errs = append(errs, setDurations(set, getenv)...)
+	errs = append(errs, setInts(set, getenv)...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
 	}
@@ -422,6 +455,43 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// typedFlag is a flag, and its environment variable, whose text is parsed
+// into dst.
+type typedFlag[T any] struct {
+	name, env, usage string
+	dst              *T
+}
+
+// defineFlags defines flags on fs and returns what, once fs is parsed,
+// writes the value of each one given (the flag, else its environment
+// variable) into its dst, and reports each that parse refuses as not
+// being what.
+func defineFlags[T any](fs *flag.FlagSet, flags []typedFlag[T], parse func(string) (T, error), what string) func(set map[string]bool, getenv func(string) string) []error {
+	vals := make([]*string, len(flags))
+	for i, f := range flags {
+		vals[i] = fs.String(f.name, "", f.usage+" (env "+f.env+")")
+	}
+	return func(set map[string]bool, getenv func(string) string) []error {
+		var errs []error
+		for i, f := range flags {
+			v := getenv(f.env)
+			if set[f.name] {
+				v = *vals[i]
+			}
+			if v == "" {
+				continue
+			}
+			x, err := parse(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not %s", f.name, v, what))
+				continue
+			}
+			*f.dst = x
+		}
+		return errs
+	}
 }
 
 // usageError is a flag problem; it prints the flags.

@@ -127,17 +127,14 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestKill9Converges kills the server with SIGKILL in the middle of starts,
-// stops and deletes, starts it again, and checks that every cluster ends as
-// its owner asked, with no node lost, duplicated or orphaned.
-func TestKill9Converges(t *testing.T) {
-	needRay(t)
-	if len(rayProcesses(t)) != 0 {
-		t.Fatal("ray nodes are already running")
-	}
+// startedServer starts rayfleet as a process of its own on a fresh data
+// directory (with more flags args) and returns it with a client of the
+// root credentials its first start wrote. At the test's end it is stopped,
+// any node left behind is killed, and a failed test shows its log.
+func startedServer(t *testing.T, args ...string) (*serverProcess, *api.Client, Credentials) {
+	t.Helper()
 	dir := t.TempDir()
-	bin := rayfleetBinary(t)
-	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t)}
+	srv := &serverProcess{t: t, bin: rayfleetBinary(t), dir: dir, addr: freeAddr(t), args: args}
 	t.Cleanup(func() {
 		srv.stop()
 		killNodes(t) // never leave nodes behind, whatever failed
@@ -149,6 +146,18 @@ func TestKill9Converges(t *testing.T) {
 	srv.start()
 	cred := readCredentials(t, filepath.Join(dir, "data"))
 	c := &api.Client{Endpoint: srv.addr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+	return srv, c, cred
+}
+
+// TestKill9Converges kills the server with SIGKILL in the middle of starts,
+// stops and deletes, starts it again, and checks that every cluster ends as
+// its owner asked, with no node lost, duplicated or orphaned.
+func TestKill9Converges(t *testing.T) {
+	needRay(t)
+	if len(rayProcesses(t)) != 0 {
+		t.Fatal("ray nodes are already running")
+	}
+	srv, c, cred := startedServer(t)
 	ctx := context.Background()
 	ws := cred.WorkspaceID
 	create := func(name string) string {

@@ -418,3 +418,108 @@ func (s *sdk) waitState(ws, id, state string) map[string]any {
 	})
 	return g
 }
+
+// TestOfficialClientDependentOperations drives what the hosted product's
+// dependent operations take beyond the basics through the official Go
+// client: UpdateWorkspace, ListWorkspaces' state and tag filters (tag as
+// JSON text in the query, encoded and signed by the client), queue
+// environments and payment type, ListReleaseVersions' filters,
+// ListNetworkServices' second list, and the refusals of what rayfleet
+// cannot do. It starts no cluster.
+func TestOfficialClientDependentOperations(t *testing.T) {
+	srv, cred := testServer(t)
+	c := newSDK(t, srv.Addr, cred.AccessKeyID, cred.AccessKeySecret, false)
+
+	cw := c.must("CreateWorkspace", "POST", "/api/v1/workspaces", map[string]string{"regionId": "local"},
+		map[string]any{"workspaceName": "tagged", "resourceSpec": map[string]any{"cu": "16"},
+			"tag": []any{map[string]any{"key": "team", "value": "ray & co"}}})
+	ws := str(cw, "workspaceId")
+	names := func(query map[string]string) []string {
+		t.Helper()
+		l := c.must("ListWorkspaces", "GET", "/api/v1/workspaces", query, nil)
+		var out []string
+		for _, w := range l["workspaces"].([]any) {
+			out = append(out, str(w.(map[string]any), "workspaceName"))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query map[string]string
+		want  string
+	}{
+		{map[string]string{"tag": `[{"key":"team","value":"ray & co"}]`}, "tagged"},
+		{map[string]string{"tag": `[{"key":"team"}]`, "state": "Running"}, "tagged"},
+		{map[string]string{"tag": `[{"key":"team","value":"other"}]`}, ""},
+		{map[string]string{"state": "Stopped"}, ""},
+	} {
+		if got := strings.Join(names(tc.query), ","); got != tc.want {
+			t.Errorf("ListWorkspaces %v = %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	l := c.must("ListWorkspaces", "GET", "/api/v1/workspaces", map[string]string{"name": "tagged"}, nil)
+	tags := l["workspaces"].([]any)[0].(map[string]any)["tags"].([]any)
+	if len(tags) != 1 || str(tags[0].(map[string]any), "tagKey") != "team" || str(tags[0].(map[string]any), "tagValue") != "ray & co" {
+		t.Errorf("tags = %v", tags)
+	}
+	_, err := c.call("ListWorkspaces", "GET", "/api/v1/workspaces", map[string]string{"maxResults": "0"}, nil)
+	wantErr(t, err, "InvalidParameter", 400, "maxResults must be 1 or more")
+	_, err = c.call("ListWorkspaces", "GET", "/api/v1/workspaces", map[string]string{"resourceGroupId": "rg-1"}, nil)
+	wantErr(t, err, "InvalidParameter", 400, "resource groups")
+	_, err = c.call("ListWorkspaces", "GET", "/api/v1/workspaces", map[string]string{"regionId": "cn-hangzhou"}, nil)
+	wantErr(t, err, "InvalidParameter", 400, "regionId")
+
+	// UpdateWorkspace: rename, and a quota the queues fit in.
+	u := c.must("UpdateWorkspace", "POST", "/api/v1/workspaces/update", map[string]string{"regionId": "local"},
+		map[string]any{"workspaceId": ws, "workspaceName": "renamed"})
+	if d, _ := u["data"].(map[string]any); d == nil || str(u, "orderId") != "" || str(d, "orderId") != "" {
+		t.Errorf("UpdateWorkspace = %v", u)
+	}
+	_, err = c.call("UpdateWorkspace", "POST", "/api/v1/workspaces/update", nil, map[string]any{"workspaceId": ws, "cu": 8})
+	wantErr(t, err, "OperationDenied", 409, "EditWorkspaceQueue")
+	c.must("EditWorkspaceQueue", "POST", "/api/v1/workspaces/queues/action/edit", nil,
+		map[string]any{"workspaceId": ws, "workspaceQueueName": "root_queue", "resourceSpec": map[string]any{"cu": 6}, "environments": []any{"production"}})
+	c.must("UpdateWorkspace", "POST", "/api/v1/workspaces/update", nil, map[string]any{"workspaceId": ws, "cu": 8})
+	_, err = c.call("UpdateWorkspace", "POST", "/api/v1/workspaces/update", nil, map[string]any{"workspaceId": ws, "ipWhiteList": []any{"10.0.0.0/8"}})
+	wantErr(t, err, "InvalidParameter", 400, "ipWhiteList is not supported")
+	if got := strings.Join(names(map[string]string{"name": "renamed"}), ","); got != "renamed" {
+		t.Fatalf("after UpdateWorkspace: %q", got)
+	}
+
+	// Queues: environments kept and filtered on, paymentType kept.
+	c.must("CreateWorkspaceQueue", "POST", "/api/v1/workspaces/queues", map[string]string{"regionId": "local"},
+		map[string]any{"workspaceId": ws, "workspaceQueueName": "dev_queue", "paymentType": "Pre", "resourceSpec": map[string]any{"cu": 2}})
+	c.must("EditWorkspaceQueue", "POST", "/api/v1/workspaces/queues/action/edit", nil,
+		map[string]any{"workspaceId": ws, "workspaceQueueName": "dev_queue", "environments": []any{"dev"}})
+	ql := c.must("ListWorkspaceQueues", "GET", wsPath(ws, "queues"), map[string]string{"environment": "dev"}, nil)
+	qs := ql["queues"].([]any)
+	if len(qs) != 1 || str(qs[0].(map[string]any), "queueName") != "dev_queue" || str(qs[0].(map[string]any), "paymentType") != "Pre" ||
+		fmt.Sprint(qs[0].(map[string]any)["environments"]) != "[dev]" {
+		t.Errorf("ListWorkspaceQueues environment=dev = %v", ql)
+	}
+	_, err = c.call("CreateWorkspaceQueue", "POST", "/api/v1/workspaces/queues", nil,
+		map[string]any{"workspaceId": ws, "workspaceQueueName": "gpu_queue", "gpuSpec": []any{"ecs.gn7i-c8g1.2xlarge"}, "resourceSpec": map[string]any{"cu": 1}})
+	wantErr(t, err, "InvalidParameter", 400, "gpuSpec")
+
+	// Release versions and network services.
+	rv := c.must("ListReleaseVersions", "GET", "/api/v1/releaseVersions",
+		map[string]string{"releaseType": "stable", "serviceFilter": "ray", "workspaceId": ws, "regionId": "local"}, nil)
+	if n := len(rv["releaseVersions"].([]any)); n < 3 {
+		t.Errorf("ListReleaseVersions with every filter: %d versions", n)
+	}
+	_, err = c.call("ListReleaseVersions", "GET", "/api/v1/releaseVersions", map[string]string{"releaseType": "beta", "serviceFilter": "spark"}, nil)
+	wantErr(t, err, "InvalidParameter", 400, "serviceFilter")
+	nl := c.must("ListNetworkServices", "GET", wsPath(ws, "networkServices"), map[string]string{"regionId": "local"}, nil)
+	if fmt.Sprint(nl["queues"]) != fmt.Sprint(nl["networkServices"]) || len(nl["queues"].([]any)) != 1 {
+		t.Errorf("ListNetworkServices queues = %v, networkServices = %v", nl["queues"], nl["networkServices"])
+	}
+
+	// Replica bounds and paging, refused before anything starts.
+	_, err = c.call("CreateRayCluster", "POST", wsPath(ws, "rayCluster"), nil, map[string]any{"name": "c",
+		"workerSpec": []any{map[string]any{"groupName": "g", "replica": 1, "minReplica": 0, "maxReplica": 1, "cpu": "1", "memory": "2Gi"}}})
+	wantErr(t, err, "InvalidParameter", 400, "workerSpec[0].minReplica must be at least 1, got 0")
+	_, err = c.call("CreateRayCluster", "POST", wsPath(ws, "rayCluster"), nil, map[string]any{"name": "c",
+		"workerSpec": []any{map[string]any{"groupName": "g", "replica": 1, "minReplica": 3, "maxReplica": 2, "cpu": "1", "memory": "2Gi"}}})
+	wantErr(t, err, "InvalidParameter", 400, "minReplica <= maxReplica")
+	_, err = c.call("ListRayCluster", "GET", wsPath(ws, "rayCluster"), map[string]string{"pageSize": "0"}, nil)
+	wantErr(t, err, "InvalidParameter", 400, "pageSize must be 1 or more, got 0")
+}

@@ -16,9 +16,11 @@ import (
 )
 
 // clusterRuntime is what the server needs of a runtime: the reconciler's
-// interface, the gateway's head lookup, and a shutdown.
+// interface, the job runner's way to heads, the gateway's head lookup,
+// and a shutdown.
 type clusterRuntime interface {
 	reconcile.Runtime
+	reconcile.Heads
 	HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, ok bool)
 	HeadToken(c *rayfleet.Cluster) string
 	Close() error

@@ -26,6 +26,8 @@ import (
 	"github.com/rayfleet/rayfleet/internal/cli"
 	"github.com/rayfleet/rayfleet/internal/gateway"
 	"github.com/rayfleet/rayfleet/internal/httpapi"
+	"github.com/rayfleet/rayfleet/internal/logcollect"
+	"github.com/rayfleet/rayfleet/internal/logstore"
 	"github.com/rayfleet/rayfleet/internal/reconcile"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -51,6 +53,12 @@ type Server struct {
 
 	Runtime    clusterRuntime
 	Reconciler *reconcile.Reconciler
+	// Jobs hands Ray jobs to their clusters, in the reconciler's process.
+	Jobs *reconcile.JobRunner
+	// Logs keeps jobs' logs; LogCollector copies them there from the
+	// heads, for the job runner to call while a job runs and when it ends.
+	Logs         logstore.Store
+	LogCollector *logcollect.Collector
 	// GatewayAddr and GatewayGRPCAddr are the gateway listeners' real addresses.
 	GatewayAddr, GatewayGRPCAddr string
 
@@ -114,6 +122,16 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
 		Logger: logger, DataPlaneTokenTTL: cfg.DataPlaneTokenTTL,
 	}
+	if s.Logs, err = openLogs(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s.Service.Logs = s.Logs
+	s.LogCollector = &logcollect.Collector{Store: s.Logs, Logger: logger}
+	logKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "log-url.key"))
+	if err != nil {
+		return nil, err
+	}
+	s.Service.LogURLs = service.LogURLs{Key: logKey, TTL: cfg.Logs.URLExpiry, Base: cfg.Logs.URL}
 	if l, ok := s.Store.(service.Locker); ok && cfg.Store == "postgres" {
 		// Other API processes may share the database: capacity decisions
 		// wait for theirs too.
@@ -129,6 +147,14 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		return nil, err
 	}
 	s.Reconciler.Runtime = s.Runtime
+	s.Jobs = &reconcile.JobRunner{
+		Store: s.Store, Heads: s.Runtime, Clusters: s.Service, Now: time.Now, Logger: logger,
+		MaxRunning: cfg.MaxRunningJobsPerCluster,
+		// A job's logs are copied while it runs and once it ends, before
+		// its temporary cluster goes.
+		Ended: s.LogCollector, Running: s.LogCollector,
+	}
+	s.Reconciler.Watcher = s.Jobs
 	// The kuberay runtime keeps a namespace per workspace; the local one
 	// keeps nothing per workspace.
 	if wr, ok := s.Runtime.(service.WorkspaceRuntime); ok {
@@ -136,18 +162,23 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	// The API wakes the reconciler of its own process, and on PostgreSQL
 	// those of the other processes sharing the database too.
-	var wakers multiWaker
+	// A change of a cluster wakes the reconciler and the job runner (its
+	// jobs wait for it or end with it), a change of a job the job runner;
+	// a wake from another process wakes both.
+	var wakers, jobWakers multiWaker
 	if cfg.HasRole("reconciler") {
-		wakers = append(wakers, s.Reconciler)
+		wakers = append(wakers, s.Reconciler, s.Jobs)
+		jobWakers = append(jobWakers, s.Jobs)
 	}
 	if st, ok := s.Store.(*sqlstore.Store); ok && cfg.Store == "postgres" {
 		s.wakes = st.Wakes()
 		if cfg.HasRole("api") {
-			wakers = append(wakers, remoteWaker{wakes: s.wakes, log: logger})
+			remote := remoteWaker{wakes: s.wakes, log: logger}
+			wakers, jobWakers = append(wakers, remote), append(jobWakers, remote)
 		}
 	}
 	if len(wakers) > 0 {
-		s.Service.Waker = wakers
+		s.Service.Waker, s.Service.JobWaker = wakers, jobWakers
 	}
 	// Without the api role there is no API listener, and no first-start
 	// setup: the root credentials it writes name the API's address.
@@ -167,6 +198,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 		if s.certs != nil {
 			s.listener = s.certs.listener(s.listener, "http/1.1")
 		}
+
 	}
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
@@ -206,7 +238,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			s.jobs.Add(1)
 			go func() {
 				defer s.jobs.Done()
-				s.wakes.Listen(jobsCtx, 2*time.Second, s.Reconciler.Wake, func(err error) {
+				s.wakes.Listen(jobsCtx, 2*time.Second, func(ref store.ClusterRef) { s.Reconciler.Wake(ref); s.Jobs.Wake(ref) }, func(err error) {
 					logger.Warn("lost the wake channel; changes made through other processes wait for the next resync until it is back", "err", err.Error())
 				})
 			}()
@@ -224,6 +256,28 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 			"gatewayGrpc", s.GatewayGRPCAddr, "reconciler", cfg.HasRole("reconciler"), "store", cfg.Store, "dataDir", cfg.DataDir)
 	}
 	return s, nil
+}
+
+// openLogs opens the log store: the log bucket's directory under the data
+// directory, or with logs.s3.endpoint the bucket of that S3-compatible
+// server, checked now so a wrong address or key stops the start.
+func openLogs(ctx context.Context, cfg Config) (logstore.Store, error) {
+	if cfg.Logs.S3.Endpoint == "" {
+		return logstore.OpenDir(filepath.Join(cfg.DataDir, "logs"), cfg.Logs.Bucket)
+	}
+	s3 := &logstore.S3{
+		Endpoint: cfg.Logs.S3.Endpoint, Region: cfg.Logs.S3.Region, BucketName: cfg.Logs.Bucket,
+		AccessKeyID: cfg.Logs.S3.AccessKeyID, SecretAccessKey: cfg.Logs.S3.SecretAccessKey,
+	}
+	if err := s3.Validate(); err != nil {
+		return nil, err
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s3.Check(checkCtx); err != nil {
+		return nil, err
+	}
+	return s3, nil
 }
 
 // serveAPI starts the API on its listener, and the janitor of the client
@@ -395,6 +449,18 @@ func (s *Server) runReconciler(ctx context.Context) {
 	}
 	s.reconciling.Store(true)
 	defer s.reconciling.Store(false)
+	// The job runner acts on what the reconciler's lease covers (it makes
+	// and deletes clusters, hands jobs to heads): it runs while the
+	// reconciler does, and they stop together.
+	var jobs sync.WaitGroup
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		if err := s.Jobs.Run(runCtx); err != nil {
+			s.Logger.Error("job runner stopped", "err", err.Error())
+		}
+	}()
+	defer jobs.Wait()
 	if err := s.Reconciler.Run(runCtx); err != nil {
 		s.Logger.Error("reconciler stopped", "err", err.Error())
 	}
@@ -518,6 +584,9 @@ func (s *Server) closeResources() {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if c, ok := s.Logs.(io.Closer); ok {
+		c.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock

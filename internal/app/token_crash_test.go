@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rayfleet/rayfleet/api"
-	"github.com/rayfleet/rayfleet/api/signer"
 )
 
 // TestKill9RetriedCreates kills the server with SIGKILL at random moments
@@ -22,20 +19,8 @@ import (
 // has made exactly one.
 func TestKill9RetriedCreates(t *testing.T) {
 	const kills = 40
-	dir := t.TempDir()
-	bin := rayfleetBinary(t)
 	// The API alone: no reconciler, so no nodes to start or clean up.
-	srv := &serverProcess{t: t, bin: bin, dir: dir, addr: freeAddr(t), args: []string{"--roles", "api"}}
-	t.Cleanup(func() {
-		srv.stop()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Logf("server log:\n%s", log)
-		}
-	})
-	srv.start()
-	cred := readCredentials(t, filepath.Join(dir, "data"))
-	c := &api.Client{Endpoint: srv.addr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
+	srv, c, cred := startedServer(t, "--roles", "api")
 	ctx := t.Context()
 	ws := cred.WorkspaceID
 

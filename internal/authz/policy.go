@@ -91,6 +91,14 @@ func ClusterARN(region, account, workspaceID, clusterID string) string {
 	return WorkspaceARN(region, account, workspaceID) + "/raycluster/" + clusterID
 }
 
+// JobARN names a Ray job by its submission id:
+// acs:emr-serverless-spark:<region>:<account>:workspace/<workspaceId>/rayjob/<submissionId>.
+// ".../workspace/w-1/rayjob/*" covers every job of w-1. Its logs (ListRayLogs,
+// GetRayLog) are authorized on it too.
+func JobARN(region, account, workspaceID, submissionID string) string {
+	return WorkspaceARN(region, account, workspaceID) + "/rayjob/" + submissionID
+}
+
 // ValidName checks a custom policy's name as RAM's CreatePolicy does: 1 to
 // 128 characters, letters, digits and hyphens.
 func ValidName(name string) error {

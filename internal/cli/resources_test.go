@@ -37,6 +37,20 @@ func TestOtherCommands(t *testing.T) {
 			stdout: []string{"Created workspace w-small"},
 		},
 		{
+			args:   []string{"workspace", "update", "w-1", "--name", "lab", "--cu", "96"},
+			method: "POST", path: "/api/v1/workspaces/update", action: "UpdateWorkspace",
+			body:   `{"workspaceId":"w-1","workspaceName":"lab","cu":96}`,
+			resp:   `{"requestId":"R","orderId":"","data":{"orderId":""}}`,
+			stdout: []string{"Updated workspace w-1"},
+		},
+		{
+			args:   []string{"workspace", "update", "w-1", "--cu", "8"},
+			method: "POST", path: "/api/v1/workspaces/update", action: "UpdateWorkspace",
+			body:   `{"workspaceId":"w-1","cu":8}`,
+			resp:   `{"requestId":"R","orderId":"","data":{"orderId":""}}`,
+			stdout: []string{"Updated workspace w-1"},
+		},
+		{
 			args:   []string{"workspace", "delete", "w-1"},
 			method: "DELETE", path: "/api/v1/workspaces/w-1", action: "DeleteWorkspace",
 			resp: `{"requestId":"R"}`, stdout: []string{"Deleted workspace w-1"},
@@ -89,6 +103,30 @@ func TestOtherCommands(t *testing.T) {
 			body:   `{"name":"private","vpcId":"vpc-1","vswitchIds":["vsw-1","vsw-2"],"securityGroupId":"sg-1"}`,
 			resp:   `{"requestId":"R","operationId":"op-1"}`,
 			stdout: []string{"Created network service private", "op-1"},
+		},
+		{
+			args:   []string{"logs", "list", "rj-1"},
+			method: "GET", path: "/api/interactive/v1/workspace/" + testWS + "/ray/rj-1/logs", query: "delimiter=%2F", action: "ListRayLogs",
+			resp: `{"requestId":"R","code":"1000000","message":"success","data":{"bucketName":"rayfleet-logs","prefix":"w/ray/logs/rj-1_default/",
+				"marker":"","delimiter":"/","nextMarker":"w/ray/logs/rj-1_default/head-a/","maxKeys":2,"isTruncated":true,"objectList":[
+				{"name":"driver","path":"w/ray/logs/rj-1_default/driver/","size":0,"isDir":true,"timeModified":0},
+				{"name":"head-a","path":"w/ray/logs/rj-1_default/head-a/","size":0,"isDir":true,"timeModified":0}]}}`,
+			stdout: []string{"PATH", "SIZE", "MODIFIED", "w/ray/logs/rj-1_default/driver/", "w/ray/logs/rj-1_default/head-a/",
+				"More follow: add --marker w/ray/logs/rj-1_default/head-a/"},
+		},
+		{
+			args:   []string{"logs", "list", "rj-1", "--all", "--max-keys", "5", "--marker", "w/a"},
+			method: "GET", path: "/api/interactive/v1/workspace/" + testWS + "/ray/rj-1/logs", query: "marker=w%2Fa&maxKeys=5", action: "ListRayLogs",
+			resp: `{"requestId":"R","code":"1000000","message":"success","data":{"bucketName":"rayfleet-logs","prefix":"w/ray/logs/rj-1_default/",
+				"marker":"w/a","delimiter":"","nextMarker":"","maxKeys":5,"isTruncated":false,"objectList":[
+				{"name":"rj-1_driver.log","path":"w/ray/logs/rj-1_default/driver/rj-1_driver.log","size":6,"isDir":false,"timeModified":1723722279800}]}}`,
+			stdout: []string{"w/ray/logs/rj-1_default/driver/rj-1_driver.log", "6", "2024-08-15T11:44:39Z"},
+		},
+		{
+			args:   []string{"logs", "get", "rj-1", "w/x.log", "--url"},
+			method: "GET", path: "/api/interactive/v1/workspace/" + testWS + "/ray/rj-1/log", query: "path=w%2Fx.log", action: "GetRayLog",
+			resp:   `{"requestId":"R","code":"1000000","message":"success","data":{"accessUrl":"http://h/logs/b/w/x.log?expires=1&signature=s"}}`,
+			stdout: []string{"http://h/logs/b/w/x.log?expires=1&signature=s"},
 		},
 	}
 	for _, tt := range tests {

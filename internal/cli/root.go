@@ -175,6 +175,7 @@ func (a *app) rootCommand(extra []Command) *cobra.Command {
 		a.keyCommand(),
 		a.policyCommand(),
 		a.auditCommand(),
+		a.logsCommand(),
 		a.versionCommand(),
 	)
 	for _, x := range extra {

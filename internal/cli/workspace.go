@@ -15,7 +15,7 @@ func (a *app) workspaceCommand() *cobra.Command {
 		`  rayfleet workspace list
   rayfleet workspace create research --cu 128
   rayfleet workspace delete w-26ca1703f6d71e6e`)
-	cmd.AddCommand(a.workspaceList(), a.workspaceCreate(), a.workspaceDelete())
+	cmd.AddCommand(a.workspaceList(), a.workspaceCreate(), a.workspaceUpdate(), a.workspaceDelete())
 	return cmd
 }
 
@@ -96,6 +96,49 @@ func (a *app) workspaceCreate() *cobra.Command {
 		}
 		fmt.Fprintf(a.env.Stdout, "Created workspace %s (%s). Use it with -w %s, or make it the default with: rayfleet profile set NAME --workspace %s\n",
 			resp.WorkspaceID, args[0], resp.WorkspaceID, resp.WorkspaceID)
+		return nil
+	})
+	return cmd
+}
+
+func (a *app) workspaceUpdate() *cobra.Command {
+	var name string
+	var cu int64
+	cmd := &cobra.Command{
+		Use:     "update ID [--name NAME] [--cu N]",
+		Short:   "Rename a workspace or change its quota",
+		Long:    "Rename a workspace or change its quota. The queues keep their limits: lower them first (rayfleet queue edit) to lower the quota below what they hold together; a quota raised is free for queues to take.",
+		Example: "  rayfleet workspace update w-26ca1703f6d71e6e --cu 128",
+		Args:    exactArgs("ID"),
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the new name")
+	cmd.Flags().Int64Var(&cu, "cu", 0, "the new capacity quota in CU (1 CU = 1 vCPU + 4 GiB)")
+	cmd.RunE = a.wrap(func(cmd *cobra.Command, args []string) error {
+		req := &api.UpdateWorkspaceRequest{WorkspaceID: args[0]}
+		if cmd.Flags().Changed("name") {
+			req.WorkspaceName = &name
+		}
+		if cmd.Flags().Changed("cu") {
+			if cu < 1 {
+				return usagef("--cu must be at least 1")
+			}
+			n := api.FlexInt(cu)
+			req.CU = &n
+		}
+		if req.WorkspaceName == nil && req.CU == nil {
+			return usagef("give --name, --cu or both")
+		}
+		c, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		if _, err := c.UpdateWorkspace(cmd.Context(), req); err != nil {
+			return err
+		}
+		if a.json() {
+			return a.printResponse()
+		}
+		fmt.Fprintf(a.env.Stdout, "Updated workspace %s.\n", args[0])
 		return nil
 	})
 	return cmd

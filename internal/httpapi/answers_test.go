@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api"
 	"github.com/rayfleet/rayfleet/api/signer"
 )
@@ -39,6 +40,28 @@ var sdkFields = []struct {
 		"gpuSpec", "instanceId", "maxResource", "minResource", "paymentType", "preheat", "properties", "queueCategory", "queueName",
 		"queueScope", "queueStatus", "queueType", "regionId", "usedResource", "workspaceId"}, nil},
 	{"ListNetworkServices", []string{"maxResults", "networkServices", "nextToken", "queues", "requestId", "totalCount"}, nil},
+	{"ListNetworkServices queues[0]", []string{"name", "networkServiceId", "state", "stateChangeReason", "type", "vpcId", "vswitchIds", "workspaceId"}, nil},
+	{"UpdateWorkspace", []string{"data", "orderId", "requestId"}, nil},
+	{"UpdateWorkspace data", []string{"orderId"}, nil},
+	{"GetRayJob", []string{"activeDeadlineSeconds", "backoffLimit", "clusterState", "creatorName", "cuHours", "dashboardUrl",
+		"dashboardUrlExtra", "displayReleaseVersion", "duration", "endTime", "entrypoint", "entrypointMemory", "entrypointNumCpus",
+		"entrypointNumGpus", "entrypointResources", "extraParam", "guHours", "headSpec", "logBucketName", "logPath", "message",
+		"metadataJson", "name", "networkServiceName", "requestId", "runtimeEnvJson", "shutdownAfterJobFinishes", "startTime", "status",
+		"submissionId", "submissionMode", "submitTime", "tags", "taskBizId", "ttlSecondsAfterFinished", "volumeIds", "workerSpecs",
+		"workingDir"}, []string{"workerSpec"}},
+	{"GetRayJob headSpec", []string{"cpu", "displayReleaseVersion", "enableAutoScaling", "gpuSpec", "idleTimeoutSeconds", "memory",
+		"queueName", "replica"}, nil},
+	{"GetRayJob workerSpecs[0]", []string{"cpu", "displayReleaseVersion", "gpuSpec", "groupName", "maxReplica", "memory", "minReplica",
+		"queueName", "replica"}, []string{"workerType"}},
+	{"GetRayJob guHours", []string{"gpuHours", "gpuSpec"}, nil},
+	{"ListRayJob", []string{"rayJobs", "requestId", "totalCount"}, nil},
+	{"ListRayJob rayJobs[0]", []string{"clusterState", "creatorName", "cuHours", "dashboardUrl", "duration", "endTime", "name",
+		"resourceQueue", "startTime", "status", "submissionId", "submitTime"}, nil},
+	{"ListRayLogs", []string{"code", "data", "message", "requestId"}, nil},
+	{"ListRayLogs data", []string{"bucketName", "delimiter", "isTruncated", "marker", "maxKeys", "nextMarker", "objectList", "prefix"}, nil},
+	{"ListRayLogs data.objectList[0]", []string{"isDir", "name", "path", "size", "timeModified"}, nil},
+	{"GetRayLog", []string{"code", "data", "message", "requestId"}, nil},
+	{"GetRayLog data", []string{"accessUrl"}, nil},
 }
 
 // member follows a path such as "workerSpec[0]" or "headSpec.gftConfig"
@@ -87,23 +110,49 @@ func TestAnswersCarrySDKFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	job, err := c.SubmitJob(ctx, ws, &api.SubmitJobRequest{Entrypoint: "true", ClusterID: created.ClusterID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job's driver log, as the collector leaves it.
+	logs := giveLogs(t, svc, t.TempDir())
+	j, err := svc.Store.GetJob(ctx, boot.AccountID, ws, job.SubmissionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.Put(ctx, rayfleet.JobDriverLogKey(&j), strings.NewReader("hello\n")); err != nil {
+		t.Fatal(err)
+	}
 	answers := map[string]map[string]any{}
-	for _, call := range []struct{ action, path string }{
-		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID},
-		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster"},
-		{"ListWorkspaces", "/api/v1/workspaces"},
-		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues"},
-		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices"},
+	for _, call := range []struct {
+		action, path string
+		query        url.Values
+	}{
+		{"GetRayJob", "/api/v1/workspaces/" + ws + "/rayJob/" + job.SubmissionID, nil},
+		{"ListRayJob", "/api/v1/workspaces/" + ws + "/rayJob", nil},
+		{"GetRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster/" + created.ClusterID, nil},
+		{"ListRayCluster", "/api/v1/workspaces/" + ws + "/rayCluster", nil},
+		{"ListWorkspaces", "/api/v1/workspaces", nil},
+		{"ListWorkspaceQueues", "/api/v1/workspaces/" + ws + "/queues", nil},
+		{"ListNetworkServices", "/api/v1/workspaces/" + ws + "/networkServices", nil},
+		{"ListRayLogs", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/logs", nil},
+		{"GetRayLog", "/api/interactive/v1/workspace/" + ws + "/ray/" + j.ID + "/log", url.Values{"path": {rayfleet.JobDriverLogKey(&j)}}},
 	} {
 		var out map[string]any
-		if err := c.Do(ctx, call.action, http.MethodGet, call.path, url.Values{}, nil, &out); err != nil {
+		if err := c.Do(ctx, call.action, http.MethodGet, call.path, call.query, nil, &out); err != nil {
 			t.Fatal(err)
 		}
 		answers[call.action] = out
 	}
+	var updated map[string]any
+	if err := c.Do(ctx, "UpdateWorkspace", http.MethodPost, "/api/v1/workspaces/update", nil, map[string]any{"workspaceId": ws}, &updated); err != nil {
+		t.Fatal(err)
+	}
+	answers["UpdateWorkspace"] = updated
 	for _, want := range sdkFields {
 		action, path, _ := strings.Cut(want.what, " ")
 		answer := answers[action]
+
 		if action == "ListRayCluster" {
 			path = "rayClusters[0]." + path
 		}

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
@@ -10,11 +12,11 @@ import (
 
 func (h *Handler) listClusters(r *request) (any, error) {
 	q := r.URL.Query()
-	pageNum, err := intParam(q, "pageNum")
+	pageNum, err := pageParam(q, "pageNum")
 	if err != nil {
 		return nil, err
 	}
-	pageSize, err := intParam(q, "pageSize")
+	pageSize, err := pageParam(q, "pageSize")
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,7 @@ func (h *Handler) getCluster(r *request) (any, error) {
 
 func (h *Handler) createCluster(r *request) (any, error) {
 	var in api.ClusterRequest
-	if err := decode(r, &in); err != nil {
+	if err := decodeCluster(r, &in); err != nil {
 		return nil, err
 	}
 	o, err := h.Service.CreateCluster(r.Context(), r.p, r.PathValue("workspaceId"), toPatch(&in), in.ClientToken)
@@ -60,7 +62,7 @@ func (h *Handler) createCluster(r *request) (any, error) {
 
 func (h *Handler) updateCluster(r *request) (any, error) {
 	var in api.ClusterRequest
-	if err := decode(r, &in); err != nil {
+	if err := decodeCluster(r, &in); err != nil {
 		return nil, err
 	}
 	o, err := h.Service.UpdateCluster(r.Context(), r.p, r.PathValue("workspaceId"), r.PathValue("clusterId"), toPatch(&in), in.ClientToken)
@@ -100,6 +102,44 @@ func (h *Handler) deleteCluster(r *request) (any, error) {
 		return nil, err
 	}
 	return &api.RequestIDResponse{RequestID: requestIDOf(r, o)}, nil
+}
+
+// decodeCluster decodes the body of CreateRayCluster or UpdateRayCluster.
+func decodeCluster(r *request, in *api.ClusterRequest) error {
+	if err := decode(r, in); err != nil {
+		return err
+	}
+	return checkReplicaBounds(r.body)
+}
+
+// checkReplicaBounds refuses a worker group's minReplica or maxReplica
+// given as less than 1, the SDK's lower bound. Left out they mean the
+// group's replica (rayfleet.ClusterSpec.FillReplicaBounds), which a 0 in
+// api.WorkerSpec cannot tell from one given, so the body is read for them
+// again. The body decoded already, so an error here is not the caller's.
+func checkReplicaBounds(body []byte) error {
+	var groups struct {
+		WorkerSpec []struct {
+			MinReplica *int64 `json:"minReplica"`
+			MaxReplica *int64 `json:"maxReplica"`
+		} `json:"workerSpec"`
+	}
+	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &groups) != nil {
+		return nil
+	}
+	for i, g := range groups.WorkerSpec {
+		for _, b := range []struct {
+			name string
+			n    *int64
+		}{{"minReplica", g.MinReplica}, {"maxReplica", g.MaxReplica}} {
+			if b.n != nil && *b.n < 1 {
+				return rayfleet.Errorf(rayfleet.EINVALID,
+					"workerSpec[%d].%s must be at least 1, got %d; leave minReplica and maxReplica out for a group of fixed size (they are then its replica)",
+					i, b.name, *b.n)
+			}
+		}
+	}
+	return nil
 }
 
 // requestIDOf is the id to answer with: the first call's for a replayed

@@ -31,6 +31,8 @@ var statusOf = map[string]int{
 	rayfleet.ETOOLARGE:      http.StatusRequestEntityTooLarge,
 	rayfleet.EMETHOD:        http.StatusNotFound,
 	rayfleet.EINTERNAL:      http.StatusInternalServerError,
+	rayfleet.EURLEXPIRED:    http.StatusForbidden,
+	rayfleet.EURLSIGNATURE:  http.StatusForbidden,
 
 	// RAM's admin API.
 	service.ERAMNoUser:          http.StatusNotFound,

@@ -148,9 +148,26 @@ func (h *Handler) serve(r *http.Request, action string, fn handlerFunc) (any, er
 	if service.Mutating(action) {
 		r = r.WithContext(service.WithAuditTrail(r.Context()))
 	}
-	out, err := fn(&request{Request: r, p: p, body: body})
+	var out any
+	err = h.checkRegion(r.URL.Query())
+	if err == nil {
+		out, err = fn(&request{Request: r, p: p, body: body})
+	}
 	h.Service.Audit(r.Context(), p, action, err)
 	return out, err
+}
+
+// checkRegion refuses a regionId query parameter (which the SDK sends on
+// every workspace, queue, release and network operation when it is set)
+// that names another region than the one this server is: the hosted
+// product answers each region at its own endpoint, and a call meant for
+// another region must not act here.
+func (h *Handler) checkRegion(q url.Values) error {
+	region := h.Service.RegionID
+	if got := q.Get("regionId"); got != "" && region != "" && got != region {
+		return rayfleet.Errorf(rayfleet.EINVALID, "regionId %q is not this endpoint's region: it serves %s; pass regionId=%s or leave it out", got, region, region)
+	}
+	return nil
 }
 
 func readBody(r *http.Request) ([]byte, error) {
@@ -359,6 +376,17 @@ func jsonKind(k string) string {
 // queryInt parses an integer query parameter; absent is 0.
 func queryInt(r *request, name string) (int, error) {
 	return intParam(r.URL.Query(), name)
+}
+
+// pageParam parses a paging parameter (pageSize, pageNum, maxResults):
+// absent is 0, the operation's default; given, it must be 1 or more, as
+// the SDK documents, rather than 0 standing for the default.
+func pageParam(q url.Values, name string) (int, error) {
+	n, err := intParam(q, name)
+	if err == nil && q.Get(name) != "" && n < 1 {
+		return 0, rayfleet.Errorf(rayfleet.EINVALID, "%s must be 1 or more, got %d; leave it out for the default", name, n)
+	}
+	return n, err
 }
 
 // intParam is queryInt on a query already parsed.

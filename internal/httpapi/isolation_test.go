@@ -19,6 +19,7 @@ import (
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/api/signer"
+	"github.com/rayfleet/rayfleet/internal/logstore"
 	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
@@ -29,6 +30,7 @@ type tenant struct {
 	keys       []signer.Credentials // the root user's key, then an administrator's
 	workspaces []string
 	clusters   map[string][]string // by workspace
+	jobs       map[string][]string // by workspace, each with a driver log
 	users      []string            // RAM user names
 	userKeys   []string            // their access key ids
 	policies   []string            // custom policy names
@@ -38,6 +40,7 @@ type world struct {
 	t       *rapid.T
 	srv     *httptest.Server
 	svc     *service.Service
+	logs    *logstore.Dir
 	tenants []*tenant
 }
 
@@ -53,7 +56,7 @@ func randomString(t *rapid.T, alphabet string, n int, label string) string {
 func (w *world) newTenant() *tenant {
 	ctx := context.Background()
 	t := w.t
-	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}}
+	tn := &tenant{id: "1" + randomString(t, "0123456789", 15, "account"), clusters: map[string][]string{}, jobs: map[string][]string{}}
 	uid := "2" + randomString(t, "0123456789", 17, "uid")
 	st := w.svc.Store
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -90,6 +93,26 @@ func (w *world) newTenant() *tenant {
 				t.Fatal(err)
 			}
 			tn.clusters[o.WorkspaceID] = append(tn.clusters[o.WorkspaceID], c.ClusterID)
+		}
+		// Jobs on a cluster of the workspace, or with a cluster of their own,
+		// each with its driver's log in the log store.
+		for range rapid.IntRange(0, 2).Draw(t, "jobs") {
+			spec := rayfleet.JobSpec{Entrypoint: "python main.py", Head: &rayfleet.HeadSpec{CPU: "1", Memory: "2Gi"}, ShutdownAfterJobFinishes: true}
+			if cs := tn.clusters[o.WorkspaceID]; len(cs) > 0 && rapid.Bool().Draw(t, "on a cluster") {
+				spec.Head, spec.ClusterID = nil, rapid.SampledFrom(cs).Draw(t, "job's cluster")
+			}
+			submitted, err := w.svc.SubmitJob(ctx, root, o.WorkspaceID, spec, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := st.GetJob(ctx, tn.id, o.WorkspaceID, submitted.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.logs.Put(ctx, rayfleet.JobDriverLogKey(&j), strings.NewReader("the driver log of "+tn.id)); err != nil {
+				t.Fatal(err)
+			}
+			tn.jobs[o.WorkspaceID] = append(tn.jobs[o.WorkspaceID], j.ID)
 		}
 	}
 	// An administrator (AdministratorAccess), and other users with keys and
@@ -216,6 +239,12 @@ func (w *world) snapshot(tn *tenant) string {
 		qs, err := st.ListQueues(ctx, tn.id, wsID)
 		must(w.t, err)
 		out = append(out, qs)
+		js, _, err := st.ListJobs(ctx, store.JobFilter{AccountID: tn.id, WorkspaceID: wsID})
+		must(w.t, err)
+		out = append(out, js)
+		ls, err := w.svc.Logs.List(ctx, rayfleet.LogListOptions{Prefix: wsID + "/", MaxKeys: rayfleet.MaxLogKeys})
+		must(w.t, err)
+		out = append(out, ls)
 	}
 	us, err := st.ListUsers(ctx, tn.id)
 	must(w.t, err)
@@ -243,7 +272,8 @@ func must(t *rapid.T, err error) {
 
 func newWorld(t *testing.T, rt *rapid.T) *world {
 	srv, svc, _ := testAPI(rt, t.TempDir())
-	return &world{t: rt, srv: srv, svc: svc}
+	logs := giveLogs(rt, svc, t.TempDir())
+	return &world{t: rt, srv: srv, svc: svc, logs: logs}
 }
 
 // TestAccountIsolation: in a world of several accounts with random
@@ -294,11 +324,17 @@ func TestAccountIsolation(t *testing.T) {
 			body           func(ws, id string) any
 		}
 		clusterBody := func(string, string) any { return map[string]any{"name": "x"} }
+		jobBody := func(string, string) any {
+			return map[string]any{"entrypoint": "true", "headSpec": map[string]any{"cpu": "1", "memory": "2Gi"}}
+		}
 		noBody := func(string, string) any { return nil }
 		wsCalls := []roaCall{
 			{"ListRayCluster", "GET", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, noBody},
 			{"CreateRayCluster", "POST", func(ws, _ string) string { return wsPath(ws, "rayCluster") }, clusterBody},
 			{"DeleteWorkspace", "DELETE", func(ws, _ string) string { return wsPath(ws) }, noBody},
+			{"UpdateWorkspace", "POST", func(string, string) string { return "/api/v1/workspaces/update" }, func(ws, _ string) any {
+				return map[string]any{"workspaceId": ws, "workspaceName": "taken", "cu": 1}
+			}},
 			{"ListWorkspaceQueues", "GET", func(ws, _ string) string { return wsPath(ws, "queues") }, noBody},
 			{"DeleteWorkspaceQueue", "DELETE", func(ws, _ string) string { return wsPath(ws, "queues", "root_queue") }, noBody},
 			{"EditWorkspaceQueue", "POST", func(string, string) string { return "/api/v1/workspaces/queues/action/edit" }, func(ws, _ string) any {
@@ -308,6 +344,8 @@ func TestAccountIsolation(t *testing.T) {
 				return map[string]any{"workspaceId": ws, "workspaceQueueName": "q", "resourceSpec": map[string]any{"cu": 1}}
 			}},
 			{"ListNetworkServices", "GET", func(ws, _ string) string { return wsPath(ws, "networkServices") }, noBody},
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, jobBody},
+			{"ListRayJob", "GET", func(ws, _ string) string { return wsPath(ws, "rayJob") }, noBody},
 			{"CreateNetworkService", "POST", func(ws, _ string) string { return wsPath(ws, "networkServices") }, func(string, string) any {
 				return map[string]any{"name": "n2"}
 			}},
@@ -317,34 +355,121 @@ func TestAccountIsolation(t *testing.T) {
 			m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, ""), nil, c.body(wsMissing, ""))
 			w.sameAnswer(c.action+" on a foreign workspace", f, m, [2]string{wsB, wsMissing})
 		}
+		f := w.call(cred, roa, "ListReleaseVersions", "GET", "/api/v1/releaseVersions", url.Values{"workspaceId": {wsB}}, nil)
+		m := w.call(cred, roa, "ListReleaseVersions", "GET", "/api/v1/releaseVersions", url.Values{"workspaceId": {wsMissing}}, nil)
+		w.sameAnswer("ListReleaseVersions for a foreign workspace", f, m, [2]string{wsB, wsMissing})
 
-		// Cluster calls: a foreign cluster in its own workspace, and in one
-		// of the attacker's, against missing ones.
-		var foreignClusters [][2]string
-		for ws, ids := range b.clusters {
-			for _, id := range ids {
-				foreignClusters = append(foreignClusters, [2]string{ws, id})
+		// Calls on a foreign object (of held, by workspace) in its own
+		// workspace, and through one of the attacker's, against missing ones
+		// (ids of prefix); it returns the object and the attacker's
+		// workspace it tried, or false when the victim has none.
+		onForeign := func(kind, prefix string, held map[string][]string, calls []roaCall) (id, own string, ok bool) {
+			var objs [][2]string
+			for ws, ids := range held {
+				for _, id := range ids {
+					objs = append(objs, [2]string{ws, id})
+				}
+			}
+			if len(objs) == 0 {
+				return "", "", false
+			}
+			slices.SortFunc(objs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+			fo := rapid.SampledFrom(objs).Draw(rt, "foreign "+kind)
+			idMissing := prefix + randomString(rt, lowerAlnum, 16, "missing "+kind)
+			own = rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
+			for _, c := range calls {
+				f := w.call(cred, roa, c.action, c.method, c.path(fo[0], fo[1]), nil, c.body(fo[0], fo[1]))
+				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
+				w.sameAnswer(c.action+" on a foreign "+kind, f, m, [2]string{fo[0], wsMissing}, [2]string{fo[1], idMissing})
+				f = w.call(cred, roa, c.action, c.method, c.path(own, fo[1]), nil, c.body(own, fo[1]))
+				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
+				w.sameAnswer(c.action+" on a foreign "+kind+" through an own workspace", f, m, [2]string{fo[1], idMissing})
+			}
+			return fo[1], own, true
+		}
+		onForeign("cluster", "ray-", b.clusters, []roaCall{
+			{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
+			{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
+			{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
+			{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+			// A job submitted to a foreign cluster.
+			{"SubmitRayJob", "POST", func(ws, _ string) string { return wsPath(ws, "rayJob") }, func(_, id string) any {
+				return map[string]any{"entrypoint": "true", "clusterId": id}
+			}},
+		})
+		if fj, own, ok := onForeign("job", "rj-", b.jobs, []roaCall{
+			{"GetRayJob", "GET", func(ws, id string) string { return wsPath(ws, "rayJob", id) }, noBody},
+			{"CancelRayJob", "POST", func(ws, id string) string { return wsPath(ws, "rayJob", id, "cancel") }, noBody},
+		}); ok {
+			// Nor does a list filtered by its id find it.
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(own, "rayJob"), url.Values{"submissionId": {fj}}, nil)
+			if n, _ := lj.Body["totalCount"].(float64); n != 0 || len(lj.Body["rayJobs"].([]any)) != 0 {
+				rt.Fatalf("ListRayJob by a foreign job's id shows %+v", lj)
 			}
 		}
-		slices.SortFunc(foreignClusters, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
-		if len(foreignClusters) > 0 {
-			fc := rapid.SampledFrom(foreignClusters).Draw(rt, "foreign cluster")
-			idMissing := "ray-" + randomString(rt, lowerAlnum, 16, "missing cluster")
-			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace")
-			clusterCalls := []roaCall{
-				{"GetRayCluster", "GET", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
-				{"UpdateRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, clusterBody},
-				{"StartRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "start") }, noBody},
-				{"StopRayCluster", "POST", func(ws, id string) string { return wsPath(ws, "rayCluster", id, "stop") }, noBody},
-				{"DeleteRayCluster", "DELETE", func(ws, id string) string { return wsPath(ws, "rayCluster", id) }, noBody},
+
+		// Job logs: a foreign job in its own workspace, and in one of the
+		// attacker's, against missing ones; and a log URL of the attacker's
+		// own, pointed at the foreign job's file.
+		var foreignJobs [][2]string
+		for ws, ids := range b.jobs {
+			for _, id := range ids {
+				foreignJobs = append(foreignJobs, [2]string{ws, id})
 			}
-			for _, c := range clusterCalls {
-				f := w.call(cred, roa, c.action, c.method, c.path(fc[0], fc[1]), nil, c.body(fc[0], fc[1]))
-				m := w.call(cred, roa, c.action, c.method, c.path(wsMissing, idMissing), nil, c.body(wsMissing, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster", f, m, [2]string{fc[0], wsMissing}, [2]string{fc[1], idMissing})
-				f = w.call(cred, roa, c.action, c.method, c.path(own, fc[1]), nil, c.body(own, fc[1]))
-				m = w.call(cred, roa, c.action, c.method, c.path(own, idMissing), nil, c.body(own, idMissing))
-				w.sameAnswer(c.action+" on a foreign cluster through an own workspace", f, m, [2]string{fc[1], idMissing})
+		}
+		slices.SortFunc(foreignJobs, func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) })
+		logsPath := func(ws, id, leaf string) string {
+			return "/api/interactive/v1/workspace/" + ws + "/ray/" + id + "/" + leaf
+		}
+		if len(foreignJobs) > 0 {
+			fj := rapid.SampledFrom(foreignJobs).Draw(rt, "foreign job")
+			idMissing := "rj-" + randomString(rt, lowerAlnum, 16, "missing job")
+			own := rapid.SampledFrom(a.workspaces).Draw(rt, "own workspace for jobs")
+			driver := func(ws, id string) string { return rayfleet.JobLogPath(ws, id) + "driver/" + id + "_driver.log" }
+			for _, c := range []struct {
+				action, leaf string
+				q            func(ws, id string) url.Values
+			}{
+				{"ListRayLogs", "logs", func(ws, id string) url.Values {
+					return url.Values{"prefix": {rayfleet.JobLogPath(ws, id)}, "delimiter": {"/"}, "maxKeys": {"10"}}
+				}},
+				{"GetRayLog", "log", func(ws, id string) url.Values {
+					return url.Values{"bucketName": {rayfleet.DefaultLogBucket}, "path": {driver(ws, id)}}
+				}},
+			} {
+				f := w.call(cred, roa, c.action, "GET", logsPath(fj[0], fj[1], c.leaf), c.q(fj[0], fj[1]), nil)
+				m := w.call(cred, roa, c.action, "GET", logsPath(wsMissing, idMissing, c.leaf), c.q(wsMissing, idMissing), nil)
+				w.sameAnswer(c.action+" on a foreign job", f, m, [2]string{fj[0], wsMissing}, [2]string{fj[1], idMissing})
+				f = w.call(cred, roa, c.action, "GET", logsPath(own, fj[1], c.leaf), c.q(own, fj[1]), nil)
+				m = w.call(cred, roa, c.action, "GET", logsPath(own, idMissing, c.leaf), c.q(own, idMissing), nil)
+				w.sameAnswer(c.action+" on a foreign job through an own workspace", f, m, [2]string{fj[1], idMissing})
+			}
+			for ws, ids := range a.jobs {
+				if len(ids) == 0 {
+					continue
+				}
+				g := w.call(cred, roa, "GetRayLog", "GET", logsPath(ws, ids[0], "log"), url.Values{"path": {driver(ws, ids[0])}}, nil)
+				data, _ := g.Body["data"].(map[string]any)
+				access, _ := data["accessUrl"].(string)
+				if g.Status != 200 || !strings.Contains(access, driver(ws, ids[0])) {
+					rt.Fatalf("GetRayLog of an own job: %+v", g)
+				}
+				for _, u := range []string{
+					strings.Replace(access, driver(ws, ids[0]), driver(fj[0], fj[1]), 1),
+					strings.Replace(access, ws+"/", fj[0]+"/", 1),
+				} {
+					resp, err := w.srv.Client().Get(u)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "the driver log of") {
+						rt.Fatalf("an own log URL pointed at a foreign file answered %d %s", resp.StatusCode, body)
+					}
+				}
+				break
 			}
 		}
 
@@ -459,6 +584,17 @@ func TestAccountIsolation(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				rt.Fatalf("ListRayCluster of %s shows %v, want %v", ws, got, want)
+			}
+			lj := w.call(cred, roa, "ListRayJob", "GET", wsPath(ws, "rayJob"), url.Values{"pageSize": {"100"}}, nil)
+			got = nil
+			for _, x := range lj.Body["rayJobs"].([]any) {
+				got = append(got, x.(map[string]any)["submissionId"].(string))
+			}
+			slices.Sort(got)
+			want = append([]string(nil), a.jobs[ws]...)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				rt.Fatalf("ListRayJob of %s shows %v, want %v", ws, got, want)
 			}
 		}
 

@@ -11,7 +11,7 @@ func (h *Handler) listNetworkServices(r *request) (any, error) {
 		return nil, err
 	}
 	resp := &api.ListNetworkServicesResponse{
-		RequestID: service.RequestID(r.Context()), NetworkServices: make([]api.NetworkService, len(nss)), Queues: []api.NetworkService{},
+		RequestID: service.RequestID(r.Context()), NetworkServices: make([]api.NetworkService, len(nss)),
 		TotalCount: len(nss), MaxResults: len(nss),
 	}
 	for i, n := range nss {
@@ -24,6 +24,9 @@ func (h *Handler) listNetworkServices(r *request) (any, error) {
 			VSwitchIDs: vs, SecurityGroupID: n.SecurityGroupID, WorkspaceID: n.WorkspaceID,
 		}
 	}
+	// The SDK's model has the same list twice, the second deprecated:
+	// a client reading either finds the network services.
+	resp.Queues = resp.NetworkServices
 	return resp, nil
 }
 

@@ -10,7 +10,7 @@ import (
 
 func (h *Handler) listQueues(r *request) (any, error) {
 	wsID := r.PathValue("workspaceId")
-	qs, err := h.Service.ListQueues(r.Context(), r.p, wsID)
+	qs, err := h.Service.ListQueues(r.Context(), r.p, wsID, r.URL.Query().Get("environment"))
 	if err != nil {
 		return nil, err
 	}
@@ -20,7 +20,7 @@ func (h *Handler) listQueues(r *request) (any, error) {
 			QueueName: q.Name, WorkspaceID: wsID, RegionID: h.Service.RegionID, QueueType: "instance",
 			QueueCategory: q.Category, QueueStatus: "RUNNING", QueueScope: `{"arch":"x86"}`, Properties: "",
 			MaxResource: resourceJSON(q.Max()), MinResource: resourceJSON(rayfleet.Resources{}), UsedResource: resourceJSON(q.Used),
-			Environments: []string{"dev", "production"}, PaymentType: "PayAsYouGo", Creator: q.Creator,
+			Environments: environments(q.Environments), PaymentType: q.PaymentType, Creator: q.Creator,
 			CreateTime: ms(q.CreateTime), Description: q.Description,
 			AllowActions: []api.QueueAction{}, GPUSpec: []string{},
 		}
@@ -34,24 +34,49 @@ func resourceJSON(r rayfleet.Resources) string {
 	return fmt.Sprintf(`{"cpu":%q,"memory":%q}`, rayfleet.FormatCPU(r.MilliCPU), rayfleet.FormatMemory(r.MemoryBytes))
 }
 
+func environments(envs []string) []string {
+	if envs == nil {
+		return []string{}
+	}
+	return envs
+}
+
+// queueInput decodes the body of CreateWorkspaceQueue and
+// EditWorkspaceQueue. A queue has one limit: resourceSpec.cu, or maxCu
+// when cu is left out; both given must agree.
 func queueInput(r *request) (service.QueueInput, error) {
 	var in api.QueueRequest
 	if err := decode(r, &in); err != nil {
 		return service.QueueInput{}, err
 	}
+	spec := in.ResourceSpec
 	var cu int64
-	if in.ResourceSpec.CU != nil {
-		cu = int64(*in.ResourceSpec.CU)
-	} else if in.ResourceSpec.MaxCU != nil {
-		cu = int64(*in.ResourceSpec.MaxCU)
+	switch {
+	case spec.CU != nil && spec.MaxCU != nil && *spec.CU != *spec.MaxCU:
+		return service.QueueInput{}, rayfleet.Errorf(rayfleet.EINVALID,
+			"resourceSpec.cu is %d and maxCu %d: a rayfleet queue has one limit; give cu (or maxCu) alone", *spec.CU, *spec.MaxCU)
+	case spec.CU != nil:
+		cu = int64(*spec.CU)
+	case spec.MaxCU != nil:
+		cu = int64(*spec.MaxCU)
 	}
-	if in.WorkspaceID == "" {
+	switch {
+	case spec.GPU != 0 || spec.GPUMachineNum != 0 || len(in.GPUSpec) > 0 || in.InstanceID != "":
+		return service.QueueInput{}, rayfleet.Errorf(rayfleet.EINVALID,
+			"resourceSpec.gpu, resourceSpec.gpuMachineNum, gpuSpec and instanceId are not supported: a rayfleet queue's limit is in CU, and GPU nodes count against it by their CPU and memory; leave them out")
+	case in.Preheat:
+		return service.QueueInput{}, rayfleet.Errorf(rayfleet.EINVALID, "preheat is not supported: rayfleet starts a cluster's nodes when the cluster starts and keeps none warm; leave it out or false")
+	case in.WorkspaceID == "":
 		return service.QueueInput{}, rayfleet.Errorf(rayfleet.EMISSING, "workspaceId is required")
 	}
-	return service.QueueInput{
+	out := service.QueueInput{
 		WorkspaceID: in.WorkspaceID, Name: in.WorkspaceQueueName, CU: cu, Description: in.Description,
-		Category: in.QueueCategory, ClientToken: in.ClientToken,
-	}, nil
+		Category: in.QueueCategory, PaymentType: in.PaymentType, ClientToken: in.ClientToken,
+	}
+	if in.Environments != nil {
+		out.Environments = &in.Environments
+	}
+	return out, nil
 }
 
 func (h *Handler) createQueue(r *request) (any, error) {

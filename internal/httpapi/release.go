@@ -7,7 +7,10 @@ import (
 
 func (h *Handler) listReleaseVersions(r *request) (any, error) {
 	q := r.URL.Query()
-	rvs, err := h.Service.ListReleaseVersions(r.Context(), r.p, q.Get("releaseVersion"), q.Get("releaseVersionStatus"))
+	rvs, err := h.Service.ListReleaseVersions(r.Context(), r.p, service.ListReleaseVersionsInput{
+		Version: q.Get("releaseVersion"), State: q.Get("releaseVersionStatus"), Type: q.Get("releaseType"),
+		ServiceFilter: q.Get("serviceFilter"), WorkspaceID: q.Get("workspaceId"),
+	})
 	if err != nil {
 		return nil, err
 	}

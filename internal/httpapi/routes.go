@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/service"
 )
 
 // routes lists the whole API. Paths and methods are the hosted product's.
@@ -19,14 +20,26 @@ func (h *Handler) routes(mux *http.ServeMux) {
 	mux.Handle("POST "+ws+"/rayCluster/{clusterId}/start", h.wrap("StartRayCluster", h.startCluster))
 	mux.Handle("POST "+ws+"/rayCluster/{clusterId}/stop", h.wrap("StopRayCluster", h.stopCluster))
 
+	mux.Handle("POST "+ws+"/rayJob", h.wrap("SubmitRayJob", h.submitJob))
+	mux.Handle("GET "+ws+"/rayJob", h.wrap("ListRayJob", h.listJobs))
+	mux.Handle("GET "+ws+"/rayJob/{submissionId}", h.wrap("GetRayJob", h.getJob))
+	mux.Handle("POST "+ws+"/rayJob/{submissionId}/cancel", h.wrap("CancelRayJob", h.cancelJob))
+
 	mux.Handle("GET /api/v1/workspaces", h.wrap("ListWorkspaces", h.listWorkspaces))
 	mux.Handle("POST /api/v1/workspaces", h.wrap("CreateWorkspace", h.createWorkspace))
+	mux.Handle("POST /api/v1/workspaces/update", h.wrap("UpdateWorkspace", h.updateWorkspace))
 	mux.Handle("DELETE "+ws, h.wrap("DeleteWorkspace", h.deleteWorkspace))
 
 	mux.Handle("GET "+ws+"/queues", h.wrap("ListWorkspaceQueues", h.listQueues))
 	mux.Handle("POST /api/v1/workspaces/queues", h.wrap("CreateWorkspaceQueue", h.createQueue))
 	mux.Handle("POST /api/v1/workspaces/queues/action/edit", h.wrap("EditWorkspaceQueue", h.editQueue))
 	mux.Handle("DELETE "+ws+"/queues/{queueName}", h.wrap("DeleteWorkspaceQueue", h.deleteQueue))
+
+	const logs = "/api/interactive/v1/workspace/{workspaceId}/ray/{instanceId}"
+	mux.Handle("GET "+logs+"/logs", h.wrap("ListRayLogs", h.listLogs))
+	mux.Handle("GET "+logs+"/log", h.wrap("GetRayLog", h.getLog))
+	// GetRayLog's accessUrl: no credential but its signature.
+	mux.Handle("GET "+service.LogURLPath+"{bucket}/{key...}", h.serveLog())
 
 	mux.Handle("GET /api/v1/releaseVersions", h.wrap("ListReleaseVersions", h.listReleaseVersions))
 	mux.Handle("GET "+ws+"/networkServices", h.wrap("ListNetworkServices", h.listNetworkServices))

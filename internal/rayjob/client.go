@@ -102,6 +102,24 @@ const maxAnswer = 64 << 20
 // do sends one request and returns the answer's body for a 200. body, when
 // not nil, is sent with contentType.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string) ([]byte, error) {
+	resp, err := c.send(ctx, method, path, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("ray job API %s %s: read the answer: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &Error{Method: method, Path: path, StatusCode: resp.StatusCode, Body: lastLines(string(data), 600)}
+	}
+	return data, nil
+}
+
+// send sends one request and returns the answer, whatever its status; the
+// caller closes its body.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -129,15 +147,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 	if err != nil {
 		return nil, fmt.Errorf("ray job API %s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, fmt.Errorf("ray job API %s %s: read the answer: %w", method, path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{Method: method, Path: path, StatusCode: resp.StatusCode, Body: lastLines(string(data), 600)}
-	}
-	return data, nil
+	return resp, nil
 }
 
 // lastLines keeps the end of a long answer, where a traceback says what

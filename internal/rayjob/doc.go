@@ -11,6 +11,10 @@
 //	GET  /api/packages/{protocol}/{name}, PUT the same   a runtime_env package
 //	GET  /api/version
 //
+// and of its state API, the nodes and the files of their log directories
+// (state.go), which rayfleet reads to keep a job's logs after its cluster
+// is gone.
+//
 // Submission is idempotent on the submission id, which rayfleet chooses
 // (the job's id): Ray refuses a second job with an id it knows (400, from
 // the job manager's put_info with overwrite=False), and Submit answers a

@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -263,6 +265,30 @@ func TestRealHead(t *testing.T) {
 	}
 	if logErr != nil || !strings.Contains(logs, "hello from rayfleet from the working dir") {
 		t.Errorf("logs of %s: %q, %v", job.ID, logs, logErr)
+	}
+
+	// The state API: the head is the cluster's one node, its log
+	// directory holds the job's driver log, read whole and by its last
+	// line. (The job never connects to Ray, so Ray gives it no job id and
+	// it has no tasks to list: the end-to-end test of the log collector,
+	// in internal/app, lists those of one that has.)
+	nodes, err := c.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || !nodes[0].IsHead || nodes[0].State != NodeAlive || nodes[0].NodeID != got.DriverNodeID {
+		t.Fatalf("nodes: %+v, %v (the driver ran on %s)", nodes, err, got.DriverNodeID)
+	}
+	files, err := c.NodeLogFiles(ctx, nodes[0].NodeID)
+	if err != nil || !slices.Contains(files, "raylet.out") || !slices.Contains(files, "job-driver-"+job.ID+".log") {
+		t.Fatalf("log files: %v, %v", files, err)
+	}
+	var whole, last strings.Builder
+	if err := c.NodeLog(ctx, nodes[0].NodeID, "job-driver-"+job.ID+".log", -1, &whole); err != nil || whole.String() != logs {
+		t.Fatalf("the driver's log file:\n%s\n(%v), the job API's:\n%s", whole.String(), err, logs)
+	}
+	if err := c.NodeLog(ctx, nodes[0].NodeID, "job-driver-"+job.ID+".log", 1, &last); err != nil || strings.Count(last.String(), "\n") != 1 || !strings.HasSuffix(logs, last.String()) {
+		t.Fatalf("the driver's last line: %q, %v", last.String(), err)
+	}
+	if err := c.NodeLog(ctx, nodes[0].NodeID, "../../etc/passwd", -1, io.Discard); err == nil {
+		t.Fatal("a file outside the log directory was streamed")
 	}
 
 	// A sleeping job, stopped while it runs.

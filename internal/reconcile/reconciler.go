@@ -37,15 +37,18 @@ type Reconciler struct {
 	Workers      int           // concurrent clusters; DefaultWorkers if 0
 	Resync       time.Duration // every cluster is looked at this often; DefaultResync if 0
 	StartTimeout time.Duration // Starting longer than this is Error; DefaultStartTimeout if 0
+	// Watcher, if not nil, is told of each cluster whose state the
+	// reconciler changed or whose row it purged (the job runner, whose
+	// jobs wait for their clusters or end with them).
+	Watcher Waker
 
-	once    sync.Once
-	queue   *queue
-	retries backoffs
+	once sync.Once
+	loop *loop
 }
 
 func (r *Reconciler) init() {
 	r.once.Do(func() {
-		r.queue = newQueue()
+		r.loop = newLoop("reconcile")
 		if r.Workers <= 0 {
 			r.Workers = DefaultWorkers
 		}
@@ -67,67 +70,15 @@ func (r *Reconciler) init() {
 // Wake asks for ref to be reconciled soon. It never blocks.
 func (r *Reconciler) Wake(ref Ref) {
 	r.init()
-	r.queue.add(ref)
+	r.loop.queue.add(ref)
 }
 
 // Run reconciles until ctx ends: it queues every cluster at start and at
 // each resync, and runs the workers. It returns when every worker is done.
 func (r *Reconciler) Run(ctx context.Context) error {
 	r.init()
-	var wg sync.WaitGroup
-	for range r.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.work(ctx)
-		}()
-	}
-	t := time.NewTicker(r.Resync)
-	defer t.Stop()
-	for {
-		r.resync(ctx)
-		select {
-		case <-ctx.Done():
-			r.queue.close()
-			wg.Wait()
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-func (r *Reconciler) resync(ctx context.Context) {
-	refs, err := r.Store.ListClusterRefs(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Error("resync: list clusters", "err", err.Error())
-		}
-		return
-	}
-	for _, ref := range refs {
-		r.queue.add(ref)
-	}
-}
-
-func (r *Reconciler) work(ctx context.Context) {
-	for {
-		ref, ok := r.queue.get()
-		if !ok {
-			return
-		}
-		after, err := r.Reconcile(ctx, ref)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			after = r.retries.failed(ref)
-			r.Logger.Warn("reconcile failed; retrying", "clusterId", ref.ID, "workspaceId", ref.WorkspaceID, "err", err.Error(), "in", after.Round(time.Millisecond).String())
-		case err == nil:
-			r.retries.succeeded(ref)
-		}
-		r.queue.done(ref)
-		if after > 0 {
-			r.queue.addAfter(ref, after)
-		}
-	}
+	r.loop.run(ctx, r.Workers, r.Resync, r.Logger, r.Store.ListClusterRefs, r.Reconcile)
+	return nil
 }
 
 // errStale means the row changed (an API call) since it was read: the pass
@@ -192,6 +143,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 			return pollInMotion, fmt.Errorf("purge: %w", err)
 		}
 		r.Logger.Info("cluster deleted and its resources gone", "clusterId", c.ID, "workspaceId", c.WorkspaceID)
+		r.watched(ref)
 		return 0, nil
 	}
 	if _, err := r.record(ctx, &c, d); errors.Is(err, errStale) {
@@ -203,7 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, ref Ref) (time.Duration, err
 }
 
 func (r *Reconciler) requeueNow(ref Ref) error {
-	r.queue.add(ref)
+	r.loop.queue.add(ref)
 	return nil
 }
 
@@ -227,7 +179,16 @@ func (r *Reconciler) record(ctx context.Context, read *rayfleet.Cluster, d Decis
 	if errors.Is(err, rayfleet.ErrConflict) {
 		return c, errStale
 	}
+	if err == nil && read.State != c.State {
+		r.watched(Ref{AccountID: c.AccountID, WorkspaceID: c.WorkspaceID, ID: c.ID})
+	}
 	return c, err
+}
+
+func (r *Reconciler) watched(ref Ref) {
+	if r.Watcher != nil {
+		r.Watcher.Wake(ref)
+	}
 }
 
 // normalizeTimes brings observed times to the precision the store keeps, so

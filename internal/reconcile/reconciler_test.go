@@ -253,7 +253,7 @@ func TestLifecycle(t *testing.T) {
 	if c = e.settle(t, id); c.State != rayfleet.StateStopped || e.rt.has(id) || len(c.Instances) != 0 {
 		t.Fatalf("after stop: %s, nodes=%v", c.State, e.rt.has(id))
 	}
-	qs, _ := e.svc.ListQueues(ctx, e.p, e.ws)
+	qs, _ := e.svc.ListQueues(ctx, e.p, e.ws, "")
 	if qs[0].Used != (rayfleet.Resources{}) {
 		t.Fatalf("a stopped cluster still holds %v", qs[0].Used)
 	}
@@ -275,7 +275,7 @@ func TestLifecycle(t *testing.T) {
 	if e.rt.has(id) {
 		t.Fatal("deleted cluster still has nodes")
 	}
-	qs, _ = e.svc.ListQueues(ctx, e.p, e.ws)
+	qs, _ = e.svc.ListQueues(ctx, e.p, e.ws, "")
 	if qs[0].Used != (rayfleet.Resources{}) {
 		t.Fatalf("a deleted cluster still holds %v", qs[0].Used)
 	}
@@ -311,7 +311,7 @@ func TestWriteDuringPass(t *testing.T) {
 	if c.Desired != rayfleet.RunStateStopped || c.State != rayfleet.StateStopping || c.Message != "" {
 		t.Fatalf("after the pass: desired %s, state %s %q; want the stop's Stopping untouched", c.Desired, c.State, c.Message)
 	}
-	if n := e.rec.queue.len(); n != 1 {
+	if n := e.rec.loop.queue.len(); n != 1 {
 		t.Fatalf("%d clusters queued after the stale pass, want it queued again", n)
 	}
 	if c = e.settle(t, id); c.State != rayfleet.StateStopped || e.rt.has(id) {

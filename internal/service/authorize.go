@@ -37,13 +37,17 @@ func denied(p rayfleet.Principal, action, resource, effect string) error {
 	}
 }
 
-// wsARN and clusterARN name the caller's resources in RAM policies.
+// wsARN, clusterARN and jobARN name the caller's resources in RAM policies.
 func (s *Service) wsARN(p rayfleet.Principal, wsID string) string {
 	return authz.WorkspaceARN(s.RegionID, p.AccountID, wsID)
 }
 
 func (s *Service) clusterARN(p rayfleet.Principal, wsID, id string) string {
 	return authz.ClusterARN(s.RegionID, p.AccountID, wsID, id)
+}
+
+func (s *Service) jobARN(p rayfleet.Principal, wsID, id string) string {
+	return authz.JobARN(s.RegionID, p.AccountID, wsID, id)
 }
 
 // authorize decides whether p may call operation (an operation of the
@@ -146,53 +150,51 @@ func (s *Service) hider(ctx context.Context, p rayfleet.Principal, operation str
 }
 
 // listVisibleClusters is Store.ListClusters without the clusters the caller
-// may not see. When some may be hidden it reads every match and pages after
-// dropping them, so totals and pages count only what the caller sees.
+// may not see.
 func (s *Service) listVisibleClusters(ctx context.Context, p rayfleet.Principal, f store.ClusterFilter) ([]rayfleet.Cluster, int, error) {
-	hide, err := s.hider(ctx, p, "ListRayCluster")
-	if err != nil || hide == nil {
-		if err != nil {
-			return nil, 0, err
-		}
-		return s.Store.ListClusters(ctx, f)
-	}
-	offset, limit := f.Offset, f.Limit
-	// The page is cut here, from every cluster: the store must return them
-	// all, whole.
-	f.Offset, f.Limit = 0, 0
-	all, _, err := s.Store.ListClusters(ctx, f)
-	if err != nil {
-		return nil, 0, err
-	}
-	shown := all[:0]
-	for _, c := range all {
-		if !hide(s.clusterARN(p, c.WorkspaceID, c.ID)) {
-			shown = append(shown, c)
-		}
-	}
-	return page(shown, offset, limit), len(shown), nil
+	return listVisible(ctx, s, p, "ListRayCluster", f.Offset, f.Limit,
+		func(offset, limit int) ([]rayfleet.Cluster, int, error) {
+			f.Offset, f.Limit = offset, limit
+			return s.Store.ListClusters(ctx, f)
+		},
+		func(c rayfleet.Cluster) string { return s.clusterARN(p, c.WorkspaceID, c.ID) })
 }
 
 // listVisibleWorkspaces is Store.ListWorkspaces without the workspaces the
 // caller may not see.
 func (s *Service) listVisibleWorkspaces(ctx context.Context, p rayfleet.Principal, f store.WorkspaceFilter) ([]rayfleet.Workspace, int, error) {
-	hide, err := s.hider(ctx, p, "ListWorkspaces")
-	if err != nil || hide == nil {
-		if err != nil {
-			return nil, 0, err
-		}
-		return s.Store.ListWorkspaces(ctx, f)
+	return listVisible(ctx, s, p, "ListWorkspaces", f.Offset, f.Limit,
+		func(offset, limit int) ([]rayfleet.Workspace, int, error) {
+			f.Offset, f.Limit = offset, limit
+			return s.Store.ListWorkspaces(ctx, f)
+		},
+		func(w rayfleet.Workspace) string { return s.wsARN(p, w.ID) })
+}
+
+// listVisible is the page (offset, limit) list returns without the items
+// the caller may not see (hider), arn naming each. When some may be hidden
+// it reads every match and pages after dropping them, so totals and pages
+// count only what the caller sees.
+func listVisible[T any](ctx context.Context, s *Service, p rayfleet.Principal, operation string, offset, limit int,
+	list func(offset, limit int) ([]T, int, error), arn func(T) string,
+) ([]T, int, error) {
+	hide, err := s.hider(ctx, p, operation)
+	if err != nil {
+		return nil, 0, err
 	}
-	offset, limit := f.Offset, f.Limit
-	f.Offset, f.Limit = 0, 0
-	all, _, err := s.Store.ListWorkspaces(ctx, f)
+	if hide == nil {
+		return list(offset, limit)
+	}
+	// The page is cut here, from every item: the store must return them
+	// all, whole.
+	all, _, err := list(0, 0)
 	if err != nil {
 		return nil, 0, err
 	}
 	shown := all[:0]
-	for _, w := range all {
-		if !hide(s.wsARN(p, w.ID)) {
-			shown = append(shown, w)
+	for _, x := range all {
+		if !hide(arn(x)) {
+			shown = append(shown, x)
 		}
 	}
 	return page(shown, offset, limit), len(shown), nil

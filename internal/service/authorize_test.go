@@ -191,14 +191,14 @@ func TestRAMAdminRules(t *testing.T) {
 	if err := s.AttachPolicyToUser(ctx, root, rayfleet.PolicyCustom, "lister", "erin"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ListWorkspaces(ctx, erin, "", 0, 0); err != nil {
+	if _, _, err := s.ListWorkspaces(ctx, erin, service.ListWorkspacesInput{}); err != nil {
 		t.Fatalf("ListWorkspaces under v1: %v", err)
 	}
 	v, err := s.CreatePolicyVersion(ctx, root, "lister", `{"Version":"1","Statement":[{"Effect":"Allow","Action":"emr-serverless-spark:ListReleaseVersions","Resource":"*"}]}`, true, "")
 	if err != nil || v.VersionID != "v2" {
 		t.Fatalf("CreatePolicyVersion: %+v %v", v, err)
 	}
-	_, _, err = s.ListWorkspaces(ctx, erin, "", 0, 0)
+	_, _, err = s.ListWorkspaces(ctx, erin, service.ListWorkspacesInput{})
 	wantCode(t, err, rayfleet.EFORBIDDEN)
 	wantCode(t, s.DeletePolicy(ctx, root, "lister"), service.ERAMPolicyAttached)
 }

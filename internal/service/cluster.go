@@ -55,27 +55,11 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 	if err := s.authorize(ctx, p, "ListRayCluster", s.wsARN(p, in.WorkspaceID)); err != nil {
 		return nil, err
 	}
-	if in.PageSize == 0 {
-		in.PageSize = 20
-	}
-	if in.PageNum == 0 {
-		in.PageNum = 1
-	}
-	if in.PageSize < 1 || in.PageSize > 100 {
-		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageSize must be between 1 and 100, got %d", in.PageSize)
-	}
-	if in.PageNum < 1 {
-		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum must be 1 or more, got %d", in.PageNum)
+	if err := s.checkPage(ctx, p, in.WorkspaceID, &in.PageNum, &in.PageSize); err != nil {
+		return nil, err
 	}
 	if in.State != "" && !rayfleet.State(in.State).Valid() {
 		return nil, rayfleet.Errorf(rayfleet.EINVALID, "state must be one of Starting, Running, Stopping, Stopped, Error; got %q", in.State)
-	}
-	if in.PageNum > 1<<40/in.PageSize {
-		// A missing workspace is reported first, as for every other call.
-		if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
-			return nil, err
-		}
-		return nil, rayfleet.Errorf(rayfleet.EINVALID, "pageNum %d is beyond any page", in.PageNum)
 	}
 	f := store.ClusterFilter{
 		AccountID: p.AccountID, WorkspaceID: in.WorkspaceID,
@@ -108,6 +92,31 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkPage fills in a list's default page (20 items, the first) and
+// checks the one asked for.
+func (s *Service) checkPage(ctx context.Context, p rayfleet.Principal, wsID string, num, size *int) error {
+	if *size == 0 {
+		*size = 20
+	}
+	if *num == 0 {
+		*num = 1
+	}
+	if *size < 1 || *size > 100 {
+		return rayfleet.Errorf(rayfleet.EINVALID, "pageSize must be between 1 and 100, got %d", *size)
+	}
+	if *num < 1 {
+		return rayfleet.Errorf(rayfleet.EINVALID, "pageNum must be 1 or more, got %d", *num)
+	}
+	if *num > 1<<40 / *size {
+		// A missing workspace is reported first, as for every other call.
+		if _, err := s.workspace(ctx, p, wsID); err != nil {
+			return err
+		}
+		return rayfleet.Errorf(rayfleet.EINVALID, "pageNum %d is beyond any page", *num)
+	}
+	return nil
 }
 
 // GetCluster returns one cluster.
@@ -285,15 +294,8 @@ func (s *Service) prepareSpec(ctx context.Context, accountID, wsID string, spec 
 				w.WorkerType = "GPU"
 			}
 		}
-		if !h.EnableAutoScaling {
-			if w.MinReplica == 0 {
-				w.MinReplica = w.Replica
-			}
-			if w.MaxReplica == 0 {
-				w.MaxReplica = w.Replica
-			}
-		}
 	}
+	spec.FillReplicaBounds()
 	if spec.ExtraParam == "" {
 		spec.ExtraParam = "{}"
 	}
@@ -555,35 +557,40 @@ func (s *Service) DeleteCluster(ctx context.Context, p rayfleet.Principal, wsID,
 		return Outcome{}, err
 	}
 	return s.idempotent(ctx, p, clientToken, "DeleteRayCluster", []any{wsID, id}, func(guard guard) (Outcome, error) {
-		var updated rayfleet.Cluster
-		err := retryConflict(ctx, func() error {
-			var err error
-			updated, err = s.Store.UpdateCluster(guard(ctx, Outcome{}), p.AccountID, wsID, id, func(c *rayfleet.Cluster) error {
-				if c.Deleted {
-					return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
-				}
-				now := s.now()
-				c.Deleted = true
-				c.Desired = rayfleet.RunStateStopped
-				if c.State != rayfleet.StateStopped {
-					c.State, c.StateTime = rayfleet.StateStopping, now
-				}
-				c.TokenHash, c.TokenSealed = "", nil
-				c.ModifiedTime = now
-				c.Modifier, c.ModifierName = p.UserUID, p.Nickname
-				return nil
-			})
-			return err
-		})
-		if err != nil {
-			return Outcome{}, err
-		}
-		// Even a stopped cluster is left to the reconciler to purge: it
-		// has no nodes, but the runtime may keep more (a suspended
-		// RayCluster and its head service), which only the runtime's
-		// Delete removes.
-		s.revoke(&updated)
-		s.wake(&updated)
-		return Outcome{}, nil
+		return Outcome{}, s.markDeleted(ctx, guard, p.AccountID, wsID, id, p.UserUID, p.Nickname)
 	})
+}
+
+// markDeleted marks a cluster deleted by the user uid (nickname), its row
+// written with the context guard gives. Even a stopped cluster is left to
+// the reconciler to purge: it has no nodes, but the runtime may keep more
+// (a suspended RayCluster and its head service), which only the runtime's
+// Delete removes.
+func (s *Service) markDeleted(ctx context.Context, guard guard, accountID, wsID, id, uid, nickname string) error {
+	var updated rayfleet.Cluster
+	err := retryConflict(ctx, func() error {
+		var err error
+		updated, err = s.Store.UpdateCluster(guard(ctx, Outcome{}), accountID, wsID, id, func(c *rayfleet.Cluster) error {
+			if c.Deleted {
+				return rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
+			}
+			now := s.now()
+			c.Deleted = true
+			c.Desired = rayfleet.RunStateStopped
+			if c.State != rayfleet.StateStopped {
+				c.State, c.StateTime = rayfleet.StateStopping, now
+			}
+			c.TokenHash, c.TokenSealed = "", nil
+			c.ModifiedTime = now
+			c.Modifier, c.ModifierName = uid, nickname
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.revoke(&updated)
+	s.wake(&updated)
+	return nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -22,13 +23,23 @@ type QueueInput struct {
 	CU          int64
 	Description *string
 	Category    string
+	// Environments, when not nil, are those the queue serves; a new queue
+	// serves both without them.
+	Environments *[]string
+	// PaymentType is PayAsYouGo or Pre; "" is PayAsYouGo for a new queue
+	// and keeps it on edit.
+	PaymentType string
 	ClientToken string
 }
 
-// ListQueues lists a workspace's queues with their usage.
-func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID string) ([]QueueInfo, error) {
+// ListQueues lists a workspace's queues with their usage; with environment
+// (dev or production), only the queues that serve it.
+func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID, environment string) ([]QueueInfo, error) {
 	if err := s.authorize(ctx, p, "ListWorkspaceQueues", s.wsARN(p, wsID)); err != nil {
 		return nil, err
+	}
+	if environment != "" && !slices.Contains(rayfleet.QueueEnvironments(), environment) {
+		return nil, rayfleet.Errorf(rayfleet.EINVALID, "environment must be dev or production, got %q", environment)
 	}
 	if _, err := s.workspace(ctx, p, wsID); err != nil {
 		return nil, err
@@ -41,11 +52,35 @@ func (s *Service) ListQueues(ctx context.Context, p rayfleet.Principal, wsID str
 	if err != nil {
 		return nil, err
 	}
-	out := make([]QueueInfo, len(qs))
-	for i, q := range qs {
-		out[i] = QueueInfo{Queue: q, Used: used[q.Name]}
+	out := make([]QueueInfo, 0, len(qs))
+	for _, q := range qs {
+		if environment == "" || slices.Contains(q.Environments, environment) {
+			out = append(out, QueueInfo{Queue: q, Used: used[q.Name]})
+		}
 	}
 	return out, nil
+}
+
+// queuePayment is the payment type of a workspace's root queue: a
+// subscription workspace's is Pre, as queues spell it.
+func queuePayment(workspacePayment string) string {
+	if workspacePayment == "PayAsYouGo" || workspacePayment == "" {
+		return "PayAsYouGo"
+	}
+	return "Pre"
+}
+
+// checkQueueInput checks the settings a create or an edit gives.
+func checkQueueInput(in QueueInput) error {
+	switch in.PaymentType {
+	case "", "PayAsYouGo", "Pre":
+	default:
+		return rayfleet.Errorf(rayfleet.EINVALID, "paymentType must be PayAsYouGo or Pre, got %q", in.PaymentType)
+	}
+	if in.Environments != nil {
+		return rayfleet.ValidateQueueEnvironments("environments", *in.Environments)
+	}
+	return nil
 }
 
 func (s *Service) usage(ctx context.Context, accountID, wsID string) (map[string]rayfleet.Resources, error) {
@@ -75,6 +110,16 @@ func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in Queu
 	default:
 		return Outcome{}, rayfleet.Errorf(rayfleet.EINVALID, "queueCategory must be CPU or GPU, got %q", in.Category)
 	}
+	if err := checkQueueInput(in); err != nil {
+		return Outcome{}, err
+	}
+	if in.PaymentType == "" {
+		in.PaymentType = "PayAsYouGo"
+	}
+	if in.Environments == nil {
+		envs := rayfleet.QueueEnvironments()
+		in.Environments = &envs
+	}
 	w, err := s.workspace(ctx, p, in.WorkspaceID)
 	if err != nil {
 		return Outcome{}, err
@@ -92,7 +137,7 @@ func (s *Service) CreateQueue(ctx context.Context, p rayfleet.Principal, in Queu
 		}
 		q := rayfleet.Queue{
 			AccountID: p.AccountID, WorkspaceID: w.ID, Name: in.Name, MaxCU: in.CU, Category: in.Category,
-			CreateTime: s.now(), Creator: p.UserUID,
+			Environments: *in.Environments, PaymentType: in.PaymentType, CreateTime: s.now(), Creator: p.UserUID,
 		}
 		if in.Description != nil {
 			q.Description = *in.Description
@@ -141,6 +186,9 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 	if in.CU < 0 {
 		return Outcome{}, rayfleet.Errorf(rayfleet.EINVALID, "resourceSpec.cu must be at least 1, got %d", in.CU)
 	}
+	if err := checkQueueInput(in); err != nil {
+		return Outcome{}, err
+	}
 	w, err := s.workspace(ctx, p, in.WorkspaceID)
 	if err != nil {
 		return Outcome{}, err
@@ -176,6 +224,12 @@ func (s *Service) EditQueue(ctx context.Context, p rayfleet.Principal, in QueueI
 		}
 		if in.Description != nil {
 			q.Description = *in.Description
+		}
+		if in.Environments != nil {
+			q.Environments = *in.Environments
+		}
+		if in.PaymentType != "" {
+			q.PaymentType = in.PaymentType
 		}
 		if err := s.Store.UpdateQueue(guard(ctx, Outcome{}), q); err != nil {
 			return Outcome{}, fmt.Errorf("update queue: %w", err)

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/keylock"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
 
@@ -21,7 +21,8 @@ type Sealer interface {
 }
 
 // Waker is told when a cluster's desired state changed, so it is reconciled
-// now rather than at the next resync.
+// now rather than at the next resync (and the jobs that wait for it, or end
+// with it, looked at).
 type Waker interface {
 	Wake(ref store.ClusterRef)
 }
@@ -66,7 +67,7 @@ type Endpoints struct {
 }
 
 // Service implements the API actions. Every field is required except Waker,
-// Revoker, Logger and WorkspaceRuntime.
+// JobWaker, LogBucket, Revoker, Logger, WorkspaceRuntime, Locker, Logs and LogURLs.
 type Service struct {
 	Store     store.Store
 	Sealer    Sealer
@@ -77,6 +78,10 @@ type Service struct {
 	Endpoints Endpoints
 	RegionID  string
 	Waker     Waker
+	// JobWaker, if not nil, is told of the clusters whose jobs changed (a
+	// job submitted or cancelled), keyed as Waker is: the job runner looks
+	// at a cluster's jobs together.
+	JobWaker Waker
 	// Revoker, if not nil, is told of what ends data-plane credentials.
 	Revoker Revoker
 	Logger  *slog.Logger
@@ -86,6 +91,10 @@ type Service struct {
 	// process wait for each other across the processes that share the
 	// store too (several API replicas on one PostgreSQL database).
 	Locker Locker
+	// Logs, if not nil, is where jobs' logs are kept; LogURLs signs the
+	// URLs that open them (GetRayLog).
+	Logs    LogStore
+	LogURLs LogURLs
 
 	// DataPlaneTokenTTL is how long a data-plane credential lasts (0:
 	// DefaultDataPlaneTokenTTL).
@@ -93,9 +102,9 @@ type Service struct {
 
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
-	wsLocks keyedMutex
+	wsLocks keylock.Set
 	// tokenLocks serialises calls that carry the same client token.
-	tokenLocks keyedMutex
+	tokenLocks keylock.Set
 	// auths remembers recently authenticated access keys (Authenticate).
 	auths authCache
 	// policies remembers the parsed policies of recent callers.
@@ -154,8 +163,6 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// keyedMutex is a set of mutexes by key, created on demand and dropped when
-// nobody holds or waits for them.
 // Locker holds a lock named by kind and key across processes until
 // unlock. The service takes kinds in one order: "token" (a clientToken's)
 // before "ws" (a workspace's, or a user's keys).
@@ -172,8 +179,8 @@ func (s *Service) lock(ctx context.Context, key string) (func(), error) {
 
 // lockIn takes key's lock in km, and through Locker the lock of kind and
 // key.
-func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) (func(), error) {
-	unlock := km.lock(key)
+func (s *Service) lockIn(ctx context.Context, km *keylock.Set, kind, key string) (func(), error) {
+	unlock := km.Lock(key)
 	if s.Locker == nil {
 		return unlock, nil
 	}
@@ -186,40 +193,6 @@ func (s *Service) lockIn(ctx context.Context, km *keyedMutex, kind, key string) 
 		release()
 		unlock()
 	}, nil
-}
-
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
-	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // retryConflict runs fn again while it loses optimistic-concurrency races, a

@@ -157,7 +157,7 @@ func TestAdmissionCountsWhatHoldsCapacity(t *testing.T) {
 	}
 	used := func(wantCPU int64) {
 		t.Helper()
-		qs, err := s.ListQueues(ctx, p, ws)
+		qs, err := s.ListQueues(ctx, p, ws, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rayfleet/rayfleet"
 	"github.com/rayfleet/rayfleet/internal/store"
@@ -21,24 +23,70 @@ type CreateWorkspaceInput struct {
 	OSSBucket   string
 	PaymentType string
 	ReleaseType string
+	Tags        []rayfleet.Tag
 	ClientToken string
 }
 
-// ListWorkspaces lists the caller's workspaces, oldest first.
-func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, name string, offset, limit int) ([]rayfleet.Workspace, int, error) {
+// ListWorkspacesInput is ListWorkspaces' query. Limit 0 is the default page.
+type ListWorkspacesInput struct {
+	// Name is a case-insensitive substring of the name.
+	Name string
+	// State is a workspace status, in any case: those the hosted product
+	// reports (STARTING, RUNNING, TERMINATING, TERMINATED) or documents
+	// for the filter (Starting, Running, Stopping, Stopped, Error).
+	State  string
+	Tags   []TagFilter
+	Offset int
+	Limit  int
+}
+
+// TagFilter asks for the tag Key with the value Value, or with any value
+// when AnyValue.
+type TagFilter struct {
+	Key      string
+	Value    string
+	AnyValue bool
+}
+
+// workspaceStates are the values ListWorkspaces' state filter takes, upper
+// case. rayfleet's workspaces are RUNNING from their creation on; the
+// others are valid filters that match none.
+var workspaceStates = []string{
+	rayfleet.WorkspaceStarting, rayfleet.WorkspaceRunning, rayfleet.WorkspaceTerminating, rayfleet.WorkspaceTerminated,
+	"STOPPING", "STOPPED", "ERROR",
+}
+
+// ListWorkspaces lists the caller's workspaces, newest first.
+func (s *Service) ListWorkspaces(ctx context.Context, p rayfleet.Principal, in ListWorkspacesInput) ([]rayfleet.Workspace, int, error) {
 	if err := s.authorize(ctx, p, "ListWorkspaces", "*"); err != nil {
 		return nil, 0, err
 	}
-	if limit < 0 || limit > 100 {
-		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "maxResults must be between 1 and 100, got %d", limit)
+	if in.Limit < 0 || in.Limit > 100 {
+		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "maxResults must be between 1 and 100, got %d", in.Limit)
 	}
-	if limit == 0 {
-		limit = 20
+	if in.Limit == 0 {
+		in.Limit = 20
 	}
-	if offset < 0 {
+	if in.Offset < 0 {
 		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "nextToken is not valid")
 	}
-	ws, total, err := s.listVisibleWorkspaces(ctx, p, store.WorkspaceFilter{AccountID: p.AccountID, Name: name, Offset: offset, Limit: limit})
+	f := store.WorkspaceFilter{AccountID: p.AccountID, Name: in.Name, Offset: in.Offset, Limit: in.Limit}
+	if in.State != "" {
+		f.Status = strings.ToUpper(in.State)
+		if !slices.Contains(workspaceStates, f.Status) {
+			return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "state must be one of Starting, Running, Stopping, Stopped, Error, Terminating, Terminated; got %q", in.State)
+		}
+	}
+	if len(in.Tags) > rayfleet.MaxWorkspaceTags {
+		return nil, 0, rayfleet.Errorf(rayfleet.EINVALID, "tag has %d entries; at most %d are allowed", len(in.Tags), rayfleet.MaxWorkspaceTags)
+	}
+	for i, t := range in.Tags {
+		if t.Key == "" {
+			return nil, 0, rayfleet.Errorf(rayfleet.EMISSING, "tag[%d].key is required", i)
+		}
+		f.Tags = append(f.Tags, store.TagFilter(t))
+	}
+	ws, total, err := s.listVisibleWorkspaces(ctx, p, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list workspaces: %w", err)
 	}
@@ -70,6 +118,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, p rayfleet.Principal, in 
 	if in.ReleaseType == "" {
 		in.ReleaseType = "pro"
 	}
+	if err := rayfleet.ValidateWorkspaceTags("tag", in.Tags); err != nil {
+		return Outcome{}, err
+	}
 	token := in.ClientToken
 	in.ClientToken = ""
 	return s.idempotent(ctx, p, token, "CreateWorkspace", in, func(guard guard) (Outcome, error) {
@@ -91,11 +142,12 @@ func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in 
 	w := rayfleet.Workspace{
 		ID: id, AccountID: p.AccountID, Name: in.Name, CU: in.CU, Status: rayfleet.WorkspaceRunning,
 		OSSBucket: in.OSSBucket, PaymentType: in.PaymentType, ReleaseType: in.ReleaseType,
-		CreateTime: now, Creator: p.UserUID,
+		CreateTime: now, Creator: p.UserUID, Tags: in.Tags,
 	}
 	root := rayfleet.Queue{
 		AccountID: p.AccountID, WorkspaceID: id, Name: rayfleet.RootQueue, MaxCU: in.CU,
 		Category: "CPU", Description: "The workspace's first queue; holds the whole quota until other queues take a share.",
+		Environments: rayfleet.QueueEnvironments(), PaymentType: queuePayment(in.PaymentType),
 		CreateTime: now, Creator: p.UserUID,
 	}
 	ns := rayfleet.NetworkService{
@@ -106,6 +158,71 @@ func (s *Service) createWorkspace(ctx context.Context, p rayfleet.Principal, in 
 		return "", fmt.Errorf("create workspace: %w", err)
 	}
 	return id, nil
+}
+
+// UpdateWorkspaceInput is UpdateWorkspace's body as the service needs it:
+// what is nil stays as it is.
+type UpdateWorkspaceInput struct {
+	WorkspaceID string
+	Name        *string
+	CU          *int64
+}
+
+// UpdateWorkspace renames a workspace or changes its quota. The queues'
+// limits are left as they are, so a quota below their sum is refused
+// (lower the queues first), and a quota raised is free for EditWorkspaceQueue
+// and CreateWorkspaceQueue to give out.
+func (s *Service) UpdateWorkspace(ctx context.Context, p rayfleet.Principal, in UpdateWorkspaceInput) error {
+	if err := s.authorize(ctx, p, "UpdateWorkspace", s.wsARN(p, in.WorkspaceID)); err != nil {
+		return err
+	}
+	if in.Name != nil {
+		if err := rayfleet.ValidateWorkspaceName(*in.Name); err != nil {
+			return err
+		}
+	}
+	if in.CU != nil && (*in.CU < 1 || *in.CU > MaxWorkspaceCU) {
+		return rayfleet.Errorf(rayfleet.EINVALID, "cu must be between 1 and %d, got %d", MaxWorkspaceCU, *in.CU)
+	}
+	if _, err := s.workspace(ctx, p, in.WorkspaceID); err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx, p.AccountID+"/"+in.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Read again under the lock, which queue changes take too.
+	w, err := s.workspace(ctx, p, in.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if in.Name != nil {
+		w.Name = *in.Name
+	}
+	if in.CU != nil {
+		qs, err := s.Store.ListQueues(ctx, p.AccountID, w.ID)
+		if err != nil {
+			return fmt.Errorf("list queues: %w", err)
+		}
+		var held int64
+		for _, q := range qs {
+			held += q.MaxCU
+		}
+		if held > *in.CU {
+			return rayfleet.Errorf(rayfleet.EDENIED,
+				"the queues of workspace %s have limits of %d CU together, more than %d CU; lower them (EditWorkspaceQueue) first",
+				w.ID, held, *in.CU)
+		}
+		w.CU = *in.CU
+	}
+	if err := s.Store.UpdateWorkspace(ctx, w); err != nil {
+		if rayfleet.IsNotFound(err) {
+			return rayfleet.Errorf(rayfleet.ENOTFOUND, "workspace %s not found", w.ID)
+		}
+		return fmt.Errorf("update workspace: %w", err)
+	}
+	return nil
 }
 
 // WorkspaceRuntime is the part of a runtime that keeps something per

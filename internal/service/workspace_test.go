@@ -74,3 +74,51 @@ func TestDeleteWorkspaceTellsTheRuntime(t *testing.T) {
 		t.Fatalf("a missing workspace reached the runtime: %v", rt.calls)
 	}
 }
+
+// UpdateWorkspace renames and resizes; a quota below what the queues'
+// limits add up to is refused until they are lowered, and a raised one is
+// left for the queues to take.
+func TestUpdateWorkspace(t *testing.T) {
+	s, p, ws := newService(t)
+	ctx := context.Background()
+	get := func() rayfleet.Workspace {
+		t.Helper()
+		w, err := s.Store.GetWorkspace(ctx, p.AccountID, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	if err := s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{WorkspaceID: ws, Name: ptr("renamed")}); err != nil {
+		t.Fatal(err)
+	}
+	if w := get(); w.Name != "renamed" || w.CU != service.DefaultWorkspaceCU {
+		t.Fatalf("after a rename: %+v", w)
+	}
+	// The root queue holds the whole quota.
+	wantCode(t, s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{WorkspaceID: ws, CU: ptr[int64](32)}), rayfleet.EDENIED)
+	if _, err := s.EditQueue(ctx, p, service.QueueInput{WorkspaceID: ws, Name: rayfleet.RootQueue, CU: 32}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{WorkspaceID: ws, CU: ptr[int64](32)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{WorkspaceID: ws, CU: ptr[int64](100)}); err != nil {
+		t.Fatal(err)
+	}
+	if w := get(); w.Name != "renamed" || w.CU != 100 {
+		t.Fatalf("after the resizes: %+v", w)
+	}
+	if _, err := s.CreateQueue(ctx, p, service.QueueInput{WorkspaceID: ws, Name: "more", CU: 68}); err != nil {
+		t.Fatalf("the raised quota is not free for a queue: %v", err)
+	}
+	for _, in := range []service.UpdateWorkspaceInput{
+		{WorkspaceID: ws, Name: ptr("")},
+		{WorkspaceID: ws, CU: ptr[int64](0)},
+		{WorkspaceID: ws, CU: ptr[int64](service.MaxWorkspaceCU + 1)},
+	} {
+		wantCode(t, s.UpdateWorkspace(ctx, p, in), rayfleet.EINVALID)
+	}
+	wantCode(t, s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{}), rayfleet.EMISSING)
+	wantCode(t, s.UpdateWorkspace(ctx, p, service.UpdateWorkspaceInput{WorkspaceID: "w-0000000000000000", Name: ptr("x")}), rayfleet.ENOTFOUND)
+}

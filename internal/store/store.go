@@ -83,12 +83,17 @@ type Store interface {
 	CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root rayfleet.Queue, ns rayfleet.NetworkService) error
 	GetWorkspace(ctx context.Context, accountID, id string) (rayfleet.Workspace, error)
 	ListWorkspaces(ctx context.Context, f WorkspaceFilter) ([]rayfleet.Workspace, int, error)
+	// UpdateWorkspace writes a workspace's settings, Name and CU; ENOTFOUND
+	// when it is not there. Whether the queues' limits still fit is the
+	// caller's question, asked under the workspace's lock.
+	UpdateWorkspace(ctx context.Context, w rayfleet.Workspace) error
 	// DeleteWorkspace removes the workspace with its queues, network
 	// services and jobs; it fails with EDENIED while any cluster row of it
 	// remains.
 	DeleteWorkspace(ctx context.Context, accountID, id string) error
 
-	// Queues.
+	// Queues. UpdateQueue writes MaxCU, Category, Description,
+	// Environments and PaymentType.
 	CreateQueue(ctx context.Context, q rayfleet.Queue) error
 	GetQueue(ctx context.Context, accountID, workspaceID, name string) (rayfleet.Queue, error)
 	ListQueues(ctx context.Context, accountID, workspaceID string) ([]rayfleet.Queue, error)
@@ -269,13 +274,23 @@ type ClusterRef struct {
 	ID          string
 }
 
-// WorkspaceFilter selects workspaces of one account. Name is a substring.
+// WorkspaceFilter selects workspaces of one account. Name is a substring;
+// a workspace matches Tags when it has every one of them.
 type WorkspaceFilter struct {
 	AccountID string
 	Name      string
 	Status    string
+	Tags      []TagFilter
 	Offset    int
 	Limit     int // 0 means no limit
+}
+
+// TagFilter matches a resource having the tag Key, with the value Value
+// unless AnyValue.
+type TagFilter struct {
+	Key      string
+	Value    string
+	AnyValue bool
 }
 
 // ClusterFilter selects the clusters of one workspace, newest first

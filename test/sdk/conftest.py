@@ -10,10 +10,12 @@ outlive the server on purpose, so they are found by the marker the local
 runtime puts in their environment and the temp root this session gave them.
 """
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -155,9 +157,11 @@ def kill_session_nodes(temp_root, clusters):
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("rayfleet")
+@contextlib.contextmanager
+def run_server(work, extra_args=(), scheme="http", ca=None):
+    """Runs a rayfleet server in work with a fresh data directory and HOME,
+    on free ports, until the block ends; yields what tests need of it. With
+    scheme https the readiness check trusts ca (a PEM file)."""
     # /tmp itself, not pytest's deeper tmp path: Ray nests its sockets
     # about 80 bytes below this root.
     temp_root = Path(tempfile.mkdtemp(prefix="rfs", dir="/tmp"))
@@ -179,6 +183,7 @@ def server(tmp_path_factory):
         "--ray-path", str(ray_executable()),
         "--region", REGION,
         "--stop-grace", "5s",
+        *extra_args,
     ]
     log_path = work / "server.log"
     log = open(log_path, "wb")
@@ -194,16 +199,18 @@ def server(tmp_path_factory):
 
         wait_until("the server's credentials file", started, 60)
         cred = json.loads(cred_path.read_text())
+        address = cred["endpoint"].split("://", 1)[-1]
+        context = ssl.create_default_context(cafile=ca) if scheme == "https" else None
 
         def ready():
             try:
-                with urllib.request.urlopen(f"http://{cred['endpoint']}/readyz", timeout=2) as r:
+                with urllib.request.urlopen(f"{scheme}://{address}/readyz", timeout=2, context=context) as r:
                     return r.status == 200
             except OSError:
                 return False
 
         wait_until("the server to be ready", ready, 30)
-        yield {"cred": cred, "clusters": clusters, "log": log_path, "temp_root": temp_root}
+        yield {"cred": cred, "address": address, "clusters": clusters, "log": log_path, "temp_root": temp_root, "data": data}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -214,6 +221,12 @@ def server(tmp_path_factory):
         log.close()
         kill_session_nodes(temp_root, clusters)
         shutil.rmtree(temp_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    with run_server(tmp_path_factory.mktemp("rayfleet")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

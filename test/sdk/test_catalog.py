@@ -2,7 +2,11 @@
 
 import re
 
+import pytest
 from alibabacloud_emr_serverless_spark20230808 import models as m
+from alibabacloud_tea_openapi.exceptions import ClientException
+
+from conftest import REGION
 
 
 def test_list_release_versions(api):
@@ -46,3 +50,27 @@ def test_network_services(api):
     assert re.fullmatch(r"ns-[0-9a-f]+", ns.network_service_id)
     assert (ns.vpc_id, ns.vswitch_ids, ns.type, ns.workspace_id) == ("vpc-sdk0001", ["vsw-a", "vsw-b"], "NetworkService", ws)
     assert after.total_count == before.total_count + 1
+
+
+def test_release_version_filters(api):
+    every = api.filled(api.client.list_release_versions(m.ListReleaseVersionsRequest())).release_versions
+    stable = api.filled(api.client.list_release_versions(m.ListReleaseVersionsRequest(
+        release_type="stable", service_filter="ray", workspace_id=api.workspace_id, region_id=REGION)))
+    assert [rv.release_version for rv in stable.release_versions] == [rv.release_version for rv in every if rv.type == "stable"]
+    beta = api.filled(api.client.list_release_versions(m.ListReleaseVersionsRequest(release_type="beta")))
+    assert [rv.release_version for rv in beta.release_versions] == [rv.release_version for rv in every if rv.type == "beta"]
+
+    for req, code, words in [
+        (m.ListReleaseVersionsRequest(release_type="nightly"), "InvalidParameter", "releaseType"),
+        (m.ListReleaseVersionsRequest(service_filter="spark"), "InvalidParameter", "Ray engines"),
+        (m.ListReleaseVersionsRequest(workspace_id="w-0000000000000000"), "ResourceNotFound", "w-0000000000000000"),
+    ]:
+        with pytest.raises(ClientException) as e:
+            api.client.list_release_versions(req)
+        assert e.value.code == code and words in e.value.message, e.value.message
+
+
+def test_network_services_second_list(api):
+    body = api.filled(api.client.list_network_services(api.workspace_id, m.ListNetworkServicesRequest(region_id=REGION)))
+    # The model's deprecated queues list carries the same network services.
+    assert [q.to_map() for q in body.queues] == [n.to_map() for n in body.network_services] != []

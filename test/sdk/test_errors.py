@@ -61,3 +61,19 @@ def test_bad_credentials(api):
             "SignatureDoesNotMatch", 400)
     refused(lambda: new_client(api.cred, key_id="LTAI0000000000000000nope").list_workspaces(m.ListWorkspacesRequest()),
             "InvalidAccessKeyId.NotFound", 404)
+
+
+def test_replica_bounds_and_paging(api):
+    def group(**kw):
+        return m.CreateRayClusterRequestWorkerSpec(group_name="g", replica=1, cpu="1", memory="2Gi", **kw)
+
+    refused(lambda: api.client.create_ray_cluster(api.workspace_id, m.CreateRayClusterRequest(
+        name="bad-bounds", head_spec=small_head(), worker_spec=[group(min_replica=0, max_replica=1)])),
+        "InvalidParameter", 400, "workerSpec[0].minReplica must be at least 1, got 0")
+    refused(lambda: api.client.create_ray_cluster(api.workspace_id, m.CreateRayClusterRequest(
+        name="bad-bounds", head_spec=small_head(), worker_spec=[group(min_replica=3, max_replica=2)])),
+        "InvalidParameter", 400, "minReplica <= maxReplica")
+    refused(lambda: api.client.list_ray_cluster(api.workspace_id, m.ListRayClusterRequest(page_size=0)),
+            "InvalidParameter", 400, "pageSize must be 1 or more, got 0")
+    refused(lambda: api.client.list_ray_cluster(api.workspace_id, m.ListRayClusterRequest(page_num=0)),
+            "InvalidParameter", 400, "pageNum must be 1 or more, got 0")

@@ -254,6 +254,18 @@ func (r *Runtime) anythingLeft(ctx context.Context, ns, id string, rc *rayv1.Ray
 // reached inside the Kubernetes cluster only).
 func (r *Runtime) HeadToken(*rayfleet.Cluster) string { return "" }
 
+// JobAPI returns the base URL of the job API of c's current head, for the
+// control plane: the dashboard port of the head service, by its cluster
+// DNS name, so it is reached from inside the Kubernetes cluster only; no
+// Ray token (see HeadToken). ok is false while the head is not ready.
+func (r *Runtime) JobAPI(c *rayfleet.Cluster) (baseURL, token string, ok bool) {
+	dashboard, _, ok := r.HeadEndpoints(c)
+	if !ok {
+		return "", "", false
+	}
+	return "http://" + dashboard, r.HeadToken(c), true
+}
+
 // HeadEndpoints returns host:port of the dashboard and of the Ray client
 // server of c's current head, through the head service KubeRay made, for
 // the gateway; ok is false while the current instance's head is not

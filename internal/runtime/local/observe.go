@@ -137,6 +137,17 @@ func (r *Runtime) HeadEndpoints(c *rayfleet.Cluster) (dashboard, client string, 
 	return dashboardAddr(&head), net.JoinHostPort(r.cfg.Host, strconv.Itoa(head.Ports.ClientServer)), true
 }
 
+// JobAPI returns the base URL of the job API of c's current head (its
+// dashboard, on loopback) and the instance's Ray token, for the control
+// plane; ok is false while the instance has no running head.
+func (r *Runtime) JobAPI(c *rayfleet.Cluster) (baseURL, token string, ok bool) {
+	head, ok := r.currentHead(c)
+	if !ok {
+		return "", "", false
+	}
+	return "http://" + dashboardAddr(&head), head.AuthToken, true
+}
+
 // HeadToken returns Ray's authentication token of c's current instance, for
 // the gateway and the control plane to send to its head; "" while the
 // instance has no running head (or runs without token authentication).

@@ -13,13 +13,14 @@ import (
 
 // jobCols are the columns a job is read from, in scanJobs' order.
 const jobCols = "id, account_id, workspace_id, spec, cluster_id, instance_id, status, cluster_state, message, stop, task_biz_id, " +
-	"log_bucket, log_path, submit_time, start_time, end_time, creator, creator_name, version"
+	"log_bucket, log_path, submit_time, start_time, end_time, creator, creator_name, version, held_milli_cpu, held_memory_bytes"
 
 // jobValueCols are the columns written after the keys, in the order
 // jobValues gives their values.
 var jobValueCols = []string{
 	"name", "task_biz_id", "cluster_id", "instance_id", "status", "final", "cluster_state", "message", "stop", "spec",
 	"log_bucket", "log_path", "submit_time", "start_time", "end_time", "creator", "creator_name", "version",
+	"held_milli_cpu", "held_memory_bytes",
 }
 
 var (
@@ -44,7 +45,7 @@ func jobValues(j *rayfleet.Job) ([]any, []byte, error) {
 	return []any{
 		j.Spec.Name, j.TaskBizID, j.ClusterID, j.InstanceID, string(j.Status), boolInt(j.Status.Final()), string(j.ClusterState),
 		j.Message, string(j.Stop), string(spec), j.LogBucket, j.LogPath, toMS(j.SubmitTime), toMS(j.StartTime), toMS(j.EndTime),
-		j.Creator, j.CreatorName, j.Version,
+		j.Creator, j.CreatorName, j.Version, j.Held.MilliCPU, j.Held.MemoryBytes,
 	}, spec, nil
 }
 
@@ -274,7 +275,8 @@ func scanJobs(rows *sql.Rows, capHint int) ([]rayfleet.Job, error) {
 		var status, clusterState, stop string
 		var st, bt, et int64
 		if err := rows.Scan(&j.ID, &j.AccountID, &j.WorkspaceID, &spec, &j.ClusterID, &j.InstanceID, &status, &clusterState,
-			&j.Message, &stop, &j.TaskBizID, &j.LogBucket, &j.LogPath, &st, &bt, &et, &j.Creator, &j.CreatorName, &j.Version); err != nil {
+			&j.Message, &stop, &j.TaskBizID, &j.LogBucket, &j.LogPath, &st, &bt, &et, &j.Creator, &j.CreatorName, &j.Version,
+			&j.Held.MilliCPU, &j.Held.MemoryBytes); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(spec, &j.Spec); err != nil {

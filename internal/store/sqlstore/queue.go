@@ -13,9 +13,13 @@ func (s *Store) CreateQueue(ctx context.Context, q rayfleet.Queue) error {
 }
 
 func (s *Store) insertQueue(ctx context.Context, ex execFunc, q rayfleet.Queue) error {
-	_, err := ex(ctx, `INSERT INTO queues (account_id, workspace_id, name, max_cu, category, description, create_time, creator)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		q.AccountID, q.WorkspaceID, q.Name, q.MaxCU, q.Category, q.Description, toMS(q.CreateTime), q.Creator)
+	envs, err := encodeList(q.Environments)
+	if err != nil {
+		return fmt.Errorf("create queue %s: %w", q.Name, err)
+	}
+	_, err = ex(ctx, `INSERT INTO queues (account_id, workspace_id, name, max_cu, category, description, create_time, creator, environments, payment_type)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		q.AccountID, q.WorkspaceID, q.Name, q.MaxCU, q.Category, q.Description, toMS(q.CreateTime), q.Creator, envs, q.PaymentType)
 	switch {
 	case s.d.isUnique(err):
 		return alreadyExists("queue", q.Name)
@@ -27,14 +31,20 @@ func (s *Store) insertQueue(ctx context.Context, ex execFunc, q rayfleet.Queue) 
 	return nil
 }
 
-const queueCols = "account_id, workspace_id, name, max_cu, category, description, create_time, creator"
+const queueCols = "account_id, workspace_id, name, max_cu, category, description, create_time, creator, environments, payment_type"
 
 func scanQueue(sc interface{ Scan(...any) error }) (rayfleet.Queue, error) {
 	var q rayfleet.Queue
 	var ct int64
-	err := sc.Scan(&q.AccountID, &q.WorkspaceID, &q.Name, &q.MaxCU, &q.Category, &q.Description, &ct, &q.Creator)
+	var envs []byte
+	if err := sc.Scan(&q.AccountID, &q.WorkspaceID, &q.Name, &q.MaxCU, &q.Category, &q.Description, &ct, &q.Creator, &envs, &q.PaymentType); err != nil {
+		return q, err
+	}
 	q.CreateTime = fromMS(ct)
-	return q, err
+	if err := decodeList(envs, &q.Environments); err != nil {
+		return q, fmt.Errorf("decode environments of queue %s: %w", q.Name, err)
+	}
+	return q, nil
 }
 
 // GetQueue loads a queue by name.
@@ -78,12 +88,18 @@ func (s *Store) queues(ctx context.Context, query string, args ...any) ([]rayfle
 	return out, rows.Err()
 }
 
-// UpdateQueue writes a queue's settings: MaxCU, Category and Description.
-// Its key, CreateTime and Creator are not the caller's to change.
+// UpdateQueue writes a queue's settings: MaxCU, Category, Description,
+// Environments and PaymentType. Its key, CreateTime and Creator are not the
+// caller's to change.
 func (s *Store) UpdateQueue(ctx context.Context, q rayfleet.Queue) error {
+	envs, err := encodeList(q.Environments)
+	if err != nil {
+		return fmt.Errorf("update queue %s: %w", q.Name, err)
+	}
 	return s.writeOne(ctx, func(ex execFunc) error {
-		res, err := ex(ctx, "UPDATE queues SET max_cu = ?, category = ?, description = ? WHERE account_id = ? AND workspace_id = ? AND name = ?",
-			q.MaxCU, q.Category, q.Description, q.AccountID, q.WorkspaceID, q.Name)
+		res, err := ex(ctx, `UPDATE queues SET max_cu = ?, category = ?, description = ?, environments = ?, payment_type = ?
+			WHERE account_id = ? AND workspace_id = ? AND name = ?`,
+			q.MaxCU, q.Category, q.Description, envs, q.PaymentType, q.AccountID, q.WorkspaceID, q.Name)
 		if err != nil {
 			return fmt.Errorf("update queue %s: %w", q.Name, err)
 		}

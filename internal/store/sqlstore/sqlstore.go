@@ -310,6 +310,11 @@ type dialect struct {
 	// contains is the SQL of "column contains the string of the next
 	// argument" without LIKE, whose wildcards the argument would carry.
 	contains func(col string) string
+	// hasTag is the SQL of "the JSON array of {"key","value"} in column
+	// tags holds the tag of the next arguments": key, any value (a bool),
+	// value. The text is one for every tag, so that the statement cache
+	// holds one statement per number of tags.
+	hasTag string
 	// noLimit is the LIMIT argument meaning "all rows".
 	noLimit any
 	// lockMigrations serialises migrations between processes; empty when
@@ -326,7 +331,9 @@ const migrationLockKey = 0x7261796d69677261
 var sqliteDialect = dialect{
 	name:     "sqlite",
 	contains: func(col string) string { return "instr(" + col + ", ?) > 0" },
-	noLimit:  int64(-1),
+	hasTag: `EXISTS (SELECT 1 FROM json_each(tags) t WHERE json_extract(t.value, '$.key') = ?
+		AND (? OR json_extract(t.value, '$.value') = ?))`,
+	noLimit: int64(-1),
 	isUnique: func(err error) bool {
 		c := sqliteCode(err)
 		return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
@@ -335,9 +342,11 @@ var sqliteDialect = dialect{
 }
 
 var postgresDialect = dialect{
-	name:           "postgres",
-	numbered:       true,
-	contains:       func(col string) string { return "strpos(" + col + ", ?) > 0" },
+	name:     "postgres",
+	numbered: true,
+	contains: func(col string) string { return "strpos(" + col + ", ?) > 0" },
+	hasTag: `EXISTS (SELECT 1 FROM jsonb_array_elements(tags::jsonb) t WHERE t->>'key' = ?
+		AND (? OR t->>'value' = ?))`,
 	noLimit:        nil, // LIMIT NULL is LIMIT ALL
 	lockMigrations: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockKey, 10) + ")",
 	isUnique:       func(err error) bool { return pgCode(err) == "23505" },

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -38,11 +39,15 @@ func (s *Store) CreateWorkspace(ctx context.Context, w rayfleet.Workspace, root 
 	if err := belongs(w, ns.AccountID, ns.WorkspaceID); err != nil {
 		return fmt.Errorf("create workspace: network service %s: %w", ns.Name, err)
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	tags, err := encodeList(w.Tags)
+	if err != nil {
+		return fmt.Errorf("create workspace %s: %w", w.ID, err)
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		ex := s.inTx(tx)
-		_, err := ex(ctx, `INSERT INTO workspaces (id, account_id, name, name_lower, cu, status, oss_bucket, payment_type, release_type, create_time, creator)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.AccountID, w.Name, strings.ToLower(w.Name), w.CU, w.Status, w.OSSBucket, w.PaymentType, w.ReleaseType, toMS(w.CreateTime), w.Creator)
+		_, err := ex(ctx, `INSERT INTO workspaces (id, account_id, name, name_lower, cu, status, oss_bucket, payment_type, release_type, create_time, creator, tags)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.AccountID, w.Name, strings.ToLower(w.Name), w.CU, w.Status, w.OSSBucket, w.PaymentType, w.ReleaseType, toMS(w.CreateTime), w.Creator, tags)
 		switch {
 		case s.d.isUnique(err):
 			return alreadyExists("workspace", w.ID)
@@ -69,14 +74,43 @@ func belongs(w rayfleet.Workspace, accountID, workspaceID string) error {
 	return nil
 }
 
-const workspaceCols = "id, account_id, name, cu, status, oss_bucket, payment_type, release_type, create_time, creator"
+const workspaceCols = "id, account_id, name, cu, status, oss_bucket, payment_type, release_type, create_time, creator, tags"
 
 func scanWorkspace(sc interface{ Scan(...any) error }) (rayfleet.Workspace, error) {
 	var w rayfleet.Workspace
 	var ct int64
-	err := sc.Scan(&w.ID, &w.AccountID, &w.Name, &w.CU, &w.Status, &w.OSSBucket, &w.PaymentType, &w.ReleaseType, &ct, &w.Creator)
+	var tags []byte
+	if err := sc.Scan(&w.ID, &w.AccountID, &w.Name, &w.CU, &w.Status, &w.OSSBucket, &w.PaymentType, &w.ReleaseType, &ct, &w.Creator, &tags); err != nil {
+		return w, err
+	}
 	w.CreateTime = fromMS(ct)
-	return w, err
+	if err := decodeList(tags, &w.Tags); err != nil {
+		return w, fmt.Errorf("decode tags of %s: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+// encodeList is a column holding a list as a JSON array: [] for none.
+func encodeList[T any](items []T) (string, error) {
+	if items == nil {
+		items = []T{}
+	}
+	b, err := json.Marshal(items)
+	if err != nil {
+		return "", fmt.Errorf("encode list: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeList reads what encodeList wrote; none is nil.
+func decodeList[T any](b []byte, into *[]T) error {
+	if err := json.Unmarshal(b, into); err != nil {
+		return err
+	}
+	if len(*into) == 0 {
+		*into = nil
+	}
+	return nil
 }
 
 // GetWorkspace loads a workspace of an account.
@@ -113,6 +147,10 @@ func (s *Store) ListWorkspaces(ctx context.Context, f store.WorkspaceFilter) ([]
 		where += " AND status = ?"
 		args = append(args, f.Status)
 	}
+	for _, t := range f.Tags {
+		where += " AND " + s.d.hasTag
+		args = append(args, t.Key, t.AnyValue, t.Value)
+	}
 	lim, off := s.d.page(f.Offset, f.Limit)
 	rows, err := s.query(ctx, "SELECT "+workspaceCols+" FROM workspaces WHERE "+where+
 		" ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?", append(args, lim, off)...)
@@ -139,6 +177,25 @@ func (s *Store) ListWorkspaces(ctx context.Context, f store.WorkspaceFilter) ([]
 		return nil, 0, fmt.Errorf("count workspaces: %w", err)
 	}
 	return out, total, nil
+}
+
+// UpdateWorkspace writes a workspace's name and quota.
+func (s *Store) UpdateWorkspace(ctx context.Context, w rayfleet.Workspace) error {
+	return s.writeOne(ctx, func(ex execFunc) error {
+		res, err := ex(ctx, "UPDATE workspaces SET name = ?, name_lower = ?, cu = ? WHERE account_id = ? AND id = ?",
+			w.Name, strings.ToLower(w.Name), w.CU, w.AccountID, w.ID)
+		if err != nil {
+			return fmt.Errorf("update workspace %s: %w", w.ID, err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return fmt.Errorf("update workspace %s: %w", w.ID, err)
+		}
+		if n == 0 {
+			return notFound("workspace", w.ID)
+		}
+		return nil
+	})
 }
 
 // DeleteWorkspace removes a workspace with its queues, network services and

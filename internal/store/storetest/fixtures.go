@@ -82,6 +82,7 @@ func NewWorkspace(accountID string, n int) rayfleet.Workspace {
 		ID: WorkspaceID(n), AccountID: accountID, Name: fmt.Sprintf("workspace-%d", n), CU: 100,
 		Status: rayfleet.WorkspaceRunning, OSSBucket: "oss://bucket-" + fmt.Sprint(n), PaymentType: "PayAsYouGo",
 		ReleaseType: "stable", CreateTime: At(n), Creator: UserUID(0),
+		Tags: []rayfleet.Tag{{Key: "team", Value: fmt.Sprint("team-", n%2)}, {Key: "n", Value: fmt.Sprint(n)}},
 	}
 }
 
@@ -89,7 +90,8 @@ func NewWorkspace(accountID string, n int) rayfleet.Workspace {
 func NewQueue(w rayfleet.Workspace, name string) rayfleet.Queue {
 	return rayfleet.Queue{
 		AccountID: w.AccountID, WorkspaceID: w.ID, Name: name, MaxCU: 100_000, Category: "dev",
-		Description: "queue " + name, CreateTime: w.CreateTime.Add(time.Second), Creator: w.Creator,
+		Description: "queue " + name, Environments: []string{"production"}, PaymentType: "Pre",
+		CreateTime: w.CreateTime.Add(time.Second), Creator: w.Creator,
 	}
 }
 
@@ -217,6 +219,7 @@ func NewJob(accountID, workspaceID, clusterID string, n int) rayfleet.Job {
 		TaskBizID:    fmt.Sprintf("TSK-%032x", n),
 		LogBucket:    "rayfleet-logs",
 		LogPath:      rayfleet.JobLogPath(workspaceID, id),
+		Held:         rayfleet.Resources{MilliCPU: 2500, MemoryBytes: 10 * rayfleet.GiB},
 		SubmitTime:   submitted,
 		StartTime:    submitted.Add(2 * time.Second),
 		EndTime:      submitted.Add(time.Hour),

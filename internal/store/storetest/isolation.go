@@ -34,6 +34,11 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	}{
 		{"GetWorkspace", func(s store.Store) error { _, err := s.GetWorkspace(ctx, b, wA.ID); return err }},
 		{"DeleteWorkspace", func(s store.Store) error { return s.DeleteWorkspace(ctx, b, wA.ID) }},
+		{"UpdateWorkspace", func(s store.Store) error {
+			w := wA
+			w.AccountID, w.Name = b, "taken"
+			return s.UpdateWorkspace(ctx, w)
+		}},
 		{"GetQueue", func(s store.Store) error { _, err := s.GetQueue(ctx, b, wA.ID, root.Name); return err }},
 		{"UpdateQueue", func(s store.Store) error { return s.UpdateQueue(ctx, asB) }},
 		{"DeleteQueue", func(s store.Store) error { return s.DeleteQueue(ctx, b, wA.ID, root.Name) }},

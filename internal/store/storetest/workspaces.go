@@ -43,6 +43,30 @@ func testWorkspaces(t *testing.T, newStore NewStore) {
 	wantCode(t, s.CreateWorkspace(ctx, w, root, ns), rayfleet.EDENIED, "CreateWorkspace of an existing id")
 	_, err = s.GetWorkspace(ctx, w.AccountID, WorkspaceID(9))
 	wantNotFound(t, err, "GetWorkspace of a missing id")
+
+	// UpdateWorkspace writes the name and the quota, and nothing else.
+	changed := w
+	changed.Name, changed.CU = "Renamed", 40
+	changed.Status, changed.OSSBucket, changed.Tags = rayfleet.WorkspaceTerminated, "oss://other", nil
+	must(t, s.UpdateWorkspace(ctx, changed))
+	want := w
+	want.Name, want.CU = "Renamed", 40
+	got, err = s.GetWorkspace(ctx, w.AccountID, w.ID)
+	must(t, err)
+	wantEqual(t, got, want, "GetWorkspace after UpdateWorkspace")
+	ws, _, err := s.ListWorkspaces(ctx, store.WorkspaceFilter{AccountID: w.AccountID, Name: "renamed"})
+	must(t, err)
+	wantEqual(t, ws, []rayfleet.Workspace{want}, "ListWorkspaces by the new name")
+	missing := NewWorkspace(w.AccountID, 9)
+	wantNotFound(t, s.UpdateWorkspace(ctx, missing), "UpdateWorkspace of a missing id")
+
+	// No tags read back as none.
+	bare := NewWorkspace(w.AccountID, 2)
+	bare.Tags = nil
+	must(t, s.CreateWorkspace(ctx, bare, NewQueue(bare, rayfleet.RootQueue), NewNetworkService(bare, rayfleet.DefaultNetworkService)))
+	got, err = s.GetWorkspace(ctx, bare.AccountID, bare.ID)
+	must(t, err)
+	wantEqual(t, got, bare, "GetWorkspace of a workspace without tags")
 }
 
 func testListWorkspaces(t *testing.T, newStore NewStore) {
@@ -57,6 +81,9 @@ func testListWorkspaces(t *testing.T, newStore NewStore) {
 		if i == 1 {
 			w.Status = rayfleet.WorkspaceStarting
 		}
+		if i == 4 {
+			w.Tags = nil
+		}
 		must(t, s.CreateWorkspace(ctx, w, NewQueue(w, rayfleet.RootQueue), NewNetworkService(w, rayfleet.DefaultNetworkService)))
 		all = append(all, w)
 	}
@@ -68,10 +95,18 @@ func testListWorkspaces(t *testing.T, newStore NewStore) {
 		return strings.Compare(b.ID, a.ID)
 	})
 
+	hasTags := func(w rayfleet.Workspace, tags []store.TagFilter) bool {
+		for _, t := range tags {
+			if !slices.ContainsFunc(w.Tags, func(wt rayfleet.Tag) bool { return wt.Key == t.Key && (t.AnyValue || wt.Value == t.Value) }) {
+				return false
+			}
+		}
+		return true
+	}
 	match := func(f store.WorkspaceFilter) []rayfleet.Workspace {
 		var out []rayfleet.Workspace
 		for _, w := range all {
-			if strings.Contains(strings.ToLower(w.Name), strings.ToLower(f.Name)) && (f.Status == "" || w.Status == f.Status) {
+			if strings.Contains(strings.ToLower(w.Name), strings.ToLower(f.Name)) && (f.Status == "" || w.Status == f.Status) && hasTags(w, f.Tags) {
 				out = append(out, w)
 			}
 		}
@@ -86,6 +121,15 @@ func testListWorkspaces(t *testing.T, newStore NewStore) {
 		{Name: "nope"},
 		{Status: rayfleet.WorkspaceStarting},
 		{Status: rayfleet.WorkspaceRunning, Name: "a"},
+		// Tags: every one must be there; AnyValue matches the key alone.
+		{Tags: []store.TagFilter{{Key: "team", Value: "team-1"}}},
+		{Tags: []store.TagFilter{{Key: "team", AnyValue: true}}},
+		{Tags: []store.TagFilter{{Key: "team", Value: "team-0"}, {Key: "n", Value: "2"}}},
+		{Tags: []store.TagFilter{{Key: "team", Value: "team-0"}, {Key: "n", Value: "3"}}},
+		{Tags: []store.TagFilter{{Key: "n", AnyValue: true}}, Name: "ALPHA"},
+		{Tags: []store.TagFilter{{Key: "Team", AnyValue: true}}},
+		{Tags: []store.TagFilter{{Key: "team", Value: ""}}},
+		{Tags: []store.TagFilter{{Key: "team%", AnyValue: true}}},
 	} {
 		f.AccountID = acc
 		want := match(f)
@@ -190,6 +234,7 @@ func testQueues(t *testing.T, newStore NewStore) {
 	wantEqual(t, qs, []rayfleet.Queue{root, q}, "ListQueues (oldest first)")
 
 	q.MaxCU, q.Category, q.Description = 60, "prod", "changed"
+	q.Environments, q.PaymentType = []string{"dev", "production"}, "PayAsYouGo"
 	must(t, s.UpdateQueue(ctx, q))
 	got, err = s.GetQueue(ctx, acc, w.ID, q.Name)
 	must(t, err)

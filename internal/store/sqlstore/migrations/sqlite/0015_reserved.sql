@@ -1,3 +1,0 @@
--- Reserved: version 15 is the migration of another branch that is being
--- written at the same time as 0017. This file holds its place, so that the
--- versions stay without gaps, and is removed when that migration is merged.
