@@ -44,6 +44,17 @@ func newDataPlaneService(t *testing.T) (*service.Service, rayfleet.Principal, st
 	return s, p, ws
 }
 
+// newDataPlaneCluster is newDataPlaneService with a cluster, Starting (no
+// runtime moves it): a live instance, which credentials are for.
+func newDataPlaneCluster(t *testing.T) (*service.Service, rayfleet.Principal, string, string) {
+	s, p, ws := newDataPlaneService(t)
+	o, err := s.CreateCluster(context.Background(), p, ws, rayfleet.ClusterPatch{Name: ptr("c")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, ws, o.ClusterID
+}
+
 // clock is a settable Now.
 type clock struct {
 	mu sync.Mutex
@@ -95,13 +106,8 @@ func wantOpens(t *testing.T, s *service.Service, token, what string, want ...boo
 // sealed; it is not the instance's own token; it opens every door of its
 // cluster until the instance stops; the next instance has another.
 func TestDataPlaneCredentials(t *testing.T) {
-	s, root, ws := newDataPlaneService(t)
+	s, root, ws, id := newDataPlaneCluster(t)
 	ctx := context.Background()
-	o, err := s.CreateCluster(ctx, root, ws, rayfleet.ClusterPatch{Name: ptr("c")}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := o.ClusterID
 	c, err := s.GetCluster(ctx, root, ws, id)
 	if err != nil {
 		t.Fatal(err)
@@ -165,13 +171,8 @@ func TestDataPlaneCredentials(t *testing.T) {
 // names; each user gets a credential of its own; detaching, a Deny, a
 // disabled or deleted key and the policy's source address all refuse it.
 func TestDataPlaneByPolicy(t *testing.T) {
-	s, root, ws := newDataPlaneService(t)
+	s, root, ws, id := newDataPlaneCluster(t)
 	ctx := context.Background()
-	o, err := s.CreateCluster(ctx, root, ws, rayfleet.ClusterPatch{Name: ptr("c")}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := o.ClusterID
 	arn := authz.ClusterARN(s.RegionID, root.AccountID, ws, id)
 	reader, full, viewer := ramUser(t, s, root, "reader"), ramUser(t, s, root, "full"), ramUser(t, s, root, "viewer")
 	for user, pol := range map[string]string{"reader": "AliyunEmrServerlessSparkReadOnlyAccess", "full": "AliyunEMRServerlessSparkFullAccess"} {
@@ -377,12 +378,8 @@ func (c *countingTokens) CreateDataPlaneTokens(ctx context.Context, ts []rayflee
 // session's policy, and ends when the key that asked for the session is
 // disabled.
 func TestDataPlaneSessionCredentials(t *testing.T) {
-	s, root, ws := newDataPlaneService(t)
+	s, root, ws, id := newDataPlaneCluster(t)
 	ctx := context.Background()
-	o, err := s.CreateCluster(ctx, root, ws, rayfleet.ClusterPatch{Name: ptr("c")}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := ramUser(t, s, root, "temp")
 	if err := s.AttachPolicyToUser(ctx, root, rayfleet.PolicySystem, "AliyunEMRServerlessSparkFullAccess", "temp"); err != nil {
 		t.Fatal(err)
@@ -396,7 +393,7 @@ func TestDataPlaneSessionCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.GetCluster(ctx, p, ws, o.ClusterID)
+	c, err := s.GetCluster(ctx, p, ws, id)
 	if err != nil || c.Token == "" || c.DashboardURL != "" {
 		t.Fatalf("the session's Get: %q %q %v", c.Token, c.DashboardURL, err)
 	}
@@ -459,13 +456,9 @@ func TestRevokerIsToldOfUsersAndKeys(t *testing.T) {
 // TestAuditDataPlane: a data-plane event lands in the account's audit log
 // with the user, the cluster and the source address.
 func TestAuditDataPlane(t *testing.T) {
-	s, root, ws := newDataPlaneService(t)
+	s, root, ws, id := newDataPlaneCluster(t)
 	ctx := context.Background()
-	o, err := s.CreateCluster(ctx, root, ws, rayfleet.ClusterPatch{Name: ptr("c")}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.GetCluster(ctx, root, ws, o.ClusterID)
+	c, err := s.GetCluster(ctx, root, ws, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +473,7 @@ func TestAuditDataPlane(t *testing.T) {
 	}
 	e := evs[0]
 	if e.UserUID != root.UserUID || e.UserName != root.UserName || e.AccessKeyID != root.AccessKeyID || e.SourceIP != "203.0.113.9" ||
-		e.Resource != authz.ClusterARN(s.RegionID, root.AccountID, ws, o.ClusterID) || e.Result != "OK" || e.Message != "POST /api/jobs/" || len(e.RequestID) != 36 {
+		e.Resource != authz.ClusterARN(s.RegionID, root.AccountID, ws, id) || e.Result != "OK" || e.Message != "POST /api/jobs/" || len(e.RequestID) != 36 {
 		t.Fatalf("audit event %+v", e)
 	}
 }
