@@ -49,6 +49,10 @@ type Principal struct {
 	// SessionPolicy, for temporary (STS) credentials issued with a policy,
 	// narrows what the user may do: a call must be allowed by both.
 	SessionPolicy string
+	// ParentAccessKeyID and SessionExpiration, for temporary credentials,
+	// are the access key that asked for them and when they expire.
+	ParentAccessKeyID string
+	SessionExpiration time.Time
 	// The request context RAM policy conditions read.
 	SourceIP        string
 	SecureTransport bool

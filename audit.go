@@ -15,5 +15,5 @@ type AuditEvent struct {
 	Resource    string // the ARN authorized, or "*"
 	SourceIP    string
 	Result      string // "OK" or the error code answered
-	Message     string // the error message answered; "" on success
+	Message     string // the error message answered; "" on success, or what a data-plane request was
 }

@@ -36,9 +36,10 @@ type Config struct {
 	// the listeners; URL, InnerURL and GRPCAddress are what the API hands
 	// out (dashboardUrl, jobUrl, jobUrlInner, grpcEndpoint). Left empty,
 	// they are derived from the listeners' real addresses. CacheTTL is how
-	// long the gateway remembers a running cluster's token and head (0:
-	// not at all): a gateway in the API's process forgets a revoked token
-	// at once, one in a process of its own only when the TTL runs out.
+	// long the gateway remembers (0: not at all) that a credential opens a
+	// door, with its cluster's head: a gateway in the API's process forgets
+	// a revoked credential at once, one in a process of its own only when
+	// the TTL runs out.
 	Gateway struct {
 		Listen      string `yaml:"listen"`
 		GRPCListen  string `yaml:"grpcListen"`
@@ -144,6 +145,10 @@ type Config struct {
 			SecretAccessKey string `yaml:"secretAccessKey"`
 		} `yaml:"s3"`
 	} `yaml:"logs"`
+
+	// DataPlaneTokenTTL is how long a data-plane credential (submitToken,
+	// dashboardUrl's token) lasts.
+	DataPlaneTokenTTL time.Duration `yaml:"dataPlaneTokenTTL"`
 }
 
 // maxLogURLExpiry is the longest a log URL may open its file, as long as
@@ -180,6 +185,7 @@ func DefaultConfig() Config {
 	c.AuditRetention = defaultAuditRetention
 	c.Logs.Bucket = rayfleet.DefaultLogBucket
 	c.Logs.URLExpiry = service.DefaultLogURLTTL
+	c.DataPlaneTokenTTL = service.DefaultDataPlaneTokenTTL
 	c.GPUTypes = map[string]service.GPUType{
 		"ecs.gn6i-c4g1.xlarge":   {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn6i-c4g1.xlarge"}},
 		"ecs.gn7i-c8g1.2xlarge":  {GPUs: 1, Resource: "nvidia.com/gpu", NodeSelector: map[string]string{"rayfleet.io/gpu-type": "ecs.gn7i-c8g1.2xlarge"}},
@@ -276,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gateway-cache-ttl: must not be negative, got %s", c.Gateway.CacheTTL))
+	}
+	if c.DataPlaneTokenTTL < time.Second {
+		errs = append(errs, fmt.Errorf("data-plane-token-ttl: must be at least 1s, got %s", c.DataPlaneTokenTTL))
 	}
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("audit-retention: must not be negative, got %s", c.AuditRetention))
@@ -409,7 +418,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		{"stop-grace", "RAYFLEET_STOP_GRACE", "how long nodes get to exit after TERM before KILL", &c.StopGrace},
 		{"audit-retention", "RAYFLEET_AUDIT_RETENTION", "how long audit events are kept (0: for ever)", &c.AuditRetention},
 		{"log-url-expiry", "RAYFLEET_LOG_URL_EXPIRY", "how long GetRayLog's accessUrl opens its file", &c.Logs.URLExpiry},
-		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers a running cluster's token and head; a standalone gateway honours a revoked token until it runs out (0: no cache)", &c.Gateway.CacheTTL},
+		{"data-plane-token-ttl", "RAYFLEET_DATA_PLANE_TOKEN_TTL", "how long a data-plane credential (submitToken, dashboardUrl's token) lasts", &c.DataPlaneTokenTTL},
+		{"gateway-cache-ttl", "RAYFLEET_GATEWAY_CACHE_TTL", "how long the gateway remembers that a credential opens a door, and how often it checks what is open again; a standalone gateway honours a revoked credential until it runs out (0: no cache)", &c.Gateway.CacheTTL},
 	}, time.ParseDuration, "a duration such as 10m or 30s")
 	setInts := defineFlags(fs, []typedFlag[int]{
 		{"reconcile-workers", "RAYFLEET_RECONCILE_WORKERS", "clusters reconciled at once", &c.ReconcileWorkers},

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/rayfleet/rayfleet"
+	"github.com/rayfleet/rayfleet/internal/authz"
 	"github.com/rayfleet/rayfleet/internal/gateway"
+	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 )
 
@@ -25,34 +27,61 @@ type headEndpoints interface {
 	HeadToken(c *rayfleet.Cluster) string
 }
 
-// gatewayLookup answers the gateway's questions from the store and the
-// runtime.
+// gatewayLookup answers the gateway's questions from the service, the
+// store and the runtime.
 type gatewayLookup struct {
 	store   store.Store
 	runtime headEndpoints
+	svc     *service.Service
 }
 
-func (g gatewayLookup) ClusterToken(ctx context.Context, ws, id string) (string, bool, error) {
-	c, err := g.store.ClusterForGateway(ctx, ws, id)
-	if rayfleet.IsNotFound(err) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	return c.TokenHash, true, nil
+// doorOps are the data-plane operations of the gateway's doors.
+var doorOps = map[gateway.Door]string{
+	gateway.DoorDashboard: service.AccessRayDashboard,
+	gateway.DoorJobAPI:    service.UseRayJobAPI,
+	gateway.DoorRayClient: service.ConnectRayClient,
 }
 
-func (g gatewayLookup) ByToken(ctx context.Context, hash string) (string, string, bool, error) {
-	c, err := g.store.ClusterByTokenHash(ctx, hash)
-	if rayfleet.IsNotFound(err) {
-		return "", "", false, nil
+// Authorize decides a credential at a door through the service, which
+// reads the store for every decision (the gateway's cache remembers what
+// passes for its TTL).
+func (g gatewayLookup) Authorize(ctx context.Context, r gateway.Request) (gateway.Grant, gateway.Verdict, error) {
+	op, ok := doorOps[r.Door]
+	if !ok {
+		return gateway.Grant{}, gateway.BadToken, nil
 	}
-	if err != nil {
-		return "", "", false, err
+	a, err := g.svc.AuthorizeDataPlane(ctx, r.TokenHash, op, service.DataPlaneRequest{SourceIP: r.SourceIP, SecureTransport: r.Secure})
+	grant := gateway.Grant{
+		Workspace: a.WorkspaceID, Cluster: a.ClusterID, Account: a.AccountID,
+		User: a.UserUID, UserName: a.UserName, AccessKey: a.AccessKeyID, ParentKey: a.ParentKeyID, Expires: a.Expires,
 	}
-	return c.WorkspaceID, c.ID, true, nil
+	var d *service.DeniedError
+	switch {
+	case err == nil:
+		return grant, gateway.Granted, nil
+	case errors.Is(err, service.ErrDataPlaneToken):
+		return gateway.Grant{}, gateway.BadToken, nil
+	case errors.As(err, &d):
+		return grant, gateway.NotAllowed, nil
+	}
+	return gateway.Grant{}, 0, err
 }
+
+// Audit records a data-plane request in the account's audit log.
+func (g gatewayLookup) Audit(ctx context.Context, e gateway.Event) {
+	a := service.DataPlaneAccess{
+		AccountID: e.Grant.Account, WorkspaceID: e.Grant.Workspace, ClusterID: e.Grant.Cluster,
+		UserUID: e.Grant.User, UserName: e.Grant.UserName, AccessKeyID: e.Grant.AccessKey, ParentKeyID: e.Grant.ParentKey,
+	}
+	op := doorOps[e.Door]
+	var refusal error
+	if e.Refused {
+		refusal = rayfleet.Errorf(rayfleet.EFORBIDDEN, "the user's policies do not allow %s", authz.ActionName(op))
+	}
+	g.svc.AuditDataPlane(ctx, a, op, e.SourceIP, e.What, refusal)
+}
+
+var _ gateway.Auditor = gatewayLookup{}
 
 func (g gatewayLookup) Upstream(ctx context.Context, ws, id string) (string, string, bool) {
 	c, err := g.store.ClusterForGateway(ctx, ws, id)
@@ -76,23 +105,12 @@ func (g gatewayLookup) UpstreamToken(ctx context.Context, ws, id string) (string
 	return g.runtime.HeadToken(&c), nil
 }
 
-// Account is the account that owns the cluster (gateway.Accounts), so that
-// the gateway shares its in-flight slots between accounts, not workspaces.
-func (g gatewayLookup) Account(ctx context.Context, ws, id string) (string, error) {
-	c, err := g.store.ClusterForGateway(ctx, ws, id)
-	if err != nil {
-		return "", err
-	}
-	return c.AccountID, nil
-}
-
-var _ gateway.Accounts = gatewayLookup{}
-
-// gatewayCacheTTL is how long a gateway remembers a running cluster's
-// token and head by default (--gateway-cache-ttl) instead of asking the
-// store and the runtime on every request. A gateway in the API's process
-// is told of revoked tokens and forgets them at once; a standalone one
-// honours a stopped cluster's token until the TTL runs out.
+// gatewayCacheTTL is how long a gateway remembers by default
+// (--gateway-cache-ttl) that a credential opens a door, and how often it
+// checks what is open again, instead of asking the store and the runtime
+// on every request. A gateway in the API's process is told of revocations
+// and forgets them at once; a standalone one honours a revoked credential
+// until the TTL runs out.
 const gatewayCacheTTL = time.Second
 
 // gatewayServers are the gateway's two listeners.

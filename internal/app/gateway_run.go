@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,17 +11,19 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rayfleet/rayfleet/internal/runtime/kuberay"
 	"github.com/rayfleet/rayfleet/internal/runtime/local"
+	"github.com/rayfleet/rayfleet/internal/service"
 	"github.com/rayfleet/rayfleet/internal/store"
 	"github.com/rayfleet/rayfleet/internal/store/sqlstore"
 )
 
 // Gateway is a gateway running as a process of its own (`rayfleet
 // gateway`): the gateway role without the API or the reconciler. It reads
-// the store a server writes and never writes it, and it finds heads
-// without running a runtime of its own:
+// the store a server writes and writes only the data plane's audit events,
+// and it finds heads without running a runtime of its own:
 //
 //   - local runtime: from the node state files in the server's data
 //     directory (local.DiskHeads), so it must run on the server's machine
@@ -98,7 +101,10 @@ func StartGateway(ctx context.Context, cfg Config, stderr io.Writer) (_ *Gateway
 	if err != nil {
 		return nil, err
 	}
-	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads}, nil, certs, g.Logger); err != nil {
+	// The service decides credentials and writes the audit log of the
+	// data plane: the only writes this process makes.
+	svc := &service.Service{Store: g.Store, Now: time.Now, Random: rand.Reader, RegionID: cfg.RegionID, Logger: g.Logger}
+	if g.servers, err = listenGateway(cfg, gatewayLookup{store: g.Store, runtime: heads, svc: svc}, nil, certs, g.Logger); err != nil {
 		return nil, err
 	}
 	g.HTTPAddr, g.GRPCAddr = g.servers.httpAddr, g.servers.grpcAddr

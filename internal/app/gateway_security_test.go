@@ -16,9 +16,11 @@ import (
 )
 
 // TestGatewayTokens checks the submit tokens the gateway accepts, end to
-// end: 128 random bits, a new one per instance, only their SHA-256 in the
-// store (the database files never hold the token itself), and a stopped
-// instance's token refused once the gateway's cache lets it go.
+// end: 128 random bits, the caller's own data-plane credential (not the
+// instance's token, which stays inside rayfleet), a new one per instance,
+// only their SHA-256 in the store beside the token sealed (the database
+// files never hold the token itself), and a stopped instance's token
+// refused once the gateway's cache lets it go.
 func TestGatewayTokens(t *testing.T) {
 	srv, cred := testServer(t)
 	c := client(srv, cred)
@@ -33,13 +35,20 @@ func TestGatewayTokens(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(first.SubmitToken) {
 		t.Fatalf("submitToken %q is not 32 hex digits (128 bits)", first.SubmitToken)
 	}
-	stored, err := srv.Store.ClusterForGateway(ctx, ws, first.ClusterID)
+	sum := sha256.Sum256([]byte(first.SubmitToken))
+	stored, err := srv.Store.GetDataPlaneToken(ctx, hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatalf("no data-plane credential stored under the token's SHA-256: %v", err)
+	}
+	if stored.ClusterID != first.ClusterID || stored.InstanceID != first.InstanceID || stored.AccessKeyID != cred.AccessKeyID {
+		t.Fatalf("the stored credential is for %s/%s, key %s", stored.ClusterID, stored.InstanceID, stored.AccessKeyID)
+	}
+	inst, err := srv.Store.ClusterForGateway(ctx, ws, first.ClusterID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(first.SubmitToken))
-	if stored.TokenHash != hex.EncodeToString(sum[:]) {
-		t.Fatalf("stored token hash %q is not the token's SHA-256", stored.TokenHash)
+	if inst.TokenHash == stored.TokenHash {
+		t.Fatal("the submitToken is the instance's own token")
 	}
 	for _, name := range []string{"rayfleet.db", "rayfleet.db-wal"} {
 		data, err := os.ReadFile(filepath.Join(srv.Config.DataDir, name))

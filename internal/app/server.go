@@ -120,7 +120,7 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	s.Service = &service.Service{
 		Store: s.Store, Sealer: keys, Now: time.Now, Random: rand.Reader,
 		Releases: cfg.Releases(), GPUTypes: cfg.GPUTypes, RegionID: cfg.RegionID,
-		Logger: logger,
+		Logger: logger, DataPlaneTokenTTL: cfg.DataPlaneTokenTTL,
 	}
 	if s.Logs, err = openLogs(ctx, cfg); err != nil {
 		return nil, err
@@ -202,10 +202,11 @@ func Start(ctx context.Context, cfg Config, getenv func(string) string, stdout, 
 	}
 	s.GatewayAddr, s.GatewayGRPCAddr = cfg.Gateway.Listen, cfg.Gateway.GRPCListen
 	if cfg.HasRole("gateway") {
-		// The service tells the gateway of the tokens it revokes, so a
-		// stopped or deleted cluster's token is refused at once.
+		// The service tells the gateway of what ends credentials (a
+		// cluster stopped or deleted, a key disabled, a policy detached),
+		// so they are refused at once.
 		rev := gateway.NewRevocations()
-		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime}, rev, s.certs, logger); err != nil {
+		if s.gateway, err = listenGateway(cfg, gatewayLookup{store: s.Store, runtime: s.Runtime, svc: s.Service}, rev, s.certs, logger); err != nil {
 			return nil, err
 		}
 		s.Service.Revoker = rev
@@ -351,8 +352,8 @@ func endpoints(cfg Config, httpAddr, grpcAddr string) service.Endpoints {
 // testConnState lets tests see connections change state (nil otherwise).
 var testConnState func(net.Conn, http.ConnState)
 
-// janitor forgets client tokens older than the idempotency window and
-// audit events older than the retention.
+// janitor forgets client tokens older than the idempotency window, expired
+// data-plane credentials and audit events older than the retention.
 func (s *Server) janitor(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -520,6 +521,9 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 		if err := st.DeleteNoncesBefore(ctx, now); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("forget expired signature nonces", "err", err.Error())
 		}
+	}
+	if n, err := s.Store.DeleteDataPlaneTokensBefore(ctx, now); err != nil && ctx.Err() == nil {
+		s.Logger.Warn("remove expired data-plane credentials", "err", err.Error(), "removed", n)
 	}
 	if s.Config.AuditRetention <= 0 {
 		return

@@ -219,9 +219,14 @@ output as a secret.`,
 			if err != nil {
 				return err
 			}
-			if cl.JobURL == "" || cl.SubmitToken == "" {
+			running := cl.State == "Starting" || cl.State == "Running"
+			if cl.JobURL == "" || cl.SubmitToken == "" && !running {
 				return fmt.Errorf("cluster %s is %s: it has endpoints only while it runs; start it with `rayfleet cluster start %s --wait`",
 					cl.ClusterID, cl.State, cl.ClusterID)
+			}
+			if cl.SubmitToken == "" {
+				return fmt.Errorf("cluster %s gives you no submitToken: your RAM policies do not allow its job API (emr-serverless-spark:UseRayJobAPI) or its Ray client (emr-serverless-spark:ConnectRayClient); ask the account's administrator",
+					cl.ClusterID)
 			}
 			headers, err := json.Marshal(map[string]string{"ray-token": cl.SubmitToken})
 			if err != nil {

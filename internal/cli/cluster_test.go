@@ -543,6 +543,14 @@ func TestClusterByName(t *testing.T) {
 		t.Errorf("calls %+v", calls)
 	}
 
+	// A running cluster whose caller may not use the job API.
+	get = `{"requestId":"R","clusterId":"ray-aaaaaaaaaaaaaaaa","name":"demo","state":"Running",
+		"jobUrl":"http://gw:8081/workspace/w/raycluster/ray-aaaaaaaaaaaaaaaa","submitToken":""}`
+	r = runCLI(t, srv.vars(t), "", "cluster", "env", "ray-aaaaaaaaaaaaaaaa")
+	r.wantCode(t, 1)
+	oneErrorLine(t, r)
+	contains(t, "stderr", r.stderr, "no submitToken", "emr-serverless-spark:UseRayJobAPI")
+
 	r = runCLI(t, srv.vars(t), "", "cluster", "get", "twin")
 	r.wantCode(t, 2)
 	if !strings.Contains(r.stderr, `2 clusters are named "twin"`) || !strings.Contains(r.stderr, "ray-bbbbbbbbbbbbbbbb (Running)") ||

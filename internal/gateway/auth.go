@@ -34,28 +34,20 @@ func hashToken(t string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// tokenMatches reports whether t hashes to want (hex SHA-256), in time that
-// does not depend on where they differ. An empty want (no live instance)
-// matches nothing.
-func tokenMatches(t, want string) bool {
-	if t == "" || want == "" || len(t) > maxTokenLen || len(want) != sha256.Size*2 {
-		return false
-	}
-	sum := sha256.Sum256([]byte(t))
-	var got [sha256.Size * 2]byte
-	hex.Encode(got[:], sum[:])
-	return subtle.ConstantTimeCompare(got[:], []byte(want)) == 1
+// sessionValue is the dashboard cookie of cluster ws/id opened with the
+// credential whose token hashes to tokenHash: the hash and an HMAC under
+// the gateway's key, not the token itself. So the token never sits in a
+// browser's cookie store, the cookie opens only that cluster (the MAC
+// covers the ids, the path scopes it) and dies with the credential (every
+// request looks the credential up by the hash), and no server state is
+// kept.
+func sessionValue(key []byte, ws, id, tokenHash string) string {
+	return tokenHash + "." + sessionMAC(key, ws, id, tokenHash)
 }
 
-// sessionValue is the dashboard cookie of cluster ws/id while its token
-// hashes to tokenHash: an HMAC under the gateway's key, not the token
-// itself. So the token never sits in a browser's cookie store, the cookie
-// opens only that cluster (the MAC covers the ids, the path scopes it) and
-// dies with the instance (the MAC covers the token's hash, which the service
-// clears when the instance stops), and no server state is kept.
-func sessionValue(key []byte, ws, id, tokenHash string) string {
+func sessionMAC(key []byte, ws, id, tokenHash string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("rayfleet-gateway-session\x00"))
+	m.Write([]byte("rayfleet-gateway-session-v2\x00"))
 	m.Write([]byte(ws))
 	m.Write([]byte{0})
 	m.Write([]byte(id))
@@ -65,37 +57,31 @@ func sessionValue(key []byte, ws, id, tokenHash string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
 }
 
-// sessionMatches reports whether cookie value v is the current session of
-// ws/id.
-func sessionMatches(key []byte, ws, id, tokenHash, v string) bool {
-	if v == "" || tokenHash == "" {
-		return false
+// sessionHash returns the credential's token hash of cookie value v, and
+// whether v is a session of ws/id made with the gateway's key.
+func sessionHash(key []byte, ws, id, v string) (string, bool) {
+	hash, mac, ok := strings.Cut(v, ".")
+	if !ok || len(hash) != sha256.Size*2 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return "", false
 	}
-	want := sessionValue(key, ws, id, tokenHash)
-	return subtle.ConstantTimeCompare([]byte(v), []byte(want)) == 1
+	want := sessionMAC(key, ws, id, hash)
+	return hash, subtle.ConstantTimeCompare([]byte(mac), []byte(want)) == 1
 }
 
-// anyCookie reports whether the Cookie lines have a cookie named name, and
-// whether match accepts one of them. Every cookie of that name is tried: a
-// page of the same origin can add its own with a longer path, which
-// browsers send first.
-func anyCookie(lines []string, name string, match func(string) bool) (present, matched bool) {
+// eachCookie calls fn with the value of each cookie named name in the
+// Cookie lines, in order, until fn returns true.
+func eachCookie(lines []string, name string, fn func(string) bool) {
 	for _, line := range lines {
 		if !strings.Contains(line, name) {
 			continue
 		}
 		for part := range strings.SplitSeq(line, ";") {
 			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if k != name {
-				continue
-			}
-			present = true
-			if match(strings.Trim(v, `"`)) {
-				return true, true
+			if k == name && fn(strings.Trim(v, `"`)) {
+				return
 			}
 		}
 	}
-	return present, false
 }
 
 // dropCookies removes the gateway's and Ray's credential cookies from h's

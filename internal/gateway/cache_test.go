@@ -22,17 +22,12 @@ import (
 // countingLookup counts the calls to the Lookup the test env fills in.
 type countingLookup struct {
 	inner                               Lookup
-	token, byToken, upstream, rayTokens atomic.Int64
+	authorizations, upstream, rayTokens atomic.Int64
 }
 
-func (c *countingLookup) ClusterToken(ctx context.Context, ws, id string) (string, bool, error) {
-	c.token.Add(1)
-	return c.inner.ClusterToken(ctx, ws, id)
-}
-
-func (c *countingLookup) ByToken(ctx context.Context, h string) (string, string, bool, error) {
-	c.byToken.Add(1)
-	return c.inner.ByToken(ctx, h)
+func (c *countingLookup) Authorize(ctx context.Context, r Request) (Grant, Verdict, error) {
+	c.authorizations.Add(1)
+	return c.inner.Authorize(ctx, r)
 }
 
 func (c *countingLookup) Upstream(ctx context.Context, ws, id string) (string, string, bool) {
@@ -45,32 +40,46 @@ func (c *countingLookup) UpstreamToken(ctx context.Context, ws, id string) (stri
 	return c.inner.UpstreamToken(ctx, ws, id)
 }
 
-// With a cache, a running cluster's requests cost one lookup per TTL; a
-// token that does not match is checked again at once, so a restarted
-// cluster's new token works and the old one does not; a wrong token never
-// passes.
+// With a cache, a credential's requests cost one lookup per TTL; another
+// credential is looked up at once, so a restarted cluster's new token
+// works; a wrong token never passes, and is never remembered.
 func TestLookupCache(t *testing.T) {
 	lookups := &countingLookup{}
-	e := newEnv(t, Config{Lookup: lookups, LookupCacheTTL: time.Hour})
+	rev := NewRevocations()
+	e := newEnv(t, Config{Lookup: lookups, LookupCacheTTL: time.Hour, Revocations: rev})
 	base := e.jobURL(e.a)
 	for range 20 {
 		if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusOK {
 			t.Fatalf("version: %d", res.StatusCode)
 		}
 	}
-	if n, u, r := lookups.token.Load(), lookups.upstream.Load(), lookups.rayTokens.Load(); n != 1 || u != 1 || r != 1 {
-		t.Fatalf("20 requests cost %d token, %d upstream and %d Ray token lookups, want 1 each", n, u, r)
+	if n, u, r := lookups.authorizations.Load(), lookups.upstream.Load(), lookups.rayTokens.Load(); n != 1 || u != 1 || r != 1 {
+		t.Fatalf("20 requests cost %d authorizations, %d upstream and %d Ray token lookups, want 1 each", n, u, r)
 	}
 	// Another cluster's token on A's path: refused, though A is cached.
-	if res := e.do(t, "GET", base+"/api/version", tokenB, nil); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("B's token on A: %d", res.StatusCode)
+	for range 2 {
+		if res := e.do(t, "GET", base+"/api/version", tokenB, nil); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("B's token on A: %d", res.StatusCode)
+		}
 	}
-	// A restart: the new token passes at once, the old one is refused.
+	// A wrong token is asked about each time.
+	before := lookups.authorizations.Load()
+	for range 2 {
+		if res := e.do(t, "GET", base+"/api/version", "0123456789abcdef0123456789abcdee", nil); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a wrong token: %d", res.StatusCode)
+		}
+	}
+	if n := lookups.authorizations.Load() - before; n != 2 {
+		t.Fatalf("two requests with a wrong token cost %d authorizations, want 2", n)
+	}
+	// A restart: the new token passes at once; the old one once the
+	// revocation says so.
 	const newToken = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 	e.fleet.update(e.a.ws, e.a.id, func(c *fakeCluster) { c.token = newToken })
 	if res := e.do(t, "GET", base+"/api/version", newToken, nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("the new token: %d", res.StatusCode)
 	}
+	rev.Revoke(e.a.ws, e.a.id)
 	if res := e.do(t, "GET", base+"/api/version", tokenA, nil); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the old token after a restart: %d", res.StatusCode)
 	}
@@ -122,8 +131,8 @@ func TestGRPCLookupCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := lookups.byToken.Load(); n != 1 {
-		t.Fatalf("2 calls cost %d lookups by token, want 1", n)
+	if n := lookups.authorizations.Load(); n != 1 {
+		t.Fatalf("2 calls cost %d authorizations, want 1", n)
 	}
 	if err := call(tokenB); err != nil {
 		t.Fatal(err)
@@ -192,24 +201,28 @@ func TestRevocationsGRPC(t *testing.T) {
 	}
 }
 
-// A lookup that began before a revocation may have read the revoked token:
+// A lookup that began before a revocation may have read what was revoked:
 // what it found is served once but not cached.
 func TestRevokeDuringLookup(t *testing.T) {
 	c := newRouteCache(time.Hour)
 	now := time.Now()
-	k := clusterKey{"w-1", "c-1"}
+	k1, k2 := grantKey{tokenHash: "h1", door: DoorJobAPI}, grantKey{tokenHash: "h2", door: DoorJobAPI}
+	g := Grant{Workspace: "w-1", Cluster: "c-1", User: "u"}
 	gen := c.generation()
-	c.forget(k) // the revocation lands while the lookup is under way
-	c.put(&clusterRoute{ws: k.ws, id: k.id, tokenHash: "h1"}, gen, now)
-	if e := c.cluster(k, now); e != nil {
+	c.forget(func(g *Grant) bool { return g.User == "u" }) // the revocation lands while the lookup is under way
+	c.put(&clusterRoute{key: k1, grant: g}, gen, now)
+	if e := c.get(k1, now); e != nil {
 		t.Fatalf("an entry looked up before the revocation was cached: %+v", e)
 	}
-	if e := c.token("h1", now); e != nil {
-		t.Fatalf("an entry looked up before the revocation was cached by token: %+v", e)
+	c.put(&clusterRoute{key: k2, grant: g}, c.generation(), now)
+	if e := c.get(k2, now); e == nil {
+		t.Fatal("an entry looked up after the revocation was not cached")
 	}
-	c.put(&clusterRoute{ws: k.ws, id: k.id, tokenHash: "h2"}, c.generation(), now)
-	if e := c.cluster(k, now); e == nil || e.tokenHash != "h2" {
-		t.Fatalf("an entry looked up after the revocation: %+v, want h2 cached", e)
+	// An entry lasts no longer than its credential.
+	g.Expires = now.Add(time.Minute)
+	c.put(&clusterRoute{key: k1, grant: g}, c.generation(), now)
+	if c.get(k1, now.Add(59*time.Second)) == nil || c.get(k1, now.Add(61*time.Second)) != nil {
+		t.Fatal("an entry outlives its credential, or ends before it")
 	}
 }
 

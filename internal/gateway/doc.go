@@ -1,13 +1,16 @@
 // Package gateway is the way in to the Ray clusters rayfleet runs: the Ray
 // dashboard and the Ray job API over HTTP, and the Ray client protocol (gRPC
-// over HTTP/2) for ray.init("ray://..."), all behind the per-instance token a
-// cluster's dashboardUrl, jobUrl and submitToken carry.
+// over HTTP/2) for ray.init("ray://..."), all behind the data-plane
+// credentials (per user, access key and cluster instance, expiring) that
+// dashboardUrl and submitToken carry, each door authorized on its own.
 //
 // NewHTTP serves /workspace/<ws>/raycluster/<id>/dashboard/... and
 // /workspace/<ws>/raycluster/<id>/api/... and proxies them to the head's
 // dashboard (which also serves the job API) with the prefix stripped; NewGRPC
 // routes each HTTP/2 stream by its ray-token metadata to the head's Ray client
-// server. Both check the token before anything reaches a head, never forward
+// server. Both check the credential at its door (Lookup.Authorize) before
+// anything reaches a head, keep what is open ending with it (flights.go),
+// tell an Auditor of sessions, jobs and Ray client connections, never forward
 // the token, the gateway's cookie, the caller's Authorization header or its
 // forwarding headers (X-Forwarded-*, X-Real-IP, Forwarded), inject
 // Ray's own token when Ray's token authentication is on, stream bodies both
@@ -17,10 +20,10 @@
 // NewHTTPServer is the HTTP side: one net/http server, and
 // httputil.ReverseProxy over the standard library's transport to the
 // heads, whose kept connections refuse bytes a head sends before it is
-// asked (upstream.go). The gateway remembers a running cluster's token
-// hash and head for Config.LookupCacheTTL instead of asking Lookup each
-// time (cache.go). The in-flight slots are shared between accounts (see
-// Config.MaxConns and Accounts); a client that hangs up gives its slot
+// asked (upstream.go). The gateway remembers that a credential opens a door
+// of a running cluster, with its head, for Config.LookupCacheTTL instead of
+// asking Lookup each time (cache.go). The in-flight slots are shared between
+// accounts (see Config.MaxConns and Grant.Account); a client that hangs up gives its slot
 // back at once, since net/http cancels its request. bench/README.md has
 // the figures.
 //

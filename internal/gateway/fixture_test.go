@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,20 +19,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// lookupFuncs is a Lookup made of functions, so each test says what it needs.
+// lookupFuncs is a Lookup made of functions, so each test says what it
+// needs; it is an Auditor when audit is set.
 type lookupFuncs struct {
-	clusterToken  func(ctx context.Context, ws, id string) (string, bool, error)
-	byToken       func(ctx context.Context, tokenHash string) (string, string, bool, error)
+	authorize     func(ctx context.Context, r Request) (Grant, Verdict, error)
 	upstream      func(ctx context.Context, ws, id string) (string, string, bool)
 	upstreamToken func(ctx context.Context, ws, id string) (string, error)
+	audit         func(ctx context.Context, e Event)
 }
 
-func (l *lookupFuncs) ClusterToken(ctx context.Context, ws, id string) (string, bool, error) {
-	return l.clusterToken(ctx, ws, id)
-}
-
-func (l *lookupFuncs) ByToken(ctx context.Context, tokenHash string) (string, string, bool, error) {
-	return l.byToken(ctx, tokenHash)
+func (l *lookupFuncs) Authorize(ctx context.Context, r Request) (Grant, Verdict, error) {
+	return l.authorize(ctx, r)
 }
 
 func (l *lookupFuncs) Upstream(ctx context.Context, ws, id string) (string, string, bool) {
@@ -42,24 +40,45 @@ func (l *lookupFuncs) UpstreamToken(ctx context.Context, ws, id string) (string,
 	return l.upstreamToken(ctx, ws, id)
 }
 
+func (l *lookupFuncs) Audit(ctx context.Context, e Event) {
+	if l.audit != nil {
+		l.audit(ctx, e)
+	}
+}
+
 // fakeCluster is a cluster as the fleet below knows it.
 type fakeCluster struct {
 	ws, id    string
-	token     string // "" once stopped
+	account   string // "" : the workspace's
+	token     string // its owner's credential, every door open; "" once stopped
 	dashboard string // host:port of its fake head's dashboard
 	client    string // host:port of its Ray client server
 	rayToken  string // Ray's own token, when Ray's auth is on
 	running   bool
 }
 
+// fakeCred is a credential of the fleet's besides the clusters' own.
+type fakeCred struct {
+	ws, id     string
+	user, key  string
+	parentKey  string
+	doors      []Door // what its user may use
+	expires    time.Time
+	remoteAddr string // when set, the only source address allowed
+}
+
 // fleet is the store and runtime of the tests: clusters by id, tokens that
-// change when a test restarts a cluster.
+// change when a test restarts a cluster, credentials, and the audit log.
 type fleet struct {
 	mu       sync.Mutex
 	clusters map[clusterKey]*fakeCluster
+	creds    map[string]*fakeCred // by token hash
+	events   []Event
 }
 
-func newFleet() *fleet { return &fleet{clusters: make(map[clusterKey]*fakeCluster)} }
+func newFleet() *fleet {
+	return &fleet{clusters: make(map[clusterKey]*fakeCluster), creds: make(map[string]*fakeCred)}
+}
 
 func (f *fleet) add(c *fakeCluster) *fakeCluster {
 	f.mu.Lock()
@@ -76,29 +95,48 @@ func (f *fleet) update(ws, id string, change func(c *fakeCluster)) {
 	change(f.clusters[clusterKey{ws, id}])
 }
 
+// credential adds (or, with change, changes) the credential of token.
+func (f *fleet) credential(token string, change func(c *fakeCred)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.creds[hashToken(token)]
+	if c == nil {
+		c = &fakeCred{}
+		f.creds[hashToken(token)] = c
+	}
+	change(c)
+}
+
+// audited returns the events audited so far.
+func (f *fleet) audited() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Event(nil), f.events...)
+}
+
 func (f *fleet) lookup() Lookup {
 	return &lookupFuncs{
-		clusterToken: func(_ context.Context, ws, id string) (string, bool, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			c := f.clusters[clusterKey{ws, id}]
-			if c == nil {
-				return "", false, nil
-			}
-			if c.token == "" {
-				return "", true, nil
-			}
-			return hashToken(c.token), true, nil
-		},
-		byToken: func(_ context.Context, tokenHash string) (string, string, bool, error) {
+		authorize: func(_ context.Context, r Request) (Grant, Verdict, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			for _, c := range f.clusters {
-				if c.token != "" && hashToken(c.token) == tokenHash {
-					return c.ws, c.id, true, nil
+				if c.token != "" && hashToken(c.token) == r.TokenHash {
+					return Grant{Workspace: c.ws, Cluster: c.id, Account: c.account, User: "owner-" + c.id, UserName: "owner", AccessKey: "key-" + c.id}, Granted, nil
 				}
 			}
-			return "", "", false, nil
+			cred := f.creds[r.TokenHash]
+			if cred == nil || f.clusters[clusterKey{cred.ws, cred.id}] == nil || f.clusters[clusterKey{cred.ws, cred.id}].token == "" {
+				return Grant{}, BadToken, nil
+			}
+			if !cred.expires.IsZero() && !time.Now().Before(cred.expires) {
+				return Grant{}, BadToken, nil
+			}
+			g := Grant{Workspace: cred.ws, Cluster: cred.id, Account: f.clusters[clusterKey{cred.ws, cred.id}].account,
+				User: cred.user, UserName: cred.user, AccessKey: cred.key, ParentKey: cred.parentKey, Expires: cred.expires}
+			if !slices.Contains(cred.doors, r.Door) || cred.remoteAddr != "" && cred.remoteAddr != r.SourceIP {
+				return g, NotAllowed, nil
+			}
+			return g, Granted, nil
 		},
 		upstream: func(_ context.Context, ws, id string) (string, string, bool) {
 			f.mu.Lock()
@@ -116,6 +154,11 @@ func (f *fleet) lookup() Lookup {
 				return c.rayToken, nil
 			}
 			return "", nil
+		},
+		audit: func(_ context.Context, e Event) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.events = append(f.events, e)
 		},
 	}
 }

@@ -13,19 +13,19 @@ import (
 	"time"
 )
 
-// Lookup is what the gateway needs to know about clusters. It belongs to the
-// gateway; internal/app implements it over the store and the runtime. Every
-// method is called on the request path, so implementations should answer
-// from memory or an index (see ByToken).
+// Lookup is what the gateway needs to know about credentials and clusters.
+// It belongs to the gateway; internal/app implements it over the service,
+// the store and the runtime. Every method is called on the request path
+// (at most once per Config.LookupCacheTTL for what passes), so
+// implementations should answer from an index.
 type Lookup interface {
-	// ClusterToken returns the hex SHA-256 of the cluster's current token
-	// ("" while the cluster has no running instance) and whether the cluster
-	// exists, for a request routed by path.
-	ClusterToken(ctx context.Context, workspaceID, clusterID string) (tokenHash string, ok bool, err error)
-	// ByToken finds the cluster whose current token hashes to tokenHash, for
-	// the gRPC listener, where the token is the only route. It needs an index
-	// on the token hash; ok is false when no live cluster has it.
-	ByToken(ctx context.Context, tokenHash string) (workspaceID, clusterID string, ok bool, err error)
+	// Authorize finds the data-plane credential whose token hashes to
+	// r.TokenHash and decides whether it opens r.Door of its cluster now:
+	// Granted with the credential's Grant, BadToken (unknown, expired, not
+	// for the cluster's current instance, its key or user disabled or
+	// gone), or NotAllowed (its user's policies do not allow the door; the
+	// Grant is filled in). err is for a lookup that failed.
+	Authorize(ctx context.Context, r Request) (Grant, Verdict, error)
 	// Upstream returns host:port of the cluster's head dashboard (HTTP, also
 	// the job API) and of its Ray client server (gRPC); ok is false while the
 	// head is not running.
@@ -36,13 +36,88 @@ type Lookup interface {
 	UpstreamToken(ctx context.Context, workspaceID, clusterID string) (string, error)
 }
 
-// Accounts is what a Lookup may also implement: the account a cluster
-// belongs to, so that the in-flight slots are shared between accounts (see
-// Config.MaxConns). It is asked once per lookup, beside Upstream. A Lookup
-// without it has each workspace count as an account of its own, which
-// shares the slots between workspaces instead.
-type Accounts interface {
-	Account(ctx context.Context, workspaceID, clusterID string) (accountID string, err error)
+// Door is a way into a cluster; a credential opens each door its user's
+// policies allow.
+type Door uint8
+
+const (
+	// DoorDashboard is the dashboard, .../dashboard/....
+	DoorDashboard Door = iota + 1
+	// DoorJobAPI is the job API, .../api/..., and the job API's writes
+	// (jobs submitted, stopped or deleted, packages uploaded) made through
+	// the dashboard's path: the head serves both on one port.
+	DoorJobAPI
+	// DoorRayClient is the Ray client endpoint.
+	DoorRayClient
+)
+
+func (d Door) String() string {
+	switch d {
+	case DoorDashboard:
+		return "dashboard"
+	case DoorJobAPI:
+		return "job API"
+	case DoorRayClient:
+		return "Ray client endpoint"
+	}
+	return "door " + strconv.Itoa(int(d))
+}
+
+// Request is what Lookup.Authorize decides: a credential (the hex SHA-256
+// of its token) at a door, and what policies' conditions read of the
+// request: the client's address and whether it came over TLS.
+type Request struct {
+	TokenHash string
+	Door      Door
+	SourceIP  string
+	Secure    bool
+}
+
+// Verdict is Lookup.Authorize's answer.
+type Verdict uint8
+
+const (
+	// Granted: the credential opens the door.
+	Granted Verdict = iota + 1
+	// BadToken: the credential opens nothing.
+	BadToken
+	// NotAllowed: the credential is good but its user may not use the door.
+	NotAllowed
+)
+
+// Grant is a credential as Lookup found it: whose, for which cluster, and
+// until when. Account is what the in-flight slots are shared by ("": the
+// workspace counts as an account); User, AccessKey and ParentKey (the
+// access key of a temporary key, else "") are what Revocations match.
+type Grant struct {
+	Workspace, Cluster string
+	Account            string
+	User, UserName     string
+	AccessKey          string
+	ParentKey          string
+	Expires            time.Time
+}
+
+// Auditor is what a Lookup may also implement: the audit log of the
+// requests worth recording, each once, with the Grant of their credential:
+// a dashboard session started, a job submitted, stopped or deleted through
+// the job API, a Ray client connection (the first stream of each
+// credential on a client connection), and any of these refused by the
+// user's policies.
+type Auditor interface {
+	Audit(ctx context.Context, e Event)
+}
+
+// Event is one request for the audit log.
+type Event struct {
+	Grant    Grant
+	Door     Door
+	SourceIP string
+	// What the request was, e.g. "dashboard session" or "submit a job
+	// (POST /api/jobs/)".
+	What string
+	// Refused: the user's policies did not allow it.
+	Refused bool
 }
 
 // Defaults of the Config fields left zero.
@@ -105,16 +180,18 @@ type Config struct {
 	DialTimeout           time.Duration
 	UpstreamHeaderTimeout time.Duration
 
-	// LookupCacheTTL is how long the gateway remembers a running cluster's
-	// token hash, head and Ray token, so that requests do not each cost
-	// Lookup calls (store queries). A token that does not match what is
-	// remembered is checked against Lookup again, so a restarted cluster's
-	// new token works at once; but a revoked token keeps working until its
-	// entry expires, unless Revocations says so first. Zero: no cache,
-	// every request asks Lookup.
+	// LookupCacheTTL is how long the gateway remembers that a credential
+	// opens a door (with its cluster's head and Ray token), so that requests
+	// do not each cost Lookup calls (store queries). Only what passes is
+	// remembered; but a revoked credential keeps working until its entry
+	// expires, unless Revocations says so first. It is also how often the
+	// credentials of what is open (WebSockets, log tails, Ray client
+	// streams) are checked again, and what no longer passes is cut (at
+	// least each second when zero). Zero: no cache, every request asks
+	// Lookup.
 	LookupCacheTTL time.Duration
-	// Revocations, if not nil, lets the process that revokes tokens make
-	// the handlers forget them at once (see Revocations).
+	// Revocations, if not nil, lets the process that revokes credentials
+	// make the handlers forget them at once (see Revocations).
 	Revocations *Revocations
 }
 
@@ -246,6 +323,10 @@ func GRPCServer(cfg Config, h http.Handler) *http.Server {
 			PingTimeout:     20 * time.Second,
 		},
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// Each client connection remembers what of it was audited.
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, &connAudit{})
+		},
 	}
 }
 
@@ -264,6 +345,7 @@ func dialer(cfg Config) func(ctx context.Context, network, addr string) (net.Con
 // Error codes of the gateway's JSON error bodies.
 const (
 	codeInvalidToken     = "InvalidToken"
+	codeNotAllowed       = "Forbidden.RAM"
 	codeNotFound         = "ResourceNotFound"
 	codeTooLarge         = "RequestEntityTooLarge"
 	codeTooManyConns     = "TooManyConnections"
@@ -272,8 +354,8 @@ const (
 	codeInternal         = "Error.Internal"
 	msgInternal          = "The gateway failed to look the cluster up. Retry later."
 	msgMissingToken      = "A token is required: send header ray-token: <submitToken>, or open the cluster's dashboardUrl."
-	msgBadToken          = "The token is wrong, expired or revoked, or not for this cluster. Take submitToken or dashboardUrl from GetRayCluster; they change each time the cluster starts."
-	msgBadGRPCToken      = "The ray-token metadata is wrong, expired or revoked. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)]) using the cluster's current submitToken."
+	msgBadToken          = "The token is wrong, expired or revoked, or not for this cluster. Take submitToken or dashboardUrl from GetRayCluster; they change each time the cluster starts, and expire."
+	msgBadGRPCToken      = "The ray-token metadata is wrong, expired or revoked. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)]) using the submitToken GetRayCluster gives now."
 	msgMissingGRPCToken  = "Missing ray-token metadata. Connect with ray.init(grpcEndpoint, _metadata=[(\"ray-token\", submitToken)])."
 	msgTooManyConns      = "Too many connections through the gateway. Retry later."
 	msgTooManyConnsClstr = "Too many connections to this cluster through the gateway. Close some (log tails, dashboards, Ray clients) or retry later."
@@ -281,6 +363,12 @@ const (
 	msgNotRunning        = "The cluster's head is not running yet (or any more). Check its state with GetRayCluster and retry once it is Running."
 	msgBadGateway        = "The cluster's head did not answer. Retry; if it persists, check the cluster's state."
 )
+
+// msgNotAllowed is the refusal of a good token whose user's policies do
+// not allow door.
+func msgNotAllowed(d Door) string {
+	return "The token is good, but its user may not use the cluster's " + d.String() + " (or no longer may). Ask the account's administrator for a RAM policy that allows it."
+}
 
 // writeError writes the gateway's JSON error body. code and msg are
 // constants of this package or built from them, so they need no escaping
@@ -383,13 +471,4 @@ func (l *limiter) release(account string, k clusterKey) {
 	if l.accounts[account]--; l.accounts[account] <= 0 {
 		delete(l.accounts, account)
 	}
-}
-
-// accountOf is the account the in-flight slots of cluster ws/id count
-// against: the one Lookup names when it implements Accounts, else ws.
-func accountOf(ctx context.Context, l Lookup, ws, id string) (string, error) {
-	if a, ok := l.(Accounts); ok {
-		return a.Account(ctx, ws, id)
-	}
-	return ws, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,8 +23,7 @@ type grpcGateway struct {
 	cfg   Config
 	log   *slog.Logger
 	lim   *limiter
-	cache *routeCache
-	live  *flights
+	gate  *gate
 	proxy *httputil.ReverseProxy
 }
 
@@ -38,24 +38,27 @@ type grpcTarget struct {
 type grpcTargetKey struct{}
 
 // NewGRPC returns the handler of the gateway's Ray client listener. Each
-// HTTP/2 stream (one gRPC call) must carry the cluster's submitToken as
-// metadata "ray-token", which is what
+// HTTP/2 stream (one gRPC call) must carry a submitToken as metadata
+// "ray-token", which is what
 //
 //	ray.init("ray://<grpcAddress>", _metadata=[("ray-token", submitToken)])
 //
-// sends on every call. The gateway finds the cluster by the token's hash and
+// sends on every call. The gateway finds the credential by the token's hash
+// (Lookup.Authorize, at the Ray client's door), and so its cluster, and
 // proxies the stream to the head's Ray client server over HTTP/2 without
 // TLS: headers, every DATA frame as it arrives in both directions, and the
-// trailers with grpc-status. A missing or unknown token is answered with
-// status UNAUTHENTICATED and reaches no head; a head that is not running is
-// UNAVAILABLE; too many streams are RESOURCE_EXHAUSTED.
+// trailers with grpc-status. A missing or unknown token, or one whose user
+// may not use the Ray client, is answered with status UNAUTHENTICATED and
+// reaches no head; a head that is not running is UNAVAILABLE; too many
+// streams are RESOURCE_EXHAUSTED. The first stream of each credential on a
+// client connection goes to the audit log (Auditor) as a Ray client
+// connection: a Ray client opens its streams on one connection.
 //
 // Serve it with GRPCServer (it needs HTTP/2 without TLS).
 func NewGRPC(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
-	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
-	cfg.Revocations.add(g.cache)
-	g.live = newFlights(cfg.Revocations)
+	g := &grpcGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-grpc"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster)}
+	g.gate = newGate(cfg, g.log)
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true) // and not HTTP1: prior knowledge, as gRPC servers expect
 	transport := &http.Transport{
@@ -103,62 +106,91 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
 		return
 	}
-	hash := hashToken(token)
-	now := time.Now()
-	gen := g.cache.generation()
-	cr := g.cache.token(hash, now)
-	if cr == nil {
-		if cr = g.load(w, r, hash); cr == nil {
-			return
-		}
-		g.cache.put(cr, gen, now)
+	src := sourceOf(r)
+	k := grantKey{tokenHash: hashToken(token), door: DoorRayClient, sourceIP: src.ip, secure: src.secure}
+	gen := g.gate.cache.generation()
+	cr, v, err := g.gate.authorize(ctx, k)
+	switch {
+	case err != nil:
+		g.log.ErrorContext(ctx, "look up a credential", "err", err)
+		grpcError(w, grpcUnavailable, msgInternal)
+		return
+	case v == NotAllowed:
+		g.auditConnection(r, cr, src, true)
+		g.log.DebugContext(ctx, "door not allowed", "workspace", cr.grant.Workspace, "cluster", cr.grant.Cluster, "user", cr.grant.User, "remote", r.RemoteAddr)
+		grpcError(w, grpcUnauthenticated, msgNotAllowed(DoorRayClient))
+		return
+	case v != Granted:
+		g.log.DebugContext(ctx, "token refused", "remote", r.RemoteAddr, "method", r.URL.Path)
+		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
+		return
+	case cr.client == "":
+		grpcError(w, grpcUnavailable, msgNotRunning)
+		return
 	}
-	key := clusterKey{cr.ws, cr.id}
-	if ref := g.lim.acquire(cr.account, key); ref != nil {
+	key := cr.cluster()
+	if ref := g.lim.acquire(cr.account(), key); ref != nil {
 		grpcError(w, grpcResourceExhausted, ref.msg)
 		return
 	}
-	defer g.lim.release(cr.account, key)
-	ctx, done := g.live.addRequest(ctx, key, r.Body)
+	defer g.lim.release(cr.account(), key)
+	ctx, done := g.gate.live.addRequest(ctx, cr, r.Body)
 	defer done()
-	t := &grpcTarget{ws: cr.ws, id: cr.id, addr: cr.client, rayToken: cr.rayToken, stream: newHeadStream()}
+	if g.gate.revokedSince(ctx, gen, cr) {
+		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
+		return
+	}
+	g.auditConnection(r, cr, src, false)
+	t := &grpcTarget{ws: key.ws, id: key.id, addr: cr.client, rayToken: cr.rayToken, stream: newHeadStream()}
 	defer close(t.stream.ended)
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(t.stream.trace(ctx), grpcTargetKey{}, t)))
 }
 
-// load asks Lookup for the running cluster whose token hashes to hash. On
-// a refusal or an error it answers the call and returns nil.
-func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) *clusterRoute {
-	ctx := r.Context()
-	ws, id, ok, err := g.cfg.Lookup.ByToken(ctx, hash)
-	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster by token", "err", err)
-		grpcError(w, grpcUnavailable, msgInternal)
-		return nil
+// auditConnection records a Ray client connection: the first stream of each
+// credential (let through, or refused) on a client connection. A Ray
+// client opens its calls and streams (Datapath, Logstream and the unary
+// calls) on one connection, and opens another when it reconnects.
+func (g *grpcGateway) auditConnection(r *http.Request, cr *clusterRoute, src source, refused bool) {
+	if c, _ := r.Context().Value(connKey{}).(*connAudit); c != nil && !c.first(cr.key.tokenHash, refused) {
+		return
 	}
-	if !ok {
-		g.log.DebugContext(ctx, "token refused", "remote", r.RemoteAddr, "method", r.URL.Path)
-		grpcError(w, grpcUnauthenticated, msgBadGRPCToken)
-		return nil
+	g.gate.audit(r.Context(), cr, src, "Ray client connection", refused)
+}
+
+// connKey is where GRPCServer puts each client connection's connAudit.
+type connKey struct{}
+
+// connAudit is what a client connection has had audited.
+type connAudit struct {
+	mu   sync.Mutex
+	seen map[connAudited]struct{}
+}
+
+type connAudited struct {
+	tokenHash string
+	refused   bool
+}
+
+// maxConnAudited bounds what one connection remembers; past it, each
+// stream is audited.
+const maxConnAudited = 64
+
+// first reports whether this is the connection's first stream with the
+// credential (let through, or refused).
+func (c *connAudit) first(tokenHash string, refused bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := connAudited{tokenHash, refused}
+	if _, ok := c.seen[k]; ok {
+		return false
 	}
-	cr := &clusterRoute{ws: ws, id: id, tokenHash: hash}
-	var running bool
-	cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, ws, id)
-	if !running || cr.client == "" {
-		grpcError(w, grpcUnavailable, msgNotRunning)
-		return nil
+	if c.seen == nil {
+		c.seen = map[connAudited]struct{}{}
 	}
-	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, ws, id); err != nil {
-		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", ws, "cluster", id, "err", err)
-		grpcError(w, grpcUnavailable, msgInternal)
-		return nil
+	if len(c.seen) < maxConnAudited {
+		c.seen[k] = struct{}{}
 	}
-	if cr.account, err = accountOf(ctx, g.cfg.Lookup, ws, id); err != nil {
-		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", ws, "err", err)
-		grpcError(w, grpcUnavailable, msgInternal)
-		return nil
-	}
-	return cr
+	return true
 }
 
 func (g *grpcGateway) rewrite(pr *httputil.ProxyRequest) {

@@ -105,6 +105,7 @@ type grpcEnv struct {
 	srvA, srvB *fakeClientServer
 	a, b       *fakeCluster
 	conn       *grpc.ClientConn // to the gateway
+	addr       string           // the gateway's
 }
 
 func newGRPCEnv(t *testing.T, cfg Config) *grpcEnv {
@@ -130,7 +131,7 @@ func newGRPCEnv(t *testing.T, cfg Config) *grpcEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	e.conn = conn
+	e.conn, e.addr = conn, l.Addr().String()
 	return e
 }
 

@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // httpGateway serves the dashboard and the job API of every cluster.
@@ -19,8 +19,7 @@ type httpGateway struct {
 	cfg   Config
 	log   *slog.Logger
 	lim   *limiter
-	cache *routeCache
-	live  *flights
+	gate  *gate
 	proxy *httputil.ReverseProxy
 }
 
@@ -46,20 +45,23 @@ func targetOf(ctx context.Context) *target {
 //	/workspace/<ws>/raycluster/<id>/dashboard/...   the head's dashboard at /...
 //	/workspace/<ws>/raycluster/<id>/api/...         the head's job API at /api/...
 //
-// A request passes with header ray-token (the cluster's submitToken) or the
-// session cookie a dashboardUrl's ?token= sets: the gateway checks the token,
-// sets the cookie (HttpOnly, SameSite=Lax, scoped to the cluster's path) and
-// redirects to the same URL without the token, so it leaves the address bar
-// and the browser history. Anything else is 401 and reaches no head.
+// A request passes with a data-plane credential that opens its door of the
+// cluster (Lookup.Authorize): in header ray-token (a submitToken), or in the
+// session cookie a dashboardUrl's ?token= sets: the gateway checks the
+// token, sets the cookie (HttpOnly, SameSite=Lax, scoped to the cluster's
+// path, bound to the credential) and redirects to the same URL without the
+// token, so it leaves the address bar and the browser history. The
+// dashboard's path is the dashboard's door, except for the job API's writes
+// through it (doorOf); .../api/... is the job API's. Anything else is 401
+// and reaches no head.
 //
 // NewHTTPServer serves it.
 func NewHTTP(cfg Config) http.Handler { return newHTTPGateway(cfg) }
 
 func newHTTPGateway(cfg Config) *httpGateway {
 	cfg = cfg.withDefaults()
-	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster), cache: newRouteCache(cfg.LookupCacheTTL)}
-	cfg.Revocations.add(g.cache)
-	g.live = newFlights(cfg.Revocations)
+	g := &httpGateway{cfg: cfg, log: cfg.Logger.With("component", "gateway-http"), lim: newLimiter(cfg.MaxConns, cfg.MaxConnsPerCluster)}
+	g.gate = newGate(cfg, g.log)
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      headTransport(cfg),
@@ -97,41 +99,129 @@ func (g *httpGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	key := clusterKey{rt.ws, rt.id}
-	v, source, cr, ref := g.admit(ctx, &rt, credentialsOf(r))
+	door, src := doorOf(&rt, r.Method), sourceOf(r)
+	gen := g.gate.cache.generation()
+	creds := credentialsOf(r)
+	cr, v, ref := g.admit(ctx, &rt, creds, door, src)
 	if ref != nil {
 		writeError(w, ref.status, ref.code, ref.msg)
 		return
 	}
+	what := auditedRequest(r.Method, &rt)
 	switch v {
 	case missing:
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, msgMissingToken)
 		return
 	case denied:
-		g.deny(w, r, &rt, source)
+		g.deny(w, r, &rt)
+		return
+	case forbidden:
+		if creds.hasQueryToken && rt.kind == routeDashboard {
+			what = "dashboard session"
+		}
+		if what != "" {
+			g.gate.audit(ctx, cr, src, what, true)
+		}
+		g.log.DebugContext(ctx, "door not allowed", "workspace", rt.ws, "cluster", rt.id, "door", door.String(), "user", cr.grant.User, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, codeNotAllowed, msgNotAllowed(door))
 		return
 	case session:
-		g.startSession(w, r, &rt, cr.tokenHash)
+		g.startSession(w, r, &rt, cr, src)
 		return
 	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLargeMessage(g.cfg.MaxBodyBytes))
 		return
 	}
-	if ref := g.lim.acquire(cr.account, key); ref != nil {
+	if ref := g.lim.acquire(cr.account(), key); ref != nil {
 		writeError(w, ref.status, ref.code, ref.msg)
 		return
 	}
-	defer g.lim.release(cr.account, key)
+	defer g.lim.release(cr.account(), key)
 	if r.Body != nil && r.Body != http.NoBody {
 		// Streamed to the head as it comes, never held. A body of
 		// undeclared length that runs past the limit fails the request
 		// with 413 (see proxyError).
 		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
 	}
-	ctx, done := g.live.addRequest(ctx, key, r.Body)
+	ctx, done := g.gate.live.addRequest(ctx, cr, r.Body)
 	defer done()
+	if g.gate.revokedSince(ctx, gen, cr) {
+		g.deny(w, r, &rt)
+		return
+	}
+	if what != "" {
+		g.gate.audit(ctx, cr, src, what, false)
+	}
 	t := &target{rt: rt, addr: cr.dashboard, rayToken: cr.rayToken}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(withHeadTrace(ctx), targetKey{}, t)))
+}
+
+// doorOf is the door a request to rt uses: the job API's for its own path
+// and for the job API's writes through the dashboard's path (the head
+// serves both on one port, so the dashboard's door must not let a user
+// submit or stop jobs its policies keep it from), the dashboard's for the
+// rest of the dashboard's path.
+func doorOf(rt *route, method string) Door {
+	if rt.kind == routeAPI {
+		return DoorJobAPI
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return DoorDashboard
+	}
+	if p := cleanPath(rt.upstream); underPath(p, "/api/jobs") || underPath(p, "/api/packages") {
+		return DoorJobAPI
+	}
+	return DoorDashboard
+}
+
+// cleanPath is an escaped path as a server that decodes it and resolves
+// its dot segments and repeated slashes would route it, so that no
+// spelling of a path escapes what it is.
+func cleanPath(escaped string) string {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		p = escaped
+	}
+	return path.Clean("/" + p)
+}
+
+func underPath(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// maxAuditedPath bounds the path an audit event quotes.
+const maxAuditedPath = 200
+
+// auditedRequest says what a request is when it is one the audit log
+// records (a job submitted, stopped or deleted, through either path), ""
+// otherwise. Ray's job API: POST /api/jobs/ submits, POST
+// /api/jobs/<id>/stop stops, DELETE /api/jobs/<id> deletes
+// (dashboard/modules/job/job_head.py).
+func auditedRequest(method string, rt *route) string {
+	if rt.kind != routeAPI && rt.kind != routeDashboard {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(cleanPath(rt.upstream), "/api/jobs")
+	if !ok || (rest != "" && rest[0] != '/') {
+		return ""
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	var kind string
+	switch {
+	case method == http.MethodPost && rest == "":
+		kind = "submit a job"
+	case method == http.MethodPost && strings.Count(rest, "/") == 1 && strings.HasSuffix(rest, "/stop"):
+		kind = "stop a job"
+	case method == http.MethodDelete && rest != "" && !strings.Contains(rest, "/"):
+		kind = "delete a job"
+	default:
+		return ""
+	}
+	quoted := rt.upstream
+	if len(quoted) > maxAuditedPath {
+		quoted = quoted[:maxAuditedPath] + "..."
+	}
+	return kind + " (" + method + " " + quoted + ")"
 }
 
 // hostRefusal says why host may not serve rt when each cluster has a host
@@ -184,118 +274,98 @@ var (
 	refuseTooManyAccount = &refusal{http.StatusServiceUnavailable, codeTooManyConns, msgTooManyConnsAcct}
 )
 
-// admit checks creds against the cluster rt names, from what the cache
-// remembers or else from Lookup. A request that passes gets the cluster's
-// head and Ray token too; one that starts a session gets the token hash
-// its cookie is made from. When Lookup fails or the head is not running,
-// the refusal says what to answer.
-func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (verdict, string, *clusterRoute, *refusal) {
-	key := clusterKey{rt.ws, rt.id}
-	now := time.Now()
-	gen := g.cache.generation()
-	cr := g.cache.cluster(key, now)
-	fromCache := cr != nil
-	if !fromCache {
-		if cr = g.loadToken(ctx, rt); cr == nil {
-			return 0, "", nil, refuseLookup
+// admit checks creds at door of the cluster rt names, in the order
+// DESIGN.md gives: ?token= on the dashboard, header ray-token, the session
+// cookie. A request that passes (or starts a session) gets its route; one
+// refused by its user's policies gets the route with the grant, for the
+// audit log. When Lookup fails or the head is not running, the refusal
+// says what to answer.
+func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials, door Door, src source) (*clusterRoute, verdict, *refusal) {
+	key := func(hash string) grantKey {
+		return grantKey{tokenHash: hash, door: door, sourceIP: src.ip, secure: src.secure}
+	}
+	switch {
+	case creds.hasQueryToken && rt.kind == routeDashboard:
+		if creds.queryToken == "" || len(creds.queryToken) > maxTokenLen {
+			return nil, denied, nil
 		}
-	}
-	v, source := g.check(rt, &creds, cr.tokenHash)
-	if v == denied && fromCache {
-		// Perhaps the cluster was restarted with a new token since it was
-		// cached: ask again before refusing.
-		g.cache.drop(key)
-		if cr = g.loadToken(ctx, rt); cr == nil {
-			return 0, "", nil, refuseLookup
+		cr, v, ref := g.open(ctx, rt, key(hashToken(creds.queryToken)))
+		if v == passed && (creds.method == http.MethodGet || creds.method == http.MethodHead) {
+			v = session
 		}
-		fromCache = false
-		v, source = g.check(rt, &creds, cr.tokenHash)
+		return cr, v, ref
+	case creds.header != "":
+		if len(creds.header) > maxTokenLen {
+			return nil, denied, nil
+		}
+		return g.open(ctx, rt, key(hashToken(creds.header)))
 	}
-	if v != passed || fromCache {
-		return v, source, cr, nil
+	// Every session cookie is tried: a page of the same origin can add
+	// its own with a longer path, which browsers send first. Only those
+	// the gateway made for this cluster (their MAC says so) cost a lookup.
+	present := false
+	var cr *clusterRoute
+	v, ref := denied, (*refusal)(nil)
+	eachCookie(creds.cookies, sessionCookie, func(value string) bool {
+		present = true
+		hash, ok := sessionHash(g.cfg.SessionKey, rt.ws, rt.id, value)
+		if !ok {
+			return false
+		}
+		c, cv, cref := g.open(ctx, rt, key(hash))
+		if cref != nil || cv == passed || cv == forbidden && v == denied {
+			cr, v, ref = c, cv, cref
+		}
+		return cref != nil || cv == passed
+	})
+	if !present {
+		return nil, missing, nil
 	}
-	running := false
-	cr.dashboard, cr.client, running = g.cfg.Lookup.Upstream(ctx, rt.ws, rt.id)
-	if !running || cr.dashboard == "" {
-		return v, source, nil, refuseNotRunning
-	}
-	var err error
-	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
-		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-		return v, source, nil, refuseLookup
-	}
-	if cr.account, err = accountOf(ctx, g.cfg.Lookup, rt.ws, rt.id); err != nil {
-		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", rt.ws, "err", err)
-		return v, source, nil, refuseLookup
-	}
-	g.cache.put(cr, gen, now)
-	return v, source, cr, nil
+	return cr, v, ref
 }
 
-// loadToken asks Lookup for the cluster's token hash; nil when Lookup
-// fails.
-func (g *httpGateway) loadToken(ctx context.Context, rt *route) *clusterRoute {
-	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(ctx, rt.ws, rt.id)
+// open decides whether the credential of k opens the cluster rt names.
+func (g *httpGateway) open(ctx context.Context, rt *route, k grantKey) (*clusterRoute, verdict, *refusal) {
+	cr, v, err := g.gate.authorize(ctx, k)
 	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
-		return nil
+		g.log.ErrorContext(ctx, "look up a credential", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		return nil, 0, refuseLookup
 	}
-	if !exists {
-		tokenHash = "" // an unknown cluster looks exactly like one with a wrong token
+	if cr.cluster() != (clusterKey{rt.ws, rt.id}) {
+		return nil, denied, nil // another cluster's credential, or none
 	}
-	return &clusterRoute{ws: rt.ws, id: rt.id, tokenHash: tokenHash}
+	switch {
+	case v == NotAllowed:
+		return cr, forbidden, nil
+	case v != Granted:
+		return nil, denied, nil
+	case cr.dashboard == "":
+		return nil, 0, refuseNotRunning
+	}
+	return cr, passed, nil
 }
 
-// verdict is what check makes of a request's credentials.
+// verdict is what admit makes of a request's credentials.
 type verdict uint8
 
 const (
-	passed  verdict = iota // a good ray-token header or session cookie
-	session                // a good ?token= on a GET of the dashboard: set the cookie
-	missing                // no credential at all
-	denied                 // a credential that does not open this cluster
+	passed    verdict = iota // a good ray-token header or session cookie
+	session                  // a good ?token= on a GET of the dashboard: set the cookie
+	missing                  // no credential at all
+	denied                   // a credential that does not open this cluster
+	forbidden                // a good credential whose user may not use the door
 )
 
-// check looks at the request's credentials in the order DESIGN.md gives:
-// ?token= on the dashboard, header ray-token, the session cookie.
-func (g *httpGateway) check(rt *route, creds *credentials, tokenHash string) (verdict, string) {
-	switch {
-	case creds.hasQueryToken && rt.kind == routeDashboard:
-		if !tokenMatches(creds.queryToken, tokenHash) {
-			return denied, "query"
-		}
-		if creds.method == http.MethodGet || creds.method == http.MethodHead {
-			return session, ""
-		}
-		return passed, ""
-	case creds.header != "":
-		if !tokenMatches(creds.header, tokenHash) {
-			return denied, "header"
-		}
-		return passed, ""
-	default:
-		present, ok := anyCookie(creds.cookies, sessionCookie, func(v string) bool {
-			return sessionMatches(g.cfg.SessionKey, rt.ws, rt.id, tokenHash, v)
-		})
-		switch {
-		case !present:
-			return missing, ""
-		case !ok:
-			return denied, "cookie"
-		}
-		return passed, ""
-	}
-}
-
 // deny answers a presented but wrong token.
-func (g *httpGateway) deny(w http.ResponseWriter, r *http.Request, rt *route, source string) {
-	g.log.DebugContext(r.Context(), "token refused", "workspace", rt.ws, "cluster", rt.id, "source", source, "remote", r.RemoteAddr)
+func (g *httpGateway) deny(w http.ResponseWriter, r *http.Request, rt *route) {
+	g.log.DebugContext(r.Context(), "token refused", "workspace", rt.ws, "cluster", rt.id, "remote", r.RemoteAddr)
 	writeError(w, http.StatusUnauthorized, codeInvalidToken, msgBadToken)
 }
 
 // startSession sets the session cookie for a good ?token= and sends the
 // browser back to the same URL without it.
-func (g *httpGateway) startSession(w http.ResponseWriter, r *http.Request, rt *route, tokenHash string) {
+func (g *httpGateway) startSession(w http.ResponseWriter, r *http.Request, rt *route, cr *clusterRoute, src source) {
+	g.gate.audit(r.Context(), cr, src, "dashboard session", false)
 	rest, _, _ := takeParam(r.URL.RawQuery, tokenParam)
 	loc := rt.base + "/dashboard" + rt.upstream
 	if rest != "" {
@@ -303,7 +373,7 @@ func (g *httpGateway) startSession(w http.ResponseWriter, r *http.Request, rt *r
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
-		Value:    sessionValue(g.cfg.SessionKey, rt.ws, rt.id, tokenHash),
+		Value:    sessionValue(g.cfg.SessionKey, rt.ws, rt.id, cr.key.tokenHash),
 		Path:     rt.base + "/",
 		HttpOnly: true,
 		Secure:   g.cfg.CookieSecure || r.TLS != nil,

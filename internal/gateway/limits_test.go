@@ -101,16 +101,6 @@ func TestClientHangUpFreesSlot(t *testing.T) {
 	}
 }
 
-// accountsLookup is a Lookup that also names each workspace's account.
-type accountsLookup struct {
-	Lookup
-	accounts map[string]string // workspace → account
-}
-
-func (l accountsLookup) Account(_ context.Context, ws, _ string) (string, error) {
-	return l.accounts[ws], nil
-}
-
 // One account with many clusters, in more than one workspace, cannot take
 // every in-flight slot: another account is still served.
 func TestSlotsSharedBetweenAccounts(t *testing.T) {
@@ -118,18 +108,15 @@ func TestSlotsSharedBetweenAccounts(t *testing.T) {
 	head := newFakeHead(t, "shared")
 	t.Cleanup(func() { close(head.logChunks) })
 	const tokenX2, tokenX3, tokenX4 = "0123456789abcdef0123456789abcde2", "0123456789abcdef0123456789abcde3", "0123456789abcdef0123456789abcde4"
+	const heavyAccount, otherAccount = "1000000000000001", "2000000000000002"
 	heavy := []*fakeCluster{
-		f.add(&fakeCluster{ws: "w-1111111111111111", id: "ray-x1", token: tokenA, dashboard: head.addr()}),
-		f.add(&fakeCluster{ws: "w-1111111111111111", id: "ray-x2", token: tokenX2, dashboard: head.addr()}),
-		f.add(&fakeCluster{ws: "w-2222222222222222", id: "ray-x3", token: tokenX3, dashboard: head.addr()}),
-		f.add(&fakeCluster{ws: "w-2222222222222222", id: "ray-x4", token: tokenX4, dashboard: head.addr()}),
+		f.add(&fakeCluster{ws: "w-1111111111111111", id: "ray-x1", account: heavyAccount, token: tokenA, dashboard: head.addr()}),
+		f.add(&fakeCluster{ws: "w-1111111111111111", id: "ray-x2", account: heavyAccount, token: tokenX2, dashboard: head.addr()}),
+		f.add(&fakeCluster{ws: "w-2222222222222222", id: "ray-x3", account: heavyAccount, token: tokenX3, dashboard: head.addr()}),
+		f.add(&fakeCluster{ws: "w-2222222222222222", id: "ray-x4", account: heavyAccount, token: tokenX4, dashboard: head.addr()}),
 	}
-	other := f.add(&fakeCluster{ws: "w-3333333333333333", id: "ray-y1", token: tokenB, dashboard: head.addr()})
-	lookup := accountsLookup{Lookup: f.lookup(), accounts: map[string]string{
-		"w-1111111111111111": "1000000000000001", "w-2222222222222222": "1000000000000001",
-		"w-3333333333333333": "2000000000000002",
-	}}
-	base := serve(t, Config{Lookup: lookup, Logger: testLogger(t), MaxConns: 4, MaxConnsPerCluster: 4})
+	other := f.add(&fakeCluster{ws: "w-3333333333333333", id: "ray-y1", account: otherAccount, token: tokenB, dashboard: head.addr()})
+	base := serve(t, Config{Lookup: f.lookup(), Logger: testLogger(t), MaxConns: 4, MaxConnsPerCluster: 4})
 	hc := &http.Client{Timeout: 30 * time.Second}
 	get := func(c *fakeCluster, path string) *http.Response {
 		t.Helper()

@@ -94,40 +94,43 @@ func TestDropCookies(t *testing.T) {
 			t.Errorf("%q: %q, want %q", tt.in, h["Cookie"], tt.want)
 		}
 	}
-	h := []string{"a=1; rayfleet_session=bad", "rayfleet_session=\"v\""}
-	if present, ok := anyCookie(h, sessionCookie, func(v string) bool { return v == "v" }); !present || !ok {
-		t.Errorf("anyCookie: %v %v", present, ok)
+	h := []string{"a=1; rayfleet_session=bad", "rayfleet_session=\"v\"; rayfleet_session=w"}
+	var seen []string
+	eachCookie(h, sessionCookie, func(v string) bool { seen = append(seen, v); return v == "v" })
+	if strings.Join(seen, ",") != "bad,v" {
+		t.Errorf("eachCookie saw %q, want bad and v, then stopped", seen)
 	}
-	if present, ok := anyCookie(h, "other", func(string) bool { return true }); present || ok {
-		t.Errorf("anyCookie other: %v %v", present, ok)
+	seen = nil
+	eachCookie(h, "other", func(v string) bool { seen = append(seen, v); return false })
+	if len(seen) != 0 {
+		t.Errorf("eachCookie other: %q", seen)
 	}
 }
 
-func TestTokenMatches(t *testing.T) {
+func TestSessionValue(t *testing.T) {
 	h := hashToken(tokenA)
-	if !tokenMatches(tokenA, h) {
-		t.Error("the token does not match its hash")
-	}
-	for _, bad := range []struct{ token, hash string }{
-		{tokenB, h}, {"", h}, {tokenA, ""}, {tokenA, strings.ToUpper(h)}, {tokenA, h[:63]},
-		{strings.Repeat("a", maxTokenLen+1), hashToken(strings.Repeat("a", maxTokenLen+1))},
-	} {
-		if tokenMatches(bad.token, bad.hash) {
-			t.Errorf("%.10q matches %.10q", bad.token, bad.hash)
-		}
-	}
 	key := []byte("0123456789abcdef0123456789abcdef")
 	v := sessionValue(key, "w", "r", h)
-	if !sessionMatches(key, "w", "r", h, v) {
-		t.Error("session does not match")
+	if strings.Contains(v, tokenA) {
+		t.Fatal("the session cookie holds the token")
 	}
-	for _, bad := range []struct{ ws, id, hash string }{{"w", "r2", h}, {"w2", "r", h}, {"w", "r", hashToken(tokenB)}, {"w", "r", ""}} {
-		if sessionMatches(key, bad.ws, bad.id, bad.hash, v) {
-			t.Errorf("session matches %v", bad)
+	if got, ok := sessionHash(key, "w", "r", v); !ok || got != h {
+		t.Errorf("sessionHash of a session: %q %v", got, ok)
+	}
+	other := sessionValue(key, "w", "r", hashToken(tokenB))
+	for name, bad := range map[string]struct{ key, ws, id, v string }{
+		"another cluster":          {string(key), "w", "r2", v},
+		"another workspace":        {string(key), "w2", "r", v},
+		"another key":              {"another key, also thirty-two bytes", "w", "r", v},
+		"another credential's MAC": {string(key), "w", "r", h + "." + strings.SplitN(other, ".", 2)[1]},
+		"no MAC":                   {string(key), "w", "r", h},
+		"upper-case hash":          {string(key), "w", "r", strings.ToUpper(h) + "." + strings.SplitN(v, ".", 2)[1]},
+		"a short hash":             {string(key), "w", "r", h[:63] + "." + strings.SplitN(v, ".", 2)[1]},
+		"empty":                    {string(key), "w", "r", ""},
+	} {
+		if _, ok := sessionHash([]byte(bad.key), bad.ws, bad.id, bad.v); ok {
+			t.Errorf("%s: the session is accepted", name)
 		}
-	}
-	if sessionMatches([]byte("another key, also thirty-two bytes"), "w", "r", h, v) {
-		t.Error("session matches under another key")
 	}
 }
 

@@ -89,7 +89,8 @@ func (s *Service) ListAccessKeys(ctx context.Context, p rayfleet.Principal, user
 }
 
 // UpdateAccessKey enables or disables a key. A disabled key is refused from
-// the next request on: this server forgets what it remembered of it.
+// the next request on: this server forgets what it remembered of it, and
+// the data-plane credentials got with it end.
 func (s *Service) UpdateAccessKey(ctx context.Context, p rayfleet.Principal, userName, keyID, status string) error {
 	if err := s.authorizeRAM(ctx, p, "UpdateAccessKey", userResource(p, userName)); err != nil {
 		return err
@@ -112,10 +113,14 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p rayfleet.Principal, use
 		return fmt.Errorf("update access key: %w", err)
 	}
 	s.auths.forget(keyID)
+	if status == rayfleet.KeyInactive {
+		s.revokeKey(p.AccountID, keyID)
+	}
 	return nil
 }
 
-// DeleteAccessKey removes a key; it is refused from the next request on.
+// DeleteAccessKey removes a key; it, and the data-plane credentials got
+// with it, are refused from the next request on.
 func (s *Service) DeleteAccessKey(ctx context.Context, p rayfleet.Principal, userName, keyID string) error {
 	if err := s.authorizeRAM(ctx, p, "DeleteAccessKey", userResource(p, userName)); err != nil {
 		return err
@@ -135,5 +140,6 @@ func (s *Service) DeleteAccessKey(ctx context.Context, p rayfleet.Principal, use
 		return fmt.Errorf("delete access key: %w", err)
 	}
 	s.auths.forget(keyID)
+	s.revokeKey(p.AccountID, keyID)
 	return nil
 }

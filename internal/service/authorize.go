@@ -274,6 +274,16 @@ func (s *Service) userPolicies(ctx context.Context, p rayfleet.Principal) ([]aut
 		return pols, nil
 	}
 	gen := s.policies.generation()
+	pols, err := s.readPolicies(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	s.policies.put(gen, key, pols, now.Add(policyCacheTTL))
+	return pols, nil
+}
+
+// readPolicies reads the policies attached to p's user from the store.
+func (s *Service) readPolicies(ctx context.Context, p rayfleet.Principal) ([]authz.Policy, error) {
 	as, err := s.Store.ListAttachments(ctx, store.AttachmentFilter{AccountID: p.AccountID, UserUID: p.UserUID})
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
@@ -295,6 +305,5 @@ func (s *Service) userPolicies(ctx context.Context, p rayfleet.Principal) ([]aut
 			pols = append(pols, authz.Policy{Name: a.PolicyName, Type: authz.TypeCustom, Description: a.Description, Document: doc, DefaultVersion: a.DefaultVersion})
 		}
 	}
-	s.policies.put(gen, key, pols, now.Add(policyCacheTTL))
 	return pols, nil
 }

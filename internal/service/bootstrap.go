@@ -162,28 +162,39 @@ func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (rayflee
 }
 
 func (s *Service) authenticate(ctx context.Context, accessKeyID string) (rayfleet.Principal, string, error) {
-	k, err := s.Store.GetAccessKey(ctx, accessKeyID)
-	if rayfleet.IsNotFound(err) {
-		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
-	}
+	p, k, err := s.keyPrincipal(ctx, accessKeyID)
 	if err != nil {
-		return rayfleet.Principal{}, "", fmt.Errorf("load access key: %w", err)
-	}
-	if k.Status != rayfleet.KeyActive {
-		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKINACTIVE, "Specified access key is disabled.")
-	}
-	u, err := s.Store.GetUser(ctx, k.AccountID, k.UserUID)
-	if rayfleet.IsNotFound(err) {
-		return rayfleet.Principal{}, "", rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
-	}
-	if err != nil {
-		return rayfleet.Principal{}, "", fmt.Errorf("load user: %w", err)
+		return p, "", err
 	}
 	secret, err := s.Sealer.Open(k.SecretSealed)
 	if err != nil {
 		return rayfleet.Principal{}, "", fmt.Errorf("open access key secret: %w", err)
 	}
+	return p, string(secret), nil
+}
+
+// keyPrincipal reads an access key and its user from the store, without
+// the secret: the principal the key stands for while it is active and its
+// user exists.
+func (s *Service) keyPrincipal(ctx context.Context, accessKeyID string) (rayfleet.Principal, rayfleet.AccessKey, error) {
+	k, err := s.Store.GetAccessKey(ctx, accessKeyID)
+	if rayfleet.IsNotFound(err) {
+		return rayfleet.Principal{}, k, rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
+	}
+	if err != nil {
+		return rayfleet.Principal{}, k, fmt.Errorf("load access key: %w", err)
+	}
+	if k.Status != rayfleet.KeyActive {
+		return rayfleet.Principal{}, k, rayfleet.Errorf(rayfleet.EAKINACTIVE, "Specified access key is disabled.")
+	}
+	u, err := s.Store.GetUser(ctx, k.AccountID, k.UserUID)
+	if rayfleet.IsNotFound(err) {
+		return rayfleet.Principal{}, k, rayfleet.Errorf(rayfleet.EAKNOTFOUND, "Specified access key is not found.")
+	}
+	if err != nil {
+		return rayfleet.Principal{}, k, fmt.Errorf("load user: %w", err)
+	}
 	return rayfleet.Principal{
 		AccountID: k.AccountID, UserUID: u.UID, UserName: u.Name, Nickname: u.Nickname, Root: u.Root, AccessKeyID: k.ID,
-	}, string(secret), nil
+	}, k, nil
 }

@@ -19,11 +19,12 @@ const (
 	defaultHeadMemory = "8Gi"
 )
 
-// ClusterInfo is a cluster as the API shows it: with its current token (when
-// an instance is running) and the gateway addresses that reach it.
+// ClusterInfo is a cluster as the API shows it: with the gateway addresses
+// that reach it and, when an instance is running, the caller's data-plane
+// credential (see withCredentials).
 type ClusterInfo struct {
 	rayfleet.Cluster
-	Token        string
+	Token        string // the caller's data-plane token, or ""
 	DashboardURL string
 	JobURL       string
 	JobURLInner  string
@@ -85,9 +86,10 @@ func (s *Service) ListClusters(ctx context.Context, p rayfleet.Principal, in Lis
 	out.TotalCount, out.Clusters = total, make([]ClusterInfo, len(cs))
 	for i := range cs {
 		out.Clusters[i].Cluster = cs[i]
-		if err := l.add(&out.Clusters[i], s.Sealer); err != nil {
-			return nil, err
-		}
+		l.add(&out.Clusters[i])
+	}
+	if err := s.withCredentials(ctx, p, out.Clusters); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -126,8 +128,12 @@ func (s *Service) GetCluster(ctx context.Context, p rayfleet.Principal, wsID, id
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.info(c)
-	return &info, err
+	info := []ClusterInfo{{Cluster: c}}
+	s.links().add(&info[0])
+	if err := s.withCredentials(ctx, p, info); err != nil {
+		return nil, err
+	}
+	return &info[0], nil
 }
 
 func (s *Service) cluster(ctx context.Context, p rayfleet.Principal, wsID, id string) (rayfleet.Cluster, error) {
@@ -142,12 +148,6 @@ func (s *Service) cluster(ctx context.Context, p rayfleet.Principal, wsID, id st
 		return c, rayfleet.Errorf(rayfleet.ENOTFOUND, "Ray cluster %s not found in workspace %s", id, wsID)
 	}
 	return c, err
-}
-
-func (s *Service) info(c rayfleet.Cluster) (ClusterInfo, error) {
-	info := ClusterInfo{Cluster: c}
-	err := s.links().add(&info, s.Sealer)
-	return info, err
 }
 
 // links are the parts of the addresses of clusters that do not depend on
@@ -183,8 +183,8 @@ func onClusterHost(base, domain, id string) string {
 	return strings.TrimRight(u.String(), "/")
 }
 
-// add sets the token and addresses of info.Cluster.
-func (l links) add(info *ClusterInfo, sealer Sealer) error {
+// add sets the addresses of info.Cluster.
+func (l links) add(info *ClusterInfo) {
 	c := &info.Cluster
 	base := "/workspace/" + url.PathEscape(c.WorkspaceID) + "/raycluster/" + url.PathEscape(c.ID)
 	if l.url != "" {
@@ -194,17 +194,6 @@ func (l links) add(info *ClusterInfo, sealer Sealer) error {
 		info.JobURLInner = l.innerURL + base
 	}
 	info.GRPCEndpoint = l.grpc
-	if len(c.TokenSealed) > 0 {
-		t, err := sealer.Open(c.TokenSealed)
-		if err != nil {
-			return fmt.Errorf("open token of %s: %w", c.ID, err)
-		}
-		info.Token = string(t)
-		if info.JobURL != "" {
-			info.DashboardURL = info.JobURL + "/dashboard/?token=" + url.QueryEscape(info.Token)
-		}
-	}
-	return nil
 }
 
 // CreateCluster stores a new cluster and starts it.
@@ -249,7 +238,10 @@ func (s *Service) CreateCluster(ctx context.Context, p rayfleet.Principal, wsID 
 	})
 }
 
-// startInstance gives c a new instance: id, token, state Starting.
+// startInstance gives c a new instance: id, state Starting, and the
+// instance's own token. That token never leaves rayfleet (users get
+// data-plane credentials, bound to the instance, instead): its hash marks
+// the instance live, and its sealed form lets a start check the master key.
 func (s *Service) startInstance(c *rayfleet.Cluster, now time.Time) error {
 	inst, err := s.newInstanceID(c.ID)
 	if err != nil {

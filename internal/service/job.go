@@ -135,7 +135,7 @@ func (s *Service) GetJob(ctx context.Context, p rayfleet.Principal, wsID, id str
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.jobInfo(ctx, j, clusterCache{})
+	info, err := s.jobInfo(ctx, p, j, clusterCache{})
 	return &info, err
 }
 
@@ -157,8 +157,9 @@ func (s *Service) job(ctx context.Context, p rayfleet.Principal, wsID, id string
 // that is gone: the jobs of a page mostly share a few.
 type clusterCache map[string]*ClusterInfo
 
-// jobInfo adds to j what the API shows of its cluster.
-func (s *Service) jobInfo(ctx context.Context, j rayfleet.Job, cache clusterCache) (JobInfo, error) {
+// jobInfo adds to j what the API shows p of its cluster: its dashboardUrl
+// carries p's own data-plane credential, when p may open the dashboard.
+func (s *Service) jobInfo(ctx context.Context, p rayfleet.Principal, j rayfleet.Job, cache clusterCache) (JobInfo, error) {
 	now := s.now()
 	info := JobInfo{Job: j, Duration: j.Duration(now), CUHours: j.CUHours(now)}
 	c, seen := cache[j.ClusterID]
@@ -166,11 +167,12 @@ func (s *Service) jobInfo(ctx context.Context, j rayfleet.Job, cache clusterCach
 		got, err := s.Store.GetCluster(ctx, j.AccountID, j.WorkspaceID, j.ClusterID)
 		switch {
 		case err == nil:
-			ci, err := s.info(got)
-			if err != nil {
+			ci := []ClusterInfo{{Cluster: got}}
+			s.links().add(&ci[0])
+			if err := s.withCredentials(ctx, p, ci); err != nil {
 				return JobInfo{}, err
 			}
-			c = &ci
+			c = &ci[0]
 		case !rayfleet.IsNotFound(err):
 			return JobInfo{}, fmt.Errorf("load cluster of job %s: %w", j.ID, err)
 		}
@@ -244,7 +246,7 @@ func (s *Service) ListJobs(ctx context.Context, p rayfleet.Principal, in ListJob
 	out := &ListJobsOutput{TotalCount: total, PageNum: in.PageNum, PageSize: in.PageSize, Jobs: make([]JobInfo, len(js))}
 	cache := clusterCache{}
 	for i, j := range js {
-		if out.Jobs[i], err = s.jobInfo(ctx, j, cache); err != nil {
+		if out.Jobs[i], err = s.jobInfo(ctx, p, j, cache); err != nil {
 			return nil, err
 		}
 	}

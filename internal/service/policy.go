@@ -211,6 +211,19 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, p rayfleet.Principal,
 		return v, fmt.Errorf("create policy version: %w", err)
 	}
 	s.policies.clear()
+	if setDefault {
+		// Every holder's data-plane credentials are checked again under
+		// the new version.
+		// The version is in force already: a failure here leaves the
+		// gateways' own periodic checks to notice, within their cache TTL.
+		as, err := s.Store.ListAttachments(ctx, store.AttachmentFilter{AccountID: p.AccountID, PolicyType: rayfleet.PolicyCustom, PolicyName: name})
+		if err != nil && s.Logger != nil {
+			s.Logger.WarnContext(ctx, "list the users of a changed policy; their data-plane credentials are checked again within the gateway's cache TTL", "policy", name, "err", err.Error())
+		}
+		for _, a := range as {
+			s.revokeUser(p.AccountID, a.UserUID)
+		}
+	}
 	return v, nil
 }
 
@@ -265,6 +278,8 @@ func (s *Service) AttachPolicyToUser(ctx context.Context, p rayfleet.Principal, 
 		return fmt.Errorf("attach policy: %w", err)
 	}
 	s.policies.clear()
+	// The policy may deny what the user's data-plane credentials do.
+	s.revokeUser(p.AccountID, a.UserUID)
 	return nil
 }
 
@@ -286,6 +301,7 @@ func (s *Service) DetachPolicyFromUser(ctx context.Context, p rayfleet.Principal
 		return fmt.Errorf("detach policy: %w", err)
 	}
 	s.policies.clear()
+	s.revokeUser(p.AccountID, a.UserUID)
 	return nil
 }
 

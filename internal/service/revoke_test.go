@@ -25,6 +25,10 @@ func (r *revocations) Revoke(ws, id string) {
 	r.calls = append(r.calls, ws+"/"+id+" "+c.TokenHash)
 }
 
+func (r *revocations) RevokeUser(acct, uid string) { r.calls = append(r.calls, "user "+acct+"/"+uid) }
+
+func (r *revocations) RevokeKey(acct, key string) { r.calls = append(r.calls, "key "+acct+"/"+key) }
+
 // TestRevokerIsToldAfterTheStoreWrite: StopRayCluster, DeleteRayCluster and
 // StartRayCluster each tell the Revoker once, after the store holds the
 // cluster's new token (none after a stop or delete); calls that change

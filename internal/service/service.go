@@ -27,12 +27,22 @@ type Waker interface {
 	Wake(ref store.ClusterRef)
 }
 
-// Revoker is told when a cluster's gateway token was revoked or replaced
-// (its instance stopped, it was deleted, a new instance started), after the
-// store holds the change, so that a gateway remembering the old token
-// stops honouring it at once.
+// Revoker is told, after the store holds the change, of what may end
+// data-plane credentials, so that a gateway remembering them stops
+// honouring them at once and cuts what is open with them:
+//   - Revoke: a cluster's instance ended or was replaced (it stopped, was
+//     deleted, or a new instance started): every credential for it ends.
+//   - RevokeUser: what a user may do narrowed (a policy attached, which may
+//     deny, or detached, or a policy it holds changed; the user deleted).
+//   - RevokeKey: an access key was disabled or deleted, and with it the
+//     credentials got with it or with its temporary (STS) credentials.
+//
+// For a user or a key the gateway checks the credentials again and ends
+// those no longer allowed.
 type Revoker interface {
 	Revoke(workspaceID, clusterID string)
+	RevokeUser(accountID, userUID string)
+	RevokeKey(accountID, accessKeyID string)
 }
 
 // GPUType is one entry of the configured GPU table: what a gpuSpec means.
@@ -72,7 +82,7 @@ type Service struct {
 	// job submitted or cancelled), keyed as Waker is: the job runner looks
 	// at a cluster's jobs together.
 	JobWaker Waker
-	// Revoker, if not nil, is told of revoked cluster tokens.
+	// Revoker, if not nil, is told of what ends data-plane credentials.
 	Revoker Revoker
 	Logger  *slog.Logger
 	// WorkspaceRuntime, if not nil, is told of deleted workspaces.
@@ -86,6 +96,10 @@ type Service struct {
 	Logs    LogStore
 	LogURLs LogURLs
 
+	// DataPlaneTokenTTL is how long a data-plane credential lasts (0:
+	// DefaultDataPlaneTokenTTL).
+	DataPlaneTokenTTL time.Duration
+
 	// wsLocks serialises capacity decisions per workspace, so two calls
 	// cannot both admit into the same free capacity.
 	wsLocks keylock.Set
@@ -95,6 +109,8 @@ type Service struct {
 	auths authCache
 	// policies remembers the parsed policies of recent callers.
 	policies policyCache
+	// credentials remembers the data-plane credentials handed out.
+	credentials credentialCache
 }
 
 // now returns the injected time at millisecond precision, the precision the
@@ -110,6 +126,18 @@ func (s *Service) wake(c *rayfleet.Cluster) {
 func (s *Service) revoke(c *rayfleet.Cluster) {
 	if s.Revoker != nil {
 		s.Revoker.Revoke(c.WorkspaceID, c.ID)
+	}
+}
+
+func (s *Service) revokeUser(accountID, uid string) {
+	if s.Revoker != nil {
+		s.Revoker.RevokeUser(accountID, uid)
+	}
+}
+
+func (s *Service) revokeKey(accountID, keyID string) {
+	if s.Revoker != nil {
+		s.Revoker.RevokeKey(accountID, keyID)
 	}
 }
 

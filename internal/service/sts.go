@@ -129,7 +129,8 @@ func (s *Service) AuthenticateSession(ctx context.Context, accessKeyID, token st
 	if parent.AccountID != c.AccountID || parent.UserUID != c.UserUID {
 		return rayfleet.Principal{}, "", badToken()
 	}
-	parent.AccessKeyID = c.KeyID
+	parent.ParentAccessKeyID, parent.AccessKeyID = parent.AccessKeyID, c.KeyID
 	parent.SessionPolicy = c.Policy
+	parent.SessionExpiration = time.UnixMilli(c.Expires).UTC()
 	return parent, c.Secret, nil
 }

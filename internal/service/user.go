@@ -187,5 +187,6 @@ func (s *Service) DeleteUser(ctx context.Context, p rayfleet.Principal, name str
 		return fmt.Errorf("delete user: %w", err)
 	}
 	s.policies.clear()
+	s.revokeUser(p.AccountID, u.UID)
 	return nil
 }

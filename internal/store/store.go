@@ -139,12 +139,10 @@ type Store interface {
 	// rayfleet.ErrConflict. fn must not change what the copy shares with
 	// read (slices, maps), only replace it.
 	UpdateClusterFrom(ctx context.Context, read rayfleet.Cluster, fn func(*rayfleet.Cluster) error) (rayfleet.Cluster, error)
-	// ClusterForGateway and ClusterByTokenHash are the gateway's lookups,
-	// not scoped by account (a gateway request is authenticated by the
-	// cluster's token): a live cluster by workspace and id, and the live
-	// cluster whose current token hashes to tokenHash ("" finds nothing).
+	// ClusterForGateway is the gateway's lookup of a live cluster by
+	// workspace and id, not scoped by account (a gateway request is
+	// authenticated by a data-plane credential, which names its account).
 	ClusterForGateway(ctx context.Context, workspaceID, id string) (rayfleet.Cluster, error)
-	ClusterByTokenHash(ctx context.Context, tokenHash string) (rayfleet.Cluster, error)
 	// PurgeCluster removes the row for good.
 	PurgeCluster(ctx context.Context, accountID, workspaceID, id string) error
 	// ClustersHoldingCapacity returns the clusters of a workspace, deleted
@@ -200,6 +198,20 @@ type Store interface {
 	// still exists): the reconciler's resync of jobs.
 	ListUnfinishedJobClusters(ctx context.Context) ([]ClusterRef, error)
 
+	// Data-plane credentials. CreateDataPlaneTokens stores tokens in one
+	// transaction, all or none: EDENIED when a token's hash exists.
+	CreateDataPlaneTokens(ctx context.Context, ts []rayfleet.DataPlaneToken) error
+	// ListDataPlaneTokens returns the account's tokens that match f, in no
+	// particular order.
+	ListDataPlaneTokens(ctx context.Context, f DataPlaneTokenFilter) ([]rayfleet.DataPlaneToken, error)
+	// GetDataPlaneToken finds a token by the hash of it alone, whatever its
+	// account ("" finds nothing): the gateway's lookup, which knows no
+	// account before it.
+	GetDataPlaneToken(ctx context.Context, tokenHash string) (rayfleet.DataPlaneToken, error)
+	// DeleteDataPlaneTokensBefore removes every account's tokens that
+	// expired before t and returns how many it removed.
+	DeleteDataPlaneTokensBefore(ctx context.Context, t time.Time) (int64, error)
+
 	// Idempotency records: PutIdempotency stores rec unless a record with the
 	// same (AccountID, Token) exists, in which case it returns that one and
 	// false. A write that should happen at most once per token carries its
@@ -232,6 +244,18 @@ type AuditFilter struct {
 	Until     time.Time
 	Offset    int
 	Limit     int // 0 means no limit
+}
+
+// DataPlaneTokenFilter selects the tokens one user got with one access key
+// for some clusters of one workspace that expire after ExpiresAfter. Every
+// field is required but ExpiresAfter (zero: expired ones too).
+type DataPlaneTokenFilter struct {
+	AccountID    string
+	UserUID      string
+	AccessKeyID  string
+	WorkspaceID  string
+	ClusterIDs   []string
+	ExpiresAfter time.Time
 }
 
 // AttachmentFilter selects attachments of one account; empty fields match

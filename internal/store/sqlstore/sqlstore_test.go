@@ -753,6 +753,21 @@ func TestSQLiteQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.want)
 		}
 	}
+	// Data-plane tokens: the gateway's lookup by hash, the API's of a
+	// caller's tokens for a page of clusters, the janitor's batch.
+	for _, tc := range []struct {
+		name, query, want string
+		args              []any
+	}{
+		{"data-plane token", dataPlaneByHashSQL, "USING PRIMARY KEY (token_hash=?)", []any{"h"}},
+		{"data-plane tokens of a caller", dataPlaneListSQL(2), "USING INDEX data_plane_tokens_owner (account_id=? AND user_uid=? AND access_key_id=? AND workspace_id=? AND cluster_id=? AND expire_time>?)",
+			[]any{"a", "u", "k", "w", int64(0), "c1", "c2"}},
+		{"expired data-plane tokens", strings.Trim(strings.TrimPrefix(dataPlaneExpiredSQL, "DELETE FROM data_plane_tokens WHERE token_hash IN"), " \n\t()"), "USING COVERING INDEX data_plane_tokens_expiry (expire_time<?)", []any{int64(0), int64(10)}},
+	} {
+		if p := plan(tc.query, tc.args...); !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s: plan\n%swant %q and no temporary b-tree", tc.name, p, tc.want)
+		}
+	}
 }
 
 // jobPlanCases are ListJobs' filters with the index each must use.

@@ -56,6 +56,7 @@ func testFixtures(t *testing.T, _ NewStore) {
 	checkAllSet(t, NewQueue(w, "q"))
 	checkAllSet(t, NewNetworkService(w, "vpc"))
 	checkAllSet(t, NewIdempotency(acc, "token", At(1)))
+	checkAllSet(t, NewDataPlaneToken(c, NewUser(acc, 1), 1))
 }
 
 func testAccounts(t *testing.T, newStore NewStore) {

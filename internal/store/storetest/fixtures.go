@@ -228,6 +228,23 @@ func NewJob(accountID, workspaceID, clusterID string, n int) rayfleet.Job {
 	}
 }
 
+// NewDataPlaneToken returns fixture data-plane token n of user u for
+// cluster c's instance: made at c's start plus n minutes, for a day. It is
+// a temporary key's (ParentKeyID and SessionPolicy set), so a round-trip
+// covers every field.
+func NewDataPlaneToken(c rayfleet.Cluster, u rayfleet.User, n int) rayfleet.DataPlaneToken {
+	made := c.StartTime.Add(time.Duration(n) * time.Minute)
+	return rayfleet.DataPlaneToken{
+		TokenHash:   fmt.Sprintf("%064x", mix(uint64(n)+7<<32)),
+		TokenSealed: []byte{0x00, 0xda, 0x7a, byte(n)},
+		AccountID:   c.AccountID, UserUID: u.UID,
+		AccessKeyID: "STS." + AccessKeyID(n)[len("LTAI"):], ParentKeyID: AccessKeyID(n),
+		SessionPolicy: PolicyDocument(n),
+		WorkspaceID:   c.WorkspaceID, ClusterID: c.ID, InstanceID: c.InstanceID,
+		CreateTime: made, ExpireTime: made.Add(24 * time.Hour),
+	}
+}
+
 // NewIdempotency returns a remembered result of a call made with token.
 func NewIdempotency(accountID, token string, at time.Time) rayfleet.Idempotency {
 	return rayfleet.Idempotency{

@@ -1,14 +1,9 @@
 package storetest
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/rayfleet/rayfleet"
-)
-
-// testGatewayLookups: the gateway finds live clusters by workspace and id
-// and by token hash, whatever their account; stopped (no token) and deleted
-// clusters are not found.
+// testGatewayLookups: the gateway finds live clusters by workspace and id,
+// whatever their account; deleted clusters are not found.
 func testGatewayLookups(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), t.Context()
 	w1 := createWorkspace(ctx, t, s, AccountID(1), 1)
@@ -25,27 +20,8 @@ func testGatewayLookups(t *testing.T, newStore NewStore) {
 	_, err = s.ClusterForGateway(ctx, w1.ID, b.ID)
 	wantNotFound(t, err, "ClusterForGateway with another workspace's id")
 
-	got, err = s.ClusterByTokenHash(ctx, a.TokenHash)
-	must(t, err)
-	if got.ID != a.ID {
-		t.Fatalf("ClusterByTokenHash found %s, want %s", got.ID, a.ID)
-	}
-	_, err = s.ClusterByTokenHash(ctx, "")
-	wantNotFound(t, err, "ClusterByTokenHash of an empty hash")
-	_, err = s.ClusterByTokenHash(ctx, "0000")
-	wantNotFound(t, err, "ClusterByTokenHash of an unknown hash")
-
-	// A stopped cluster has no token; a deleted one is gone.
-	_, err = s.UpdateCluster(ctx, a.AccountID, a.WorkspaceID, a.ID, func(c *rayfleet.Cluster) error {
-		c.TokenHash, c.TokenSealed = "", nil
-		return nil
-	})
-	must(t, err)
-	_, err = s.ClusterByTokenHash(ctx, a.TokenHash)
-	wantNotFound(t, err, "ClusterByTokenHash of a revoked token")
+	// A deleted cluster is gone.
 	markDeleted(ctx, t, s, b)
 	_, err = s.ClusterForGateway(ctx, w2.ID, b.ID)
 	wantNotFound(t, err, "ClusterForGateway of a deleted cluster")
-	_, err = s.ClusterByTokenHash(ctx, b.TokenHash)
-	wantNotFound(t, err, "ClusterByTokenHash of a deleted cluster")
 }

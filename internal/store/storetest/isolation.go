@@ -22,6 +22,8 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	must(t, s.CreateJob(ctx, jA))
 	uA := NewUser(a, 1)
 	must(t, s.CreateUser(ctx, uA))
+	tA := NewDataPlaneToken(cA, uA, 1)
+	must(t, s.CreateDataPlaneTokens(ctx, []rayfleet.DataPlaneToken{tA}))
 	root := NewQueue(wA, rayfleet.RootQueue)
 	asB := root
 	asB.AccountID = b
@@ -92,9 +94,11 @@ func testAccountIsolation(t *testing.T, newStore NewStore) {
 	must(t, err)
 	unfinished, err := s.ListUnfinishedJobs(ctx, store.ClusterRef{AccountID: b, WorkspaceID: wA.ID, ID: cA.ID})
 	must(t, err)
-	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used)+len(js)+jobTotal+len(unfinished) != 0 {
-		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v, %d jobs (total %d), %d unfinished jobs; want none",
-			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding), used, len(js), jobTotal, len(unfinished))
+	toks, err := s.ListDataPlaneTokens(ctx, store.DataPlaneTokenFilter{AccountID: b, UserUID: uA.UID, AccessKeyID: tA.AccessKeyID, WorkspaceID: wA.ID, ClusterIDs: []string{cA.ID}})
+	must(t, err)
+	if len(qs)+len(nss)+len(cs)+total+len(holding)+len(used)+len(js)+jobTotal+len(unfinished)+len(toks) != 0 {
+		t.Errorf("lists of account %s in workspace %s of account %s: %d queues, %d network services, %d clusters (total %d), %d holding capacity, capacity in use %v, %d jobs (total %d), %d unfinished jobs, %d data-plane tokens; want none",
+			b, wA.ID, a, len(qs), len(nss), len(cs), total, len(holding), used, len(js), jobTotal, len(unfinished), len(toks))
 	}
 
 	// A's things are untouched by B's attempts.

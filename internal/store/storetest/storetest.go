@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccountIsolation", testAccountIsolation},
 		{"Idempotency", testIdempotency},
 		{"GatewayLookups", testGatewayLookups},
+		{"DataPlaneTokens", testDataPlaneTokens},
+		{"DataPlaneTokenExpiry", testDataPlaneTokenExpiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
