@@ -1,7 +1,9 @@
 // Package benchproc runs and measures the processes a benchmark program
 // under bench/ starts: servers and proxies stopped cleanly when the run
-// ends, and the CPU time they, the load generator and the rest of the
-// machine use. It reads Linux's /proc and imports no rayfleet package.
+// ends (a `rayfleet server` with the local runtime among them), the
+// processes of a run found by a marker in their environment, and the CPU
+// time they, the load generator and the rest of the machine use. It reads
+// Linux's /proc and imports no rayfleet package.
 package benchproc
 
 import (
