@@ -137,6 +137,10 @@ func Start(ctx context.Context, name string, cmd *exec.Cmd, logPath string, watc
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
+// Signal sends sig to the process: SIGQUIT, say, for the stacks of a Go
+// program's goroutines (it exits after printing them).
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
