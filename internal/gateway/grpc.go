@@ -132,7 +132,7 @@ func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) 
 	ctx := r.Context()
 	ws, id, ok, err := g.cfg.Lookup.ByToken(ctx, hash)
 	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster by token", "err", err)
+		lookupFailed(ctx, g.log, "look up cluster by token", "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil
 	}
@@ -149,12 +149,12 @@ func (g *grpcGateway) load(w http.ResponseWriter, r *http.Request, hash string) 
 		return nil
 	}
 	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, ws, id); err != nil {
-		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", ws, "cluster", id, "err", err)
+		lookupFailed(ctx, g.log, "look up Ray's token", "workspace", ws, "cluster", id, "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil
 	}
 	if cr.account, err = accountOf(ctx, g.cfg.Lookup, ws, id); err != nil {
-		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", ws, "err", err)
+		lookupFailed(ctx, g.log, "look up the workspace's account", "workspace", ws, "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return nil
 	}

@@ -193,11 +193,11 @@ func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (
 	}
 	var err error
 	if cr.rayToken, err = g.cfg.Lookup.UpstreamToken(ctx, rt.ws, rt.id); err != nil {
-		g.log.ErrorContext(ctx, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		lookupFailed(ctx, g.log, "look up Ray's token", "workspace", rt.ws, "cluster", rt.id, "err", err)
 		return v, source, nil, refuseLookup
 	}
 	if cr.account, err = accountOf(ctx, g.cfg.Lookup, rt.ws, rt.id); err != nil {
-		g.log.ErrorContext(ctx, "look up the workspace's account", "workspace", rt.ws, "err", err)
+		lookupFailed(ctx, g.log, "look up the workspace's account", "workspace", rt.ws, "err", err)
 		return v, source, nil, refuseLookup
 	}
 	g.cache.put(cr, gen, now)
@@ -209,7 +209,7 @@ func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials) (
 func (g *httpGateway) loadToken(ctx context.Context, rt *route) *clusterRoute {
 	tokenHash, exists, err := g.cfg.Lookup.ClusterToken(ctx, rt.ws, rt.id)
 	if err != nil {
-		g.log.ErrorContext(ctx, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		lookupFailed(ctx, g.log, "look up cluster token", "workspace", rt.ws, "cluster", rt.id, "err", err)
 		return nil
 	}
 	if !exists {
