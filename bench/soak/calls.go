@@ -135,6 +135,7 @@ func (s *soak) workers() []func(context.Context) {
 		},
 		s.churn,
 		s.keeper,
+		s.watchHead,
 		func(ctx context.Context) { s.loop(ctx, 100*time.Millisecond, httpCalls, true) },
 		func(ctx context.Context) { s.loop(ctx, 100*time.Millisecond, grpcCalls, true) },
 		func(ctx context.Context) { s.loop(ctx, 5*time.Second, tailCalls, true) },

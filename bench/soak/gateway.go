@@ -113,20 +113,20 @@ func (s *soak) httpCalls() []call {
 		return u.Host, method + " " + u.Path + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\n" + tokenHeader + ": " + token + "\r\n"
 	}
 	return []call{
-		{"gateway GET /api/version", func(ctx context.Context) error {
+		s.viaHead("gateway GET /api/version", func(ctx context.Context) error {
 			base, token := cur()
 			body, err := get(ctx, c, base+"/api/version", token, http.StatusOK)
 			if err == nil && !bytes.Contains(body, []byte("ray_version")) {
 				err = fmt.Errorf("no ray_version in %.200s", body)
 			}
 			return err
-		}},
-		{"gateway GET /api/jobs/", func(ctx context.Context) error {
+		}),
+		s.viaHead("gateway GET /api/jobs/", func(ctx context.Context) error {
 			base, token := cur()
 			_, err := get(ctx, c, base+"/api/jobs/", token, http.StatusOK)
 			return err
-		}},
-		{"gateway dashboard with ?token= (302, then the page)", func(ctx context.Context) error {
+		}),
+		s.viaHead("gateway dashboard with ?token= (302, then the page)", func(ctx context.Context) error {
 			cl, _ := s.steady.get()
 			jar, _ := cookiejar.New(nil)
 			dc := gatewayClient(jar)
@@ -138,7 +138,7 @@ func (s *soak) httpCalls() []call {
 				err = fmt.Errorf("not a page: %.200s", body)
 			}
 			return err
-		}},
+		}),
 		{"gateway dashboard, no token (refused)", func(ctx context.Context) error {
 			base, _ := cur()
 			_, err := get(ctx, c, base+"/dashboard/", "", http.StatusUnauthorized)
@@ -216,6 +216,8 @@ func (s *soak) grpcCalls() []call {
 		return metadata.AppendToOutgoingContext(ctx, tokenHeader, cl.SubmitToken)
 	}
 	clusterInfo := func(ctx context.Context, conn *grpc.ClientConn) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // as the HTTP calls' client
+		defer cancel()
 		return conn.Invoke(ctx, "/ray.rpc.RayletDriver/ClusterInfo", &emptypb.Empty{}, &emptypb.Empty{})
 	}
 	// fromHead accepts any status but those that say the gateway did not
@@ -237,18 +239,18 @@ func (s *soak) grpcCalls() []call {
 	}
 	const keptKind, newKind = "grpc ClusterInfo, kept connection", "grpc ClusterInfo, new connection"
 	return []call{
-		{keptKind, func(ctx context.Context) error {
+		s.viaHead(keptKind, func(ctx context.Context) error {
 			return fromHead(keptKind, clusterInfo(good(ctx), kept))
-		}},
-		{newKind, func(ctx context.Context) error {
+		}),
+		s.viaHead(newKind, func(ctx context.Context) error {
 			conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
 			return fromHead(newKind, clusterInfo(good(ctx), conn))
-		}},
-		{"grpc Datapath stream, hung up", func(ctx context.Context) error {
+		}),
+		s.viaHead("grpc Datapath stream, hung up", func(ctx context.Context) error {
 			sctx, cancel := context.WithCancel(good(ctx))
 			st, err := kept.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/ray.rpc.RayletDataStreamer/Datapath")
 			if err == nil {
@@ -259,7 +261,7 @@ func (s *soak) grpcCalls() []call {
 				return err
 			}
 			return nil
-		}},
+		}),
 		{"grpc ClusterInfo, wrong token (refused)", func(ctx context.Context) error {
 			return refusedToken(clusterInfo(metadata.AppendToOutgoingContext(ctx, tokenHeader, wrongToken), kept))
 		}},
@@ -279,7 +281,7 @@ func (s *soak) tailCalls() []call {
 	}
 	const tailKind = "gateway WebSocket log tail, dropped"
 	return []call{
-		{tailKind, func(ctx context.Context) error {
+		s.viaHead(tailKind, func(ctx context.Context) error {
 			u, token := tailURL()
 			conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{tokenHeader: {token}})
 			if err != nil {
@@ -300,7 +302,7 @@ func (s *soak) tailCalls() []call {
 				s.tally.note(tailKind, "nothing read in 3 s")
 			}
 			return nil
-		}},
+		}),
 		{"gateway WebSocket log tail, wrong token (refused)", func(ctx context.Context) error {
 			u, _ := tailURL()
 			conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{tokenHeader: {wrongToken}})

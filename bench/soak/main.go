@@ -108,6 +108,7 @@ type soak struct {
 	api     *api.Client
 	ws      string
 	steady  steady
+	head    headWatch
 	tally   *tally
 	started time.Time // of the mixed calls
 	// dumpOnStop ends the server with SIGQUIT rather than SIGTERM.
@@ -151,7 +152,7 @@ func run(ctx context.Context, o options) (level bool, err error) {
 	// outlive it by design.
 	defer func() {
 		pid := s.srv.PID()
-		if e := s.stopServer(rep, keep); e != nil && err == nil {
+		if e := s.stopServer(); e != nil && err == nil {
 			err = e
 		}
 		benchproc.KillMarked(s.mark, pid)
@@ -236,7 +237,7 @@ func run(ctx context.Context, o options) (level bool, err error) {
 }
 
 // stopServer ends the server: SIGTERM, or SIGQUIT for a goroutine dump.
-func (s *soak) stopServer(rep *report, keep bool) error {
+func (s *soak) stopServer() error {
 	if s.dumpOnStop {
 		_ = s.srv.Signal(syscall.SIGQUIT)
 		select {

@@ -17,6 +17,8 @@ import (
 type sample struct {
 	at         time.Duration // since the mixed calls began
 	rssKiB     int64         // VmRSS
+	anonKiB    int64         // RssAnon: the heap, stacks and what SQLite allocates
+	fileKiB    int64         // RssFile: mostly the binary's own pages, read in as code runs
 	hwmKiB     int64         // VmHWM, the peak so far
 	threads    int64
 	fds        int64 // entries of /proc/<pid>/fd
@@ -54,7 +56,7 @@ func takeSample(ctx context.Context, pid int, hc *http.Client, metrics string, a
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
-	sm.rssKiB, sm.hwmKiB, sm.threads = st["VmRSS"], st["VmHWM"], st["Threads"]
+	sm.rssKiB, sm.anonKiB, sm.fileKiB, sm.hwmKiB, sm.threads = st["VmRSS"], st["RssAnon"], st["RssFile"], st["VmHWM"], st["Threads"]
 	if fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd"); err != nil {
 		errs = append(errs, err.Error())
 	} else {
