@@ -107,7 +107,7 @@ func StartLocalServer(ctx context.Context, bin, ray, dir, mark string) (*LocalSe
 		err = json.Unmarshal(b, &s.Cred)
 	}
 	if err != nil {
-		_ = s.Proc.Stop() // the credentials are the error to report
+		_ = s.Stop() // the credentials are the error to report
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
 	return s, nil
