@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
 // nodeTemplate is one node's `ray start` command line as rayfleet ran it
@@ -98,7 +100,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 					return
 				default:
 				}
-				if err := sleep(ctx, h.opts.dial); err != nil {
+				if err := benchproc.Sleep(ctx, h.opts.dial); err != nil {
 					d.err = fmt.Errorf("cluster %d: GCS %s: %w", i, gcs, err)
 					return
 				}
@@ -158,7 +160,7 @@ func (h *handSide) round(ctx context.Context, n, serverPID int) (sideResult, err
 					d.alive = time.Since(start)
 					return
 				}
-				if err := sleep(ctx, h.opts.poll); err != nil {
+				if err := benchproc.Sleep(ctx, h.opts.poll); err != nil {
 					d.err = fmt.Errorf("cluster %d: %d of %d nodes ALIVE (last answer: %w): %w", i, alive, nodesPerCluster, qerr, err)
 					return
 				}
@@ -229,7 +231,7 @@ func (h *handSide) cleanup(ctx context.Context, serverPID int) (time.Duration, e
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	h.procs = nil
-	if err := waitNoneMarked(ctx, h.mark, serverPID, 10*time.Second); err != nil {
+	if err := benchproc.WaitNoneMarked(ctx, h.mark, serverPID, 10*time.Second); err != nil {
 		return 0, fmt.Errorf("after the hand start's process groups were killed: %w", err)
 	}
 	if err := os.RemoveAll(h.dir); err != nil {

@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 	"github.com/rayfleet/rayfleet/bench/internal/benchreport"
 )
 
@@ -93,7 +93,7 @@ func parseFlags(args []string) (options, error) {
 func run(ctx context.Context, o options) (err error) {
 	rep := &report{started: time.Now(), opts: o, machine: benchreport.Machine(), tree: benchreport.GitState(".")}
 	if o.ray == "" {
-		if o.ray, err = pyenvRay(ctx); err != nil {
+		if o.ray, err = benchproc.PyenvRay(ctx); err != nil {
 			return err
 		}
 	}
@@ -112,15 +112,9 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}()
 
-	bin := o.bin
-	if bin == "" {
-		bin = filepath.Join(tmp, "rayfleet")
-		logf("building ./cmd/rayfleet")
-		cmd := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", bin, "./cmd/rayfleet")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build rayfleet: %w", err)
-		}
+	bin, err := benchproc.RayfleetBinary(ctx, o.bin, tmp)
+	if err != nil {
+		return err
 	}
 	mark := markerEnv + "=" + tmp
 	rf := &rayfleetSide{bin: bin, ray: o.ray, dir: tmp, opts: o, mark: mark}
@@ -134,7 +128,7 @@ func run(ctx context.Context, o options) (err error) {
 	}()
 	// Leave nothing running whatever failed: rayfleet's nodes outlive it
 	// by design, and the hand start's are ours.
-	defer killMarked(mark, rf.pid())
+	defer benchproc.KillMarked(mark, rf.pid())
 
 	logf("warm-up: one cluster through rayfleet, for the nodes' command lines")
 	tmpl, warm, err := rf.template(ctx)
@@ -206,35 +200,6 @@ func rayfleetRound(ctx context.Context, rf *rayfleetSide, n int) (sideResult, er
 		return r, fmt.Errorf("rayfleet N=%d cleanup: %w", n, err)
 	}
 	return r, nil
-}
-
-// pyenvRay is the ray of the project's Python environment
-// (scripts/pyenv.sh prints its directory last).
-func pyenvRay(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "scripts/pyenv.sh")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("scripts/pyenv.sh (run from the repository root): %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	ray := filepath.Join(lines[len(lines)-1], "bin", "ray")
-	if _, err := os.Stat(ray); err != nil {
-		return "", fmt.Errorf("scripts/pyenv.sh: %w", err)
-	}
-	return ray, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func logf(format string, args ...any) {

@@ -1,13 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"os"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
@@ -19,68 +13,6 @@ import (
 // process table tells this run's Ray processes from those of anyone else
 // on the machine.
 const markerEnv = "RAYFLEET_BENCH_LOCAL"
-
-// marked lists the processes whose environment holds mark, but except.
-func marked(mark string, except int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	want := []byte(mark)
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == except || pid == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		for kv := range bytes.SplitSeq(env, []byte{0}) {
-			if bytes.Equal(kv, want) {
-				if !zombie(pid) {
-					out = append(out, pid)
-				}
-				break
-			}
-		}
-	}
-	return out
-}
-
-func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
-}
-
-// waitNoneMarked waits until no process but except carries mark.
-func waitNoneMarked(ctx context.Context, mark string, except int, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		left := marked(mark, except)
-		if len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d processes of the run still there after %s: %v", len(left), within, left)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// killMarked ends every process of the run but except with SIGKILL.
-func killMarked(mark string, except int) {
-	for _, pid := range marked(mark, except) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
 
 // usage is where the machine's CPU went in one side of a round, from the
 // first create or start to the end.
@@ -143,7 +75,7 @@ func followRayCPU(mark string, except int) *rayCPU {
 }
 
 func (c *rayCPU) look() {
-	for _, pid := range marked(c.mark, c.except) {
+	for _, pid := range benchproc.Marked(c.mark, c.except) {
 		if d, err := benchproc.CPUTime(pid); err == nil {
 			c.mu.Lock()
 			c.seen[pid] = max(c.seen[pid], d)

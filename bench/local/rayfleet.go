@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +28,7 @@ type rayfleetSide struct {
 	opts                options
 	tmpl                []nodeTemplate // once the warm-up read it: every round's nodes must have its shape
 
-	proc *benchproc.Proc
+	proc *benchproc.LocalServer
 	api  *api.Client
 	ws   string
 	// Nodes' HTTP is plain and short-lived: no keep-alive, so that both
@@ -37,8 +36,7 @@ type rayfleetSide struct {
 	http *http.Client
 }
 
-func (s *rayfleetSide) dataDir() string { return filepath.Join(s.dir, "data") }
-func (s *rayfleetSide) logPath() string { return filepath.Join(s.dir, "server.log") }
+func (s *rayfleetSide) dataDir() string { return s.proc.DataDir }
 
 func (s *rayfleetSide) pid() int {
 	if s.proc == nil {
@@ -47,39 +45,16 @@ func (s *rayfleetSide) pid() int {
 	return s.proc.PID()
 }
 
-func (s *rayfleetSide) start(ctx context.Context) error {
-	addr, err := freeAddr()
-	if err != nil {
+func (s *rayfleetSide) start(ctx context.Context) (err error) {
+	if s.proc, err = benchproc.StartLocalServer(ctx, s.bin, s.ray, s.dir, s.mark); err != nil {
 		return err
-	}
-	conf := filepath.Join(s.dir, "rayfleet.yaml")
-	if err := os.WriteFile(conf, []byte("localTempRoot: "+filepath.Join(s.dir, "r")+"\n"), 0o600); err != nil {
-		return err
-	}
-	home := filepath.Join(s.dir, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return err
-	}
-	cmd := exec.Command(s.bin, "server", "--config", conf, "--data-dir", s.dataDir(), "--api-addr", addr,
-		"--gateway-listen", "127.0.0.1:0", "--gateway-grpc-listen", "127.0.0.1:0", "--ray-path", s.ray)
-	cmd.Env = s.env()
-	if s.proc, err = benchproc.Start(ctx, "rayfleet server", cmd, s.logPath(), benchproc.Combined, benchproc.Contains("first start")); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(filepath.Join(s.dataDir(), "credentials"))
-	if err != nil {
-		return err
-	}
-	var cred struct{ AccessKeyID, AccessKeySecret, WorkspaceID string }
-	if err := json.Unmarshal(b, &cred); err != nil {
-		return fmt.Errorf("credentials: %w", err)
 	}
 	s.api = &api.Client{
-		Endpoint:    addr,
-		Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret},
+		Endpoint:    s.proc.Addr,
+		Credentials: signer.Credentials{AccessKeyID: s.proc.Cred.AccessKeyID, AccessKeySecret: s.proc.Cred.AccessKeySecret},
 		HTTP:        &http.Client{Timeout: time.Minute},
 	}
-	s.ws = cred.WorkspaceID
+	s.ws = s.proc.Cred.WorkspaceID
 	s.http = plainHTTP()
 	return nil
 }
@@ -88,12 +63,6 @@ func (s *rayfleetSide) start(ctx context.Context) error {
 // connection per request, as the local runtime's own probe.
 func plainHTTP() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-}
-
-// env is the rayfleet server's environment, which it passes on to its
-// nodes.
-func (s *rayfleetSide) env() []string {
-	return append(os.Environ(), "HOME="+filepath.Join(s.dir, "home"), "RAYFLEET_CONFIG="+filepath.Join(s.dir, "cli.json"), s.mark)
 }
 
 // stop ends the server (SIGTERM). Its nodes are already gone: every round
@@ -121,7 +90,7 @@ func (s *rayfleetSide) settle(ctx context.Context) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := benchproc.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return 0, err
 		}
 		b, err := benchproc.CPUTime(s.pid())
@@ -299,7 +268,7 @@ func (s *rayfleetSide) round(ctx context.Context, n int) (sideResult, error) {
 					d.ready = max(d.running, d.alive)
 					return
 				}
-				if err := sleep(ctx, s.opts.poll); err != nil {
+				if err := benchproc.Sleep(ctx, s.opts.poll); err != nil {
 					d.err = fmt.Errorf("cluster %s %s (%s), %d of %d nodes ALIVE (last answer: %w): %w",
 						cl.ClusterID, cl.State, cl.Message, alive, nodesPerCluster, qerr, err)
 					return
@@ -372,12 +341,12 @@ func (s *rayfleetSide) cleanup(ctx context.Context) (time.Duration, error) {
 			if cl.State == "Stopped" {
 				break
 			}
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			if err := benchproc.Sleep(ctx, 100*time.Millisecond); err != nil {
 				return 0, fmt.Errorf("cluster %s %s after stop: %w", c.ClusterID, cl.State, err)
 			}
 		}
 	}
-	if err := waitNoneMarked(ctx, s.mark, s.pid(), 10*time.Second); err != nil {
+	if err := benchproc.WaitNoneMarked(ctx, s.mark, s.pid(), 10*time.Second); err != nil {
 		return 0, fmt.Errorf("rayfleet's clusters are Stopped: %w", err)
 	}
 	for _, c := range l.RayClusters {
@@ -393,7 +362,7 @@ func (s *rayfleetSide) cleanup(ctx context.Context) (time.Duration, error) {
 		if l.TotalCount == 0 {
 			break
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := benchproc.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return 0, fmt.Errorf("%d clusters still listed after delete: %w", l.TotalCount, err)
 		}
 	}
@@ -457,13 +426,4 @@ func nodeEnv(pid int) ([]string, error) {
 		}
 	}
 	return env, nil
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }

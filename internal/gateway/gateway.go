@@ -370,6 +370,18 @@ func msgNotAllowed(d Door) string {
 	return "The token is good, but its user may not use the cluster's " + d.String() + " (or no longer may). Ask the account's administrator for a RAM policy that allows it."
 }
 
+// lookupFailed logs a Lookup call that failed: an error, unless the caller
+// hung up while it was asked, which ends the call's context and so the
+// store's query. That is the caller's doing, common (a Ray client that
+// closes its streams, a browser tab closed), and worth a debug line only.
+func lookupFailed(ctx context.Context, log *slog.Logger, msg string, args ...any) {
+	if ctx.Err() != nil {
+		log.DebugContext(ctx, msg+": the caller hung up", args...)
+		return
+	}
+	log.ErrorContext(ctx, msg, args...)
+}
+
 // writeError writes the gateway's JSON error body. code and msg are
 // constants of this package or built from them, so they need no escaping
 // beyond what appendJSONString does.

@@ -112,7 +112,7 @@ func (g *grpcGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cr, v, err := g.gate.authorize(ctx, k)
 	switch {
 	case err != nil:
-		g.log.ErrorContext(ctx, "look up a credential", "err", err)
+		lookupFailed(ctx, g.log, "look up a credential", "err", err)
 		grpcError(w, grpcUnavailable, msgInternal)
 		return
 	case v == NotAllowed:

@@ -328,7 +328,7 @@ func (g *httpGateway) admit(ctx context.Context, rt *route, creds credentials, d
 func (g *httpGateway) open(ctx context.Context, rt *route, k grantKey) (*clusterRoute, verdict, *refusal) {
 	cr, v, err := g.gate.authorize(ctx, k)
 	if err != nil {
-		g.log.ErrorContext(ctx, "look up a credential", "workspace", rt.ws, "cluster", rt.id, "err", err)
+		lookupFailed(ctx, g.log, "look up a credential", "workspace", rt.ws, "cluster", rt.id, "err", err)
 		return nil, 0, refuseLookup
 	}
 	if cr.cluster() != (clusterKey{rt.ws, rt.id}) {

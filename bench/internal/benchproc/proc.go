@@ -1,7 +1,9 @@
 // Package benchproc runs and measures the processes a benchmark program
 // under bench/ starts: servers and proxies stopped cleanly when the run
-// ends, and the CPU time they, the load generator and the rest of the
-// machine use. It reads Linux's /proc and imports no rayfleet package.
+// ends (a `rayfleet server` with the local runtime among them), the
+// processes of a run found by a marker in their environment, and the CPU
+// time they, the load generator and the rest of the machine use. It reads
+// Linux's /proc and imports no rayfleet package.
 package benchproc
 
 import (
@@ -134,6 +136,10 @@ func Start(ctx context.Context, name string, cmd *exec.Cmd, logPath string, watc
 
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the process: SIGQUIT, say, for the stacks of a Go
+// program's goroutines (it exits after printing them).
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
