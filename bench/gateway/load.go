@@ -67,22 +67,36 @@ type cpuSnapshot struct {
 	machine, steal, self, proxy, upstream, server time.Duration
 }
 
-func snapshot(t target, upstreamPID, serverPID int) cpuSnapshot {
+// cpuSources are the processes whose CPU a step reports beside the proxy's:
+// the upstream (with its descendants when upstreamTree: a real Ray head's
+// processes) and the rayfleet server (with its descendants, less the
+// upstream's).
+type cpuSources struct {
+	upstreamPID  int
+	upstreamTree bool
+	serverPID    int
+}
+
+func snapshot(t target, src cpuSources) cpuSnapshot {
 	s := cpuSnapshot{self: benchproc.SelfCPU()}
 	s.machine, _ = benchproc.MachineCPU()
 	s.steal, _ = benchproc.StealCPU()
 	if t.proxyPID != 0 {
 		s.proxy = treeCPU(t.proxyPID)
 	}
-	s.upstream, _ = benchproc.CPUTime(upstreamPID)
-	s.server = treeCPU(serverPID) - s.upstream
+	if src.upstreamTree {
+		s.upstream = treeCPU(src.upstreamPID)
+	} else {
+		s.upstream, _ = benchproc.CPUTime(src.upstreamPID)
+	}
+	s.server = treeCPU(src.serverPID) - s.upstream
 	return s
 }
 
 // runStep keeps clients requests in flight against t for warmup+duration
 // and measures the duration part. Every client has its own keep-alive
 // connection, as a browser's or a job client's would be.
-func runStep(ctx context.Context, t target, path string, clients int, warmup, duration time.Duration, upstreamPID, serverPID int) (stepResult, error) {
+func runStep(ctx context.Context, t target, path string, clients int, warmup, duration time.Duration, src cpuSources) (stepResult, error) {
 	tr := &http.Transport{
 		Proxy:               nil,
 		MaxIdleConns:        clients * 2,
@@ -108,7 +122,7 @@ func runStep(ctx context.Context, t target, path string, clients int, warmup, du
 	snapped := make(chan struct{})
 	go func() {
 		sleepUntil(ctx, measureFrom)
-		snap0 = snapshot(t, upstreamPID, serverPID)
+		snap0 = snapshot(t, src)
 		close(snapped)
 	}()
 	buf := make([][]byte, clients)
@@ -171,7 +185,7 @@ func runStep(ctx context.Context, t target, path string, clients int, warmup, du
 	}
 	sleepUntil(ctx, end)
 	<-snapped
-	snap1 := snapshot(t, upstreamPID, serverPID)
+	snap1 := snapshot(t, src)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return stepResult{}, err

@@ -2,9 +2,11 @@
 // Ray head: requests per second and latency of the same upstream HTTP
 // server reached directly, through nginx as a reverse proxy, and through a
 // `rayfleet gateway` process with a real cluster token, in one run with one
-// load generator. See bench/README.md.
+// load generator. With -real-ray it also measures a real Ray head started
+// by the local runtime, directly and through the gateway. See
+// bench/README.md.
 //
-//	go run ./bench/gateway
+//	go run ./bench/gateway [-real-ray]
 package main
 
 import (
@@ -42,6 +44,11 @@ type options struct {
 	gatewayEnv       string
 	keep             bool
 	tree             string
+
+	synthetic, realRay bool
+	ray                string
+	realRayClients     []int
+	realRayRounds      int
 }
 
 func main() {
@@ -51,6 +58,11 @@ func main() {
 	}
 	var o options
 	clients := flag.String("clients", "1,8,64", "concurrent clients per step, comma-separated")
+	realClients := flag.String("real-ray-clients", "1,8", "concurrent clients per step of the real-Ray step, comma-separated")
+	flag.BoolVar(&o.synthetic, "synthetic", true, "measure the synthetic upstream against nginx (the goals' basis)")
+	flag.BoolVar(&o.realRay, "real-ray", false, "also measure a real Ray head started by the local runtime, directly and through the gateway")
+	flag.StringVar(&o.ray, "ray", "", "ray executable of the real-Ray step (default: <scripts/pyenv.sh's environment>/bin/ray)")
+	flag.IntVar(&o.realRayRounds, "real-ray-rounds", 3, "rounds of every step of the real-Ray step")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of every step; the goals are judged on the median over the rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per step")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each step's measurement")
@@ -60,16 +72,21 @@ func main() {
 	flag.StringVar(&o.gatewayEnv, "gateway-env", "", "extra environment of the gateway process, comma-separated (e.g. GOMAXPROCS=1,GOGC=400)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (data dir, logs, nginx config)")
 	flag.Parse()
-	for f := range strings.SplitSeq(*clients, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "bench/gateway: -clients: %q is not a positive number\n", f)
-			os.Exit(2)
-		}
-		o.clients = append(o.clients, n)
+	var err error
+	if o.clients, err = intList(*clients); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gateway: -clients:", err)
+		os.Exit(2)
 	}
-	if o.rounds < 1 {
-		fmt.Fprintln(os.Stderr, "bench/gateway: -rounds must be at least 1")
+	if o.realRayClients, err = intList(*realClients); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gateway: -real-ray-clients:", err)
+		os.Exit(2)
+	}
+	if o.rounds < 1 || o.realRayRounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench/gateway: -rounds and -real-ray-rounds must be at least 1")
+		os.Exit(2)
+	}
+	if !o.synthetic && !o.realRay {
+		fmt.Fprintln(os.Stderr, "bench/gateway: -synthetic=false leaves nothing to measure without -real-ray")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +95,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/gateway:", err)
 		os.Exit(1)
 	}
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 type setup struct {
@@ -89,19 +118,51 @@ type setup struct {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	if _, err := os.Stat(o.nginxBin); err != nil {
+	if _, err := os.Stat(o.nginxBin); err != nil && o.synthetic {
 		return fmt.Errorf("nginx not found at %s (%w): install it with apt-get install nginx, or pass -nginx", o.nginxBin, err)
 	}
 	began := time.Now()
 	// The tree as built, not as it is when the report is written.
 	o.tree = benchreport.GitState(".")
+	buildDir, err := os.MkdirTemp("", "rayfleet-bench-gateway-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(buildDir)
+	bin, err := benchproc.RayfleetBinary(ctx, o.rayfleetBin, buildDir)
+	if err != nil {
+		return err
+	}
+	var results, real []stepResult
+	if o.synthetic {
+		if results, err = runSynthetic(ctx, o, bin); err != nil {
+			return err
+		}
+	}
+	var info realRayInfo
+	if o.realRay {
+		if real, info, err = runRealRay(ctx, o, bin); err != nil {
+			return err
+		}
+	}
+	report := render(o, results, real, info, began, time.Since(began))
+	fmt.Print(report)
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(o.out, []byte(report), 0o644)
+}
+
+// runSynthetic measures the synthetic upstream directly, through nginx and
+// through the gateway, over the rounds.
+func runSynthetic(ctx context.Context, o options, bin string) (results []stepResult, err error) {
 	s := &setup{}
 	if s.dir, err = os.MkdirTemp("", "rayfleet-bench-gateway-"); err != nil {
-		return err
+		return nil, err
 	}
 	// Others (nginx as nobody) must reach their files under it.
 	if err := os.Chmod(s.dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		for _, p := range []*benchproc.Proc{s.nginx, s.gateway, s.server} {
@@ -116,8 +177,8 @@ func run(ctx context.Context, o options) (err error) {
 			os.RemoveAll(s.dir)
 		}
 	}()
-	if err := s.start(ctx, o); err != nil {
-		return err
+	if err := s.start(ctx, o, bin); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "bench/gateway: upstream %s, nginx %s, gateway %s (cluster %s)\n", s.upstreamAddr, s.nginx.Name, s.jobURL, s.clusterID)
 
@@ -128,9 +189,9 @@ func run(ctx context.Context, o options) (err error) {
 		{name: "rayfleet gateway", base: s.jobURL, dashboard: "/dashboard", header: http.Header{"Ray-Token": {s.token}}, proxyPID: s.gateway.PID()},
 	}
 	if err := check(ctx, targets, s.jobURL); err != nil {
-		return err
+		return nil, err
 	}
-	var results []stepResult
+	src := cpuSources{upstreamPID: s.upstreamPID, serverPID: s.server.PID()}
 	for round := 1; round <= o.rounds; round++ {
 		// The targets take turns in another order each round, so that
 		// none is always first or last after a change of step.
@@ -138,9 +199,9 @@ func run(ctx context.Context, o options) (err error) {
 		for _, path := range []string{smallPath, largePath} {
 			for _, c := range o.clients {
 				for _, t := range order {
-					r, err := runStep(ctx, t, path, c, o.warmup, o.duration, s.upstreamPID, s.server.PID())
+					r, err := runStep(ctx, t, path, c, o.warmup, o.duration, src)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					r.round = round
 					fmt.Fprintf(os.Stderr, "bench/gateway: round %d %-16s %-22s %3d clients: %8.0f req/s  p50 %s  p99 %s  errors %d  other load %s\n",
@@ -150,28 +211,13 @@ func run(ctx context.Context, o options) (err error) {
 			}
 		}
 	}
-	report := render(o, results, began, time.Since(began))
-	fmt.Print(report)
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(o.out, []byte(report), 0o644)
+	return results, nil
 }
 
-// start builds rayfleet, starts a server whose local runtime runs this
-// program as `ray`, creates a cluster, and starts the gateway process and
-// nginx in front of the cluster's head.
-func (s *setup) start(ctx context.Context, o options) error {
-	bin := o.rayfleetBin
-	if bin == "" {
-		bin = filepath.Join(s.dir, "rayfleet")
-		fmt.Fprintln(os.Stderr, "bench/gateway: building ./cmd/rayfleet")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rayfleet")
-		build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build rayfleet: %w\n%s", err, out)
-		}
-	}
+// start starts a server whose local runtime runs this program as `ray`,
+// creates a cluster, and starts the gateway process and nginx in front of
+// the cluster's head.
+func (s *setup) start(ctx context.Context, o options, bin string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -182,10 +228,10 @@ func (s *setup) start(ctx context.Context, o options) error {
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		return err
 	}
-	apiAddr, err1 := freeAddr()
-	gwAddr, err2 := freeAddr()
-	gwGRPC, err3 := freeAddr()
-	nginxAddr, err4 := freeAddr()
+	apiAddr, err1 := benchproc.FreeAddr()
+	gwAddr, err2 := benchproc.FreeAddr()
+	gwGRPC, err3 := benchproc.FreeAddr()
+	nginxAddr, err4 := benchproc.FreeAddr()
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return err
 	}

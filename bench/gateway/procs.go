@@ -16,16 +16,6 @@ import (
 	"github.com/rayfleet/rayfleet/bench/internal/benchproc"
 )
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // nginxConfig is a reverse proxy to upstream on listen, configured as one
 // would put nginx in front of a Ray dashboard: HTTP/1.1 and keep-alive to
 // the upstream, no access log (the gateway keeps none either), one worker
