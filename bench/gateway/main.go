@@ -52,9 +52,9 @@ type options struct {
 }
 
 func main() {
-	// Run as the local runtime's `ray` (see upstream.go).
-	if len(os.Args) > 2 && os.Args[1] == "-as-ray" {
-		os.Exit(runAsRay(os.Args[2], os.Args[3:]))
+	// Run as the local runtime's `ray` and its interpreter (see upstream.go).
+	if len(os.Args) > 2 && os.Args[1] == "-as-python" {
+		os.Exit(runAsPython(os.Args[2], os.Args[3:]))
 	}
 	var o options
 	clients := flag.String("clients", "1,8,64", "concurrent clients per step, comma-separated")
@@ -218,14 +218,9 @@ func runSynthetic(ctx context.Context, o options, bin string) (results []stepRes
 // creates a cluster, and starts the gateway process and nginx in front of
 // the cluster's head.
 func (s *setup) start(ctx context.Context, o options, bin string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	addrFile := filepath.Join(s.dir, "upstream.addr")
-	wrapper := filepath.Join(s.dir, "ray")
-	script := "#!/bin/sh\nexec " + shellQuote(self) + " -as-ray " + shellQuote(addrFile) + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+	wrapper, err := writeRayWrapper(s.dir, addrFile)
+	if err != nil {
 		return err
 	}
 	apiAddr, err1 := benchproc.FreeAddr()
@@ -251,7 +246,7 @@ func (s *setup) start(ctx context.Context, o options, bin string) error {
 	}
 	c := &api.Client{Endpoint: apiAddr, Credentials: signer.Credentials{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret}}
 	name := "bench"
-	created, err := c.CreateCluster(ctx, cred.WorkspaceID, &api.ClusterRequest{Name: &name, HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
+	created, err := c.CreateCluster(ctx, cred.WorkspaceID, &api.ClusterRequest{Name: &name, DisplayReleaseVersion: &benchRelease.Display, HeadSpec: &api.HeadSpec{CPU: "1", Memory: "2Gi"}})
 	if err != nil {
 		return fmt.Errorf("create a cluster: %w", err)
 	}
@@ -266,8 +261,8 @@ func (s *setup) start(ctx context.Context, o options, bin string) error {
 			s.jobURL, s.token = cl.JobURL, cl.SubmitToken
 			break
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the cluster is %s after 60s, not Running; see %s", cl.State, filepath.Join(s.dir, "server.log"))
+		if cl.State == "Error" || time.Now().After(deadline) {
+			return fmt.Errorf("the cluster is %s (%s), not Running; see %s", cl.State, cl.Message, filepath.Join(s.dir, "server.log"))
 		}
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}

@@ -6,17 +6,66 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/rayfleet/rayfleet"
 )
 
 // The upstream: this program run as the `ray` executable of rayfleet's
-// local runtime (through a wrapper script, see writeRayWrapper). For
+// local runtime (through wrapper scripts, see writeRayWrapper). For
 // `ray start --head ...` it serves the benchmark's responses on the
 // dashboard port the runtime chose, holds the GCS and Ray client ports
 // open, and writes the dashboard address to addrFile, so that the same
 // server is reached directly, through nginx and through the gateway.
+//
+// Before a start the runtime asks the interpreter on the `ray` script's
+// "#!" line which Ray and Python it runs, and after it the head's
+// /api/version, and both must be the cluster's release: the wrapper's
+// interpreter is this program too (-as-python), which answers for
+// benchRelease, and /api/version reports its Ray.
+
+// benchRelease is the release of the benchmark's cluster: the catalog's
+// first, the default of CreateRayCluster.
+var benchRelease = rayfleet.BuiltinReleaseVersions()[0]
+
+// writeRayWrapper writes dir/ray, the executable the runtime is given, and
+// dir/python, its interpreter: both run this program.
+func writeRayWrapper(dir, addrFile string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	python, ray := filepath.Join(dir, "python"), filepath.Join(dir, "ray")
+	// Linux runs a "#!" interpreter that is itself a script; the kernel
+	// hands it the ray script's path first, which -as-python drops.
+	shim := "#!/bin/sh\nexec " + shellQuote(self) + " -as-python " + shellQuote(addrFile) + " \"$@\"\n"
+	if err := os.WriteFile(python, []byte(shim), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(ray, []byte("#!"+python+"\n"), 0o755); err != nil {
+		return "", err
+	}
+	return ray, nil
+}
+
+// runAsPython is main for the wrapper's interpreter: `-c <program>` is the
+// runtime's question for the versions; anything else is the ray script's
+// path followed by its arguments.
+func runAsPython(addrFile string, args []string) int {
+	if len(args) > 0 && args[0] == "-c" {
+		fmt.Println(benchRelease.RayVersion)
+		fmt.Println(benchRelease.PythonVersion + ".0")
+		return 0
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "bench upstream: no script to run")
+		return 2
+	}
+	return runAsRay(addrFile, args[1:])
+}
 
 // upstreamBody returns the body served at path; small is /api/version's
 // size, large is a dashboard asset's.
@@ -34,12 +83,13 @@ const (
 	largeSize = 16 << 10
 )
 
-var smallBody = []byte(`{"version":"bench","ray_version":"2.47.1","ray_commit":"bench"}`)
+// smallBody is /api/version's answer, the size of Ray's.
+var smallBody = []byte(`{"version":"bench","ray_version":"` + benchRelease.RayVersion + `","ray_commit":"bench"}`)
 
 // runAsRay is main for `<wrapper> start --head ...` and `<wrapper> --version`.
 func runAsRay(addrFile string, args []string) int {
 	if len(args) == 1 && args[0] == "--version" {
-		fmt.Println("ray, version 2.47.1 (bench upstream)")
+		fmt.Println("ray, version " + benchRelease.RayVersion + " (bench upstream)")
 		return 0
 	}
 	if len(args) == 0 || args[0] != "start" {
