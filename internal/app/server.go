@@ -410,7 +410,11 @@ func (s *Server) runReconciler(ctx context.Context) {
 		if lease == nil {
 			return // ctx ended
 		}
-		defer func() { lease.Release() }()
+		defer func() {
+			if lease != nil {
+				lease.Release()
+			}
+		}()
 		said := ""
 		for {
 			ok, refused, err := s.mayReconcile(ctx)
