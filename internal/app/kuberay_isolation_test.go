@@ -188,7 +188,7 @@ func standInGateway(t *testing.T, e *kubeEnv, addr string) string {
 	t.Helper()
 	cfg := e.srv.Config
 	cfg.Gateway.Listen, cfg.Gateway.GRPCListen, cfg.Gateway.CacheTTL = "127.0.0.1:0", "127.0.0.1:0", 0
-	lookup := gatewayLookup{store: e.srv.Store, runtime: redirectedHead{real: e.srv.Runtime, addr: addr}}
+	lookup := gatewayLookup{store: e.srv.Store, runtime: redirectedHead{real: e.srv.Runtime, addr: addr}, svc: e.srv.Service}
 	logger := slog.New(slog.DiscardHandler)
 	g, err := listenGateway(cfg, lookup, nil, nil, logger)
 	if err != nil {
