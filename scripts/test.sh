@@ -34,9 +34,12 @@ started=$SECONDS
 step "1/7 PostgreSQL"
 if [[ -n ${RAYFLEET_TEST_POSTGRES:-} ]]; then
 	echo "   using RAYFLEET_TEST_POSTGRES" >&2
+	export RAYFLEET_TEST_REQUIRE_POSTGRES=1
 elif [[ $(id -u) -eq 0 ]]; then
 	RAYFLEET_TEST_POSTGRES="$(scripts/postgres.sh | tail -n 1)"
 	export RAYFLEET_TEST_POSTGRES
+	# From here a missing database fails the store's tests, not skips them.
+	export RAYFLEET_TEST_REQUIRE_POSTGRES=1
 else
 	echo "   not root: PostgreSQL is not started and its tests skip (set RAYFLEET_TEST_POSTGRES to a DSN to run them)" >&2
 fi

@@ -51,6 +51,28 @@ func openSQLitePath(t testing.TB, path string) *Store {
 
 const postgresEnv = "RAYFLEET_TEST_POSTGRES"
 
+// needPostgres skips t without the test database, or fails it when the
+// run requires one (RAYFLEET_TEST_REQUIRE_POSTGRES, set by make test).
+func needPostgres(t testing.TB) {
+	t.Helper()
+	if os.Getenv(postgresEnv) != "" {
+		return
+	}
+	if os.Getenv("RAYFLEET_TEST_REQUIRE_POSTGRES") != "" {
+		t.Fatalf("%s is not set, and this run requires PostgreSQL", postgresEnv)
+	}
+	t.Skipf("%s is not set; run scripts/postgres.sh and set %s to the DSN it prints to test PostgreSQL", postgresEnv, postgresEnv)
+}
+
+// eachBackend runs test on a fresh SQLite store and a fresh PostgreSQL one.
+func eachBackend(t *testing.T, test func(t *testing.T, s *Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, openSQLiteForTest(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		needPostgres(t)
+		test(t, openPostgresForTest(t))
+	})
+}
+
 var schemaSeq atomic.Int64
 
 // openPostgresForTest opens a store in a schema of its own, dropped when the
@@ -66,9 +88,7 @@ func openPostgresForTest(t testing.TB) *Store {
 func newPostgresSchema(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skipf("%s is not set; run scripts/postgres.sh and set %s to the DSN it prints to test PostgreSQL", postgresEnv, postgresEnv)
-	}
+	needPostgres(t)
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -138,9 +158,7 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	if os.Getenv(postgresEnv) == "" {
-		t.Skipf("%s is not set; run scripts/postgres.sh and set %s to the DSN it prints to test PostgreSQL", postgresEnv, postgresEnv)
-	}
+	needPostgres(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgresForTest(t) })
 	t.Run("Extras", func(t *testing.T) { testExtras(t, func(t *testing.T) *Store { return openPostgresForTest(t) }) })
 	// Two stores on one schema are two replicas.
